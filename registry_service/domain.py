@@ -1,0 +1,70 @@
+"""Plain records that the store returns and the servicer turns into protobuf messages."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+
+class Stage(enum.StrEnum):
+    """Lifecycle stages, in the order latest_versions lists them."""
+
+    NONE = "None"
+    STAGING = "Staging"
+    PRODUCTION = "Production"
+    ARCHIVED = "Archived"
+
+
+class VersionStatus(enum.StrEnum):
+    """Registration states of a model version (MLflow's ModelVersionStatus)."""
+
+    PENDING_REGISTRATION = "PENDING_REGISTRATION"
+    FAILED_REGISTRATION = "FAILED_REGISTRATION"
+    READY = "READY"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One numbered version of a registered model."""
+
+    name: str
+    version: int
+    creation_timestamp: int
+    last_updated_timestamp: int
+    user_id: str
+    current_stage: Stage
+    description: str
+    source: str
+    run_id: str
+    run_link: str
+    experiment_id: str
+    status: VersionStatus
+    status_message: str
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A named model with its annotations and the latest version in each stage."""
+
+    name: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    user_id: str
+    description: str
+    latest_versions: list[ModelVersion] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of search results and the token that continues it ("" on the last page)."""
+
+    items: list[T]
+    next_page_token: str

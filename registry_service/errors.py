@@ -1,0 +1,63 @@
+"""The domain exceptions every layer shares.
+
+The store raises them, the servicer lets them pass, one place (``grpc_errors``) turns them into gRPC
+statuses, and the client turns statuses back into them. ``reason`` is MLflow's error code, so the
+same word reaches gRPC ErrorInfo details and MLflow JSON errors.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    import grpc
+
+
+class RegistryError(Exception):
+    """Base of every error the registry reports to its callers."""
+
+    reason: ClassVar[str] = "INTERNAL_ERROR"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: grpc.StatusCode | None = None,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        # The request field at fault, when there is one; clients show it beside the message.
+        self.field = field
+        # Set on errors the client rebuilt from a gRPC status; None on the server side.
+        self.code = code
+        if reason is not None:
+            self.reason = reason  # type: ignore[misc]
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(RegistryError):
+    """The named model, version, alias or tag does not exist."""
+
+    reason = "RESOURCE_DOES_NOT_EXIST"
+
+
+class AlreadyExists(RegistryError):
+    """A resource with that name already exists."""
+
+    reason = "RESOURCE_ALREADY_EXISTS"
+
+
+class InvalidArgument(RegistryError):
+    """A request field is malformed, out of range or contradicts another field."""
+
+    reason = "INVALID_PARAMETER_VALUE"
+
+
+class Unavailable(RegistryError):
+    """The database cannot be reached or is busy; the call may be retried."""
+
+    reason = "TEMPORARILY_UNAVAILABLE"
