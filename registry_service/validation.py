@@ -111,7 +111,9 @@ def parse_stage(value: str, field: str = "stage") -> Stage:
         if value.lower() == stage.value.lower():
             return stage
     choices = ", ".join(repr(s.value) for s in Stage)
-    raise InvalidArgument(f"{field} {value!r} is not a stage; expected one of {choices}", field=field)
+    raise InvalidArgument(
+        f"{field} {value!r} is not a stage; expected one of {choices}", field=field
+    )
 
 
 def check_alias_to_set(value: str, field: str = "alias") -> str:

@@ -1,0 +1,308 @@
+"""RegistryClient: the MLflow registry workflow over the generated gRPC stub.
+
+    client = RegistryClient("127.0.0.1:50051")
+    mv = client.register_model("runs:/3f2a/model", "fraud-detector")
+    client.transition_model_version_stage("fraud-detector", mv.version, "Production")
+
+Methods return the protobuf messages (RegisteredModel, ModelVersion); failures raise the domain
+errors of ``registry_service.errors`` (NotFound, AlreadyExists, InvalidArgument, …) carrying the
+gRPC ``code`` and the ErrorInfo ``reason``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+from modelregistry.v1 import registry_service_pb2 as pb
+from modelregistry.v1 import registry_service_pb2_grpc
+from modelregistry.v1.model_version_pb2 import ModelVersion
+from modelregistry.v1.registered_model_pb2 import RegisteredModel
+
+from registry_service.errors import AlreadyExists, InvalidArgument
+from registry_service.grpc_errors import from_rpc_error
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+# Seconds a call may take unless the caller says otherwise.
+DEFAULT_TIMEOUT = 30.0
+
+Item = TypeVar("Item")
+
+
+class RegistryClient:
+    """A connection to a registry server. Use as a context manager, or call ``close()``."""
+
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        channel: grpc.Channel | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._own_channel = channel is None
+        self._channel = channel or grpc.insecure_channel(target)
+        self._stub = registry_service_pb2_grpc.ModelRegistryServiceStub(self._channel)
+        self._timeout = timeout
+
+    def close(self) -> None:
+        if self._own_channel:
+            self._channel.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _call(self, method: Callable[..., Any], request: Any) -> Any:
+        try:
+            return method(request, timeout=self._timeout)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+    # -- registered models -------------------------------------------------------------------
+
+    def create_registered_model(
+        self, name: str, tags: dict[str, str] | None = None, description: str | None = None
+    ) -> RegisteredModel:
+        request = pb.CreateRegisteredModelRequest(
+            name=name, tags=tags or {}, description=description or ""
+        )
+        model: RegisteredModel = self._call(
+            self._stub.CreateRegisteredModel, request
+        ).registered_model
+        return model
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        request = pb.GetRegisteredModelRequest(name=name)
+        model: RegisteredModel = self._call(self._stub.GetRegisteredModel, request).registered_model
+        return model
+
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        request = pb.RenameRegisteredModelRequest(name=name, new_name=new_name)
+        model: RegisteredModel = self._call(
+            self._stub.RenameRegisteredModel, request
+        ).registered_model
+        return model
+
+    def update_registered_model(self, name: str, description: str | None = None) -> RegisteredModel:
+        request = pb.UpdateRegisteredModelRequest(name=name, description=description)
+        model: RegisteredModel = self._call(
+            self._stub.UpdateRegisteredModel, request
+        ).registered_model
+        return model
+
+    def delete_registered_model(self, name: str) -> None:
+        self._call(self._stub.DeleteRegisteredModel, pb.DeleteRegisteredModelRequest(name=name))
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        order_by: Iterable[str] | None = None,
+        max_results: int | None = None,
+        page_size: int = 0,
+    ) -> list[RegisteredModel]:
+        """Every matching model (at most ``max_results``), fetched page by page."""
+
+        def fetch(token: str) -> tuple[list[RegisteredModel], str]:
+            response = self._call(
+                self._stub.SearchRegisteredModels,
+                pb.SearchRegisteredModelsRequest(
+                    filter=filter_string or "",
+                    order_by=list(order_by or ()),
+                    page_size=page_size,
+                    page_token=token,
+                ),
+            )
+            return list(response.registered_models), response.next_page_token
+
+        return _collect(fetch, max_results)
+
+    def get_latest_versions(
+        self, name: str, stages: Iterable[str] | None = None
+    ) -> list[ModelVersion]:
+        request = pb.GetLatestVersionsRequest(name=name, stages=list(stages or ()))
+        return list(self._call(self._stub.GetLatestVersions, request).model_versions)
+
+    # -- model versions ----------------------------------------------------------------------
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        run_link: str | None = None,
+        description: str | None = None,
+        experiment_id: str | None = None,
+    ) -> ModelVersion:
+        request = pb.CreateModelVersionRequest(
+            name=name,
+            source=source,
+            run_id=run_id or "",
+            tags=tags or {},
+            run_link=run_link or "",
+            description=description or "",
+            experiment_id=experiment_id or "",
+        )
+        version: ModelVersion = self._call(self._stub.CreateModelVersion, request).model_version
+        return version
+
+    def register_model(
+        self,
+        source: str,
+        name: str,
+        run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        description: str | None = None,
+    ) -> ModelVersion:
+        """Create the next version of ``name`` from ``source``, creating the model first when it
+        does not exist yet (like MLflow's ``register_model``)."""
+        with contextlib.suppress(AlreadyExists):
+            self.create_registered_model(name)
+        return self.create_model_version(
+            name, source, run_id=run_id, tags=tags, description=description
+        )
+
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
+        request = pb.GetModelVersionRequest(name=name, version=_version(version))
+        result: ModelVersion = self._call(self._stub.GetModelVersion, request).model_version
+        return result
+
+    # The name the MLflow documentation uses for the same call.
+    get_model_version_details = get_model_version
+
+    def update_model_version(
+        self,
+        name: str,
+        version: int | str,
+        description: str | None = None,
+        stage: str | None = None,
+    ) -> ModelVersion:
+        """Change a version's description and/or stage (``stage`` as older MLflow docs show it)."""
+        number = _version(version)
+        result: ModelVersion | None = None
+        if stage is not None:
+            result = self.transition_model_version_stage(name, number, stage)
+        if description is not None or result is None:
+            request = pb.UpdateModelVersionRequest(
+                name=name, version=number, description=description
+            )
+            result = self._call(self._stub.UpdateModelVersion, request).model_version
+        return result
+
+    def transition_model_version_stage(
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        archive_existing_versions: bool = False,
+    ) -> ModelVersion:
+        request = pb.TransitionModelVersionStageRequest(
+            name=name,
+            version=_version(version),
+            stage=stage,
+            archive_existing_versions=archive_existing_versions,
+        )
+        result: ModelVersion = self._call(
+            self._stub.TransitionModelVersionStage, request
+        ).model_version
+        return result
+
+    def delete_model_version(self, name: str, version: int | str) -> None:
+        request = pb.DeleteModelVersionRequest(name=name, version=_version(version))
+        self._call(self._stub.DeleteModelVersion, request)
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        order_by: Iterable[str] | None = None,
+        max_results: int | None = None,
+        page_size: int = 0,
+    ) -> list[ModelVersion]:
+        """Every matching version (at most ``max_results``), fetched page by page."""
+
+        def fetch(token: str) -> tuple[list[ModelVersion], str]:
+            response = self._call(
+                self._stub.SearchModelVersions,
+                pb.SearchModelVersionsRequest(
+                    filter=filter_string or "",
+                    order_by=list(order_by or ()),
+                    page_size=page_size,
+                    page_token=token,
+                ),
+            )
+            return list(response.model_versions), response.next_page_token
+
+        return _collect(fetch, max_results)
+
+    def get_model_version_download_uri(self, name: str, version: int | str) -> str:
+        request = pb.GetModelVersionDownloadUriRequest(name=name, version=_version(version))
+        uri: str = self._call(self._stub.GetModelVersionDownloadUri, request).artifact_uri
+        return uri
+
+    # -- tags --------------------------------------------------------------------------------
+
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
+        request = pb.SetRegisteredModelTagRequest(name=name, key=key, value=value)
+        self._call(self._stub.SetRegisteredModelTag, request)
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        request = pb.DeleteRegisteredModelTagRequest(name=name, key=key)
+        self._call(self._stub.DeleteRegisteredModelTag, request)
+
+    def set_model_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
+        request = pb.SetModelVersionTagRequest(
+            name=name, version=_version(version), key=key, value=value
+        )
+        self._call(self._stub.SetModelVersionTag, request)
+
+    def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
+        request = pb.DeleteModelVersionTagRequest(name=name, version=_version(version), key=key)
+        self._call(self._stub.DeleteModelVersionTag, request)
+
+    # -- aliases -----------------------------------------------------------------------------
+
+    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
+        request = pb.SetRegisteredModelAliasRequest(
+            name=name, alias=alias, version=_version(version)
+        )
+        self._call(self._stub.SetRegisteredModelAlias, request)
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        request = pb.DeleteRegisteredModelAliasRequest(name=name, alias=alias)
+        self._call(self._stub.DeleteRegisteredModelAlias, request)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        request = pb.GetModelVersionByAliasRequest(name=name, alias=alias)
+        result: ModelVersion = self._call(self._stub.GetModelVersionByAlias, request).model_version
+        return result
+
+
+def _version(version: int | str) -> int:
+    """MLflow code passes versions as strings ("3"); the contract carries integers."""
+    try:
+        return int(version)
+    except (TypeError, ValueError):
+        raise InvalidArgument(
+            f"version must be a whole number, got {version!r}", field="version"
+        ) from None
+
+
+def _collect(fetch: Callable[[str], tuple[list[Item], str]], max_results: int | None) -> list[Item]:
+    collected: list[Item] = []
+    token = ""
+    while max_results is None or len(collected) < max_results:
+        items, token = fetch(token)
+        collected.extend(items)
+        if not token:
+            break
+    return collected if max_results is None else collected[:max_results]

@@ -1,0 +1,115 @@
+"""The one place where domain errors become gRPC statuses, and statuses become domain errors.
+
+Every status carries a google.rpc.ErrorInfo detail: ``reason`` is MLflow's error code and the
+``field`` metadata names the request field at fault, so clients can act on errors without
+parsing messages.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from registry_service.errors import (
+    AlreadyExists,
+    InvalidArgument,
+    NotFound,
+    RegistryError,
+    Unavailable,
+)
+
+ERROR_DOMAIN = "modelregistry.v1"
+
+log = logging.getLogger(__name__)
+
+_CODE_OF_ERROR: dict[type[RegistryError], grpc.StatusCode] = {
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
+_ERROR_OF_CODE = {code: error for error, code in _CODE_OF_ERROR.items()}
+
+
+def status_code_of(error: RegistryError) -> grpc.StatusCode:
+    for error_type in type(error).__mro__:
+        if error_type in _CODE_OF_ERROR:
+            return _CODE_OF_ERROR[error_type]
+    return grpc.StatusCode.INTERNAL
+
+
+def to_status(error: RegistryError) -> grpc.Status:
+    code = status_code_of(error)
+    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)
+    if error.field:
+        info.metadata["field"] = error.field
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    status: grpc.Status = rpc_status.to_status(
+        status_pb2.Status(code=code.value[0], message=error.message, details=[detail])
+    )
+    return status
+
+
+def from_rpc_error(error: grpc.RpcError) -> RegistryError:
+    """The domain error a failed call stands for, with its gRPC code and ErrorInfo reason."""
+    code = error.code()
+    message = error.details() or code.name
+    reason: str | None = None
+    field: str | None = None
+    status = rpc_status.from_call(error)
+    if status is not None:
+        for detail in status.details:
+            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                detail.Unpack(info)
+                reason = info.reason
+                field = info.metadata.get("field")
+    error_type = _ERROR_OF_CODE.get(code, RegistryError)
+    return error_type(message, field=field, code=code, reason=reason or code.name)
+
+
+_INTERNAL: grpc.Status = rpc_status.to_status(
+    status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
+)
+
+
+def _abort(context: grpc.ServicerContext, status: grpc.Status) -> None:
+    # What abort_with_status does, spelled out so grpcio-testing's context (which lacks
+    # abort_with_status) carries the same status details as a real server.
+    context.set_trailing_metadata(status.trailing_metadata)
+    context.abort(status.code, status.details)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+S = TypeVar("S")
+
+
+def abort_on_error(
+    method: Callable[Concatenate[S, Any, grpc.ServicerContext, P], R],
+) -> Callable[Concatenate[S, Any, grpc.ServicerContext, P], R]:
+    """Wrap a servicer method so a domain error aborts the call with its status, and anything
+    unexpected aborts with INTERNAL (logged with its traceback) instead of UNKNOWN."""
+
+    @functools.wraps(method)
+    def wrapper(
+        self: S, request: Any, context: grpc.ServicerContext, *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        try:
+            return method(self, request, context, *args, **kwargs)
+        except RegistryError as error:
+            _abort(context, to_status(error))
+        except Exception:
+            log.exception("unexpected error in %s", method.__name__)
+            _abort(context, _INTERNAL)
+        raise AssertionError("context.abort returned")  # pragma: no cover
+
+    return cast(Callable[Concatenate[S, Any, grpc.ServicerContext, P], R], wrapper)

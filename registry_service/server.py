@@ -1,0 +1,91 @@
+"""Builds and runs the gRPC server on a store."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+from types import FrameType
+
+import grpc
+from modelregistry.v1 import registry_service_pb2_grpc
+
+from registry_service.config import Settings
+from registry_service.servicer import ModelRegistryServicer
+from registry_service.store import schema
+from registry_service.store.engine import is_sqlite, make_engine
+from registry_service.store.registry_store import RegistryStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunningServer:
+    """A started server and the port it really listens on."""
+
+    server: grpc.Server
+    port: int
+    store: RegistryStore
+
+    def stop(self, grace: float | None = None) -> None:
+        self.server.stop(grace).wait()
+        self.store.engine.dispose()
+
+
+def open_store(settings: Settings) -> RegistryStore:
+    """The store for ``settings.database_url``, schema checked.
+
+    Embedded SQLite belongs to this server alone, so it is migrated in place (a new file just
+    works); a shared PostgreSQL is migrated only by an operator's explicit `db upgrade`, never by
+    whichever replica happens to start first.
+    """
+    engine = make_engine(settings.database_url)
+    if is_sqlite(engine):
+        schema.upgrade(engine)
+    else:
+        schema.require_current(engine)
+    return RegistryStore(engine)
+
+
+def format_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def start(settings: Settings, store: RegistryStore | None = None) -> RunningServer:
+    store = store or open_store(settings)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="rpc"),
+        # One process owns its port: without this, a second server would silently share it.
+        options=[("grpc.so_reuseport", 0)],
+    )
+    registry_service_pb2_grpc.add_ModelRegistryServiceServicer_to_server(
+        ModelRegistryServicer(store), server
+    )
+    address = format_address(settings.host, settings.port)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as error:
+        raise OSError(f"cannot listen on {address}: {error}") from error
+    if port == 0:
+        raise OSError(f"cannot listen on {address}")
+    server.start()
+    log.info("listening on %s", format_address(settings.host, port))
+    return RunningServer(server=server, port=port, store=store)
+
+
+def serve(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT, then let in-flight calls finish within the grace period."""
+    running = start(settings)
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s; stopping within %.1fs", signal.Signals(signum).name, settings.grace)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    stopping.wait()
+    running.stop(settings.grace)
+    log.info("stopped")

@@ -1,0 +1,199 @@
+"""ModelRegistryService: one method per RPC, turning requests into store calls and results into
+responses. Validation and semantics live in the store; error statuses in ``grpc_errors``."""
+
+from __future__ import annotations
+
+import grpc
+from modelregistry.v1 import registry_service_pb2 as pb
+from modelregistry.v1 import registry_service_pb2_grpc
+
+from registry_service.grpc_errors import abort_on_error
+from registry_service.proto_mapping import model_version_message, registered_model_message
+from registry_service.store.registry_store import RegistryStore
+
+
+
+class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServicer):
+    def __init__(self, store: RegistryStore) -> None:
+        self._store = store
+
+    # -- registered models -------------------------------------------------------------------
+
+    @abort_on_error
+    def CreateRegisteredModel(
+        self, request: pb.CreateRegisteredModelRequest, context: grpc.ServicerContext
+    ) -> pb.CreateRegisteredModelResponse:
+        model = self._store.create_registered_model(
+            request.name, dict(request.tags), request.description
+        )
+        return pb.CreateRegisteredModelResponse(registered_model=registered_model_message(model))
+
+    @abort_on_error
+    def GetRegisteredModel(
+        self, request: pb.GetRegisteredModelRequest, context: grpc.ServicerContext
+    ) -> pb.GetRegisteredModelResponse:
+        model = self._store.get_registered_model(request.name)
+        return pb.GetRegisteredModelResponse(registered_model=registered_model_message(model))
+
+    @abort_on_error
+    def RenameRegisteredModel(
+        self, request: pb.RenameRegisteredModelRequest, context: grpc.ServicerContext
+    ) -> pb.RenameRegisteredModelResponse:
+        model = self._store.rename_registered_model(request.name, request.new_name)
+        return pb.RenameRegisteredModelResponse(registered_model=registered_model_message(model))
+
+    @abort_on_error
+    def UpdateRegisteredModel(
+        self, request: pb.UpdateRegisteredModelRequest, context: grpc.ServicerContext
+    ) -> pb.UpdateRegisteredModelResponse:
+        description = request.description if request.HasField("description") else None
+        model = self._store.update_registered_model(request.name, description)
+        return pb.UpdateRegisteredModelResponse(registered_model=registered_model_message(model))
+
+    @abort_on_error
+    def DeleteRegisteredModel(
+        self, request: pb.DeleteRegisteredModelRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteRegisteredModelResponse:
+        self._store.delete_registered_model(request.name)
+        return pb.DeleteRegisteredModelResponse()
+
+    @abort_on_error
+    def SearchRegisteredModels(
+        self, request: pb.SearchRegisteredModelsRequest, context: grpc.ServicerContext
+    ) -> pb.SearchRegisteredModelsResponse:
+        page = self._store.search_registered_models(
+            request.filter, list(request.order_by), request.page_size, request.page_token
+        )
+        return pb.SearchRegisteredModelsResponse(
+            registered_models=[registered_model_message(m) for m in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    @abort_on_error
+    def GetLatestVersions(
+        self, request: pb.GetLatestVersionsRequest, context: grpc.ServicerContext
+    ) -> pb.GetLatestVersionsResponse:
+        versions = self._store.get_latest_versions(request.name, list(request.stages))
+        return pb.GetLatestVersionsResponse(
+            model_versions=[model_version_message(v) for v in versions]
+        )
+
+    # -- model versions ----------------------------------------------------------------------
+
+    @abort_on_error
+    def CreateModelVersion(
+        self, request: pb.CreateModelVersionRequest, context: grpc.ServicerContext
+    ) -> pb.CreateModelVersionResponse:
+        version = self._store.create_model_version(
+            request.name,
+            request.source,
+            run_id=request.run_id,
+            tags=dict(request.tags),
+            run_link=request.run_link,
+            description=request.description,
+            experiment_id=request.experiment_id,
+        )
+        return pb.CreateModelVersionResponse(model_version=model_version_message(version))
+
+    @abort_on_error
+    def GetModelVersion(
+        self, request: pb.GetModelVersionRequest, context: grpc.ServicerContext
+    ) -> pb.GetModelVersionResponse:
+        version = self._store.get_model_version(request.name, request.version)
+        return pb.GetModelVersionResponse(model_version=model_version_message(version))
+
+    @abort_on_error
+    def UpdateModelVersion(
+        self, request: pb.UpdateModelVersionRequest, context: grpc.ServicerContext
+    ) -> pb.UpdateModelVersionResponse:
+        description = request.description if request.HasField("description") else None
+        version = self._store.update_model_version(request.name, request.version, description)
+        return pb.UpdateModelVersionResponse(model_version=model_version_message(version))
+
+    @abort_on_error
+    def TransitionModelVersionStage(
+        self, request: pb.TransitionModelVersionStageRequest, context: grpc.ServicerContext
+    ) -> pb.TransitionModelVersionStageResponse:
+        version = self._store.transition_model_version_stage(
+            request.name, request.version, request.stage, request.archive_existing_versions
+        )
+        return pb.TransitionModelVersionStageResponse(model_version=model_version_message(version))
+
+    @abort_on_error
+    def DeleteModelVersion(
+        self, request: pb.DeleteModelVersionRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteModelVersionResponse:
+        self._store.delete_model_version(request.name, request.version)
+        return pb.DeleteModelVersionResponse()
+
+    @abort_on_error
+    def SearchModelVersions(
+        self, request: pb.SearchModelVersionsRequest, context: grpc.ServicerContext
+    ) -> pb.SearchModelVersionsResponse:
+        page = self._store.search_model_versions(
+            request.filter, list(request.order_by), request.page_size, request.page_token
+        )
+        return pb.SearchModelVersionsResponse(
+            model_versions=[model_version_message(v) for v in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    @abort_on_error
+    def GetModelVersionDownloadUri(
+        self, request: pb.GetModelVersionDownloadUriRequest, context: grpc.ServicerContext
+    ) -> pb.GetModelVersionDownloadUriResponse:
+        uri = self._store.get_model_version_download_uri(request.name, request.version)
+        return pb.GetModelVersionDownloadUriResponse(artifact_uri=uri)
+
+    # -- tags --------------------------------------------------------------------------------
+
+    @abort_on_error
+    def SetRegisteredModelTag(
+        self, request: pb.SetRegisteredModelTagRequest, context: grpc.ServicerContext
+    ) -> pb.SetRegisteredModelTagResponse:
+        self._store.set_registered_model_tag(request.name, request.key, request.value)
+        return pb.SetRegisteredModelTagResponse()
+
+    @abort_on_error
+    def DeleteRegisteredModelTag(
+        self, request: pb.DeleteRegisteredModelTagRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteRegisteredModelTagResponse:
+        self._store.delete_registered_model_tag(request.name, request.key)
+        return pb.DeleteRegisteredModelTagResponse()
+
+    @abort_on_error
+    def SetModelVersionTag(
+        self, request: pb.SetModelVersionTagRequest, context: grpc.ServicerContext
+    ) -> pb.SetModelVersionTagResponse:
+        self._store.set_model_version_tag(request.name, request.version, request.key, request.value)
+        return pb.SetModelVersionTagResponse()
+
+    @abort_on_error
+    def DeleteModelVersionTag(
+        self, request: pb.DeleteModelVersionTagRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteModelVersionTagResponse:
+        self._store.delete_model_version_tag(request.name, request.version, request.key)
+        return pb.DeleteModelVersionTagResponse()
+
+    # -- aliases -----------------------------------------------------------------------------
+
+    @abort_on_error
+    def SetRegisteredModelAlias(
+        self, request: pb.SetRegisteredModelAliasRequest, context: grpc.ServicerContext
+    ) -> pb.SetRegisteredModelAliasResponse:
+        self._store.set_registered_model_alias(request.name, request.alias, request.version)
+        return pb.SetRegisteredModelAliasResponse()
+
+    @abort_on_error
+    def DeleteRegisteredModelAlias(
+        self, request: pb.DeleteRegisteredModelAliasRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteRegisteredModelAliasResponse:
+        self._store.delete_registered_model_alias(request.name, request.alias)
+        return pb.DeleteRegisteredModelAliasResponse()
+
+    @abort_on_error
+    def GetModelVersionByAlias(
+        self, request: pb.GetModelVersionByAliasRequest, context: grpc.ServicerContext
+    ) -> pb.GetModelVersionByAliasResponse:
+        version = self._store.get_model_version_by_alias(request.name, request.alias)
+        return pb.GetModelVersionByAliasResponse(model_version=model_version_message(version))

@@ -1,0 +1,100 @@
+"""Fixtures: migrated stores on SQLite and PostgreSQL, real servers on port 0, clients."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+from sqlalchemy.engine import make_url
+
+from registry_service.client import RegistryClient
+from registry_service.config import Settings
+from registry_service.server import RunningServer, start
+from registry_service.store import schema
+from registry_service.store.engine import make_engine
+from registry_service.store.registry_store import RegistryStore
+from registry_service.store.tables import metadata
+
+POSTGRES_URL = os.environ.get("REGISTRY_TEST_POSTGRES_URL", "")
+SKIP_POSTGRES = "REGISTRY_TEST_POSTGRES_URL is not set: PostgreSQL cases skipped"
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file; each test gets a copy instead of re-running migrations."""
+    path = tmp_path_factory.mktemp("template") / "registry.db"
+    engine = make_engine(f"sqlite:///{path}")
+    schema.upgrade(engine)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session, dropped at the end."""
+    if not POSTGRES_URL:
+        pytest.skip(SKIP_POSTGRES)
+    admin = sqlalchemy.create_engine(
+        make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"),
+        isolation_level="AUTOCOMMIT",
+    )
+    name = f"registry_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    schema.upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def empty_postgres(url: str) -> None:
+    engine = make_engine(url)
+    tables = ", ".join(table.name for table in metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "registry.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[RegistryStore]:
+    engine = make_engine(database_url)
+    yield RegistryStore(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def server(store: RegistryStore) -> Iterator[RunningServer]:
+    """A real gRPC server on a free port, serving ``store``."""
+    running = start(Settings(port=0), store=store)
+    yield running
+    running.server.stop(None).wait()
+
+
+@pytest.fixture
+def client(server: RunningServer) -> Iterator[RegistryClient]:
+    with RegistryClient(f"127.0.0.1:{server.port}") as registry_client:
+        yield registry_client
