@@ -12,7 +12,6 @@ from registry_service.proto_mapping import model_version_message, registered_mod
 from registry_service.store.registry_store import RegistryStore
 
 
-
 class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServicer):
     def __init__(self, store: RegistryStore) -> None:
         self._store = store

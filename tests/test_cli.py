@@ -75,12 +75,16 @@ def test_serve_reads_registry_environment_variables(tmp_path: Path) -> None:
 
 
 def test_default_database_is_a_sqlite_file_in_the_working_directory(tmp_path: Path) -> None:
-    with serving("--port", "0", cwd=tmp_path) as port:
-        with RegistryClient(f"127.0.0.1:{port}") as client:
-            client.create_registered_model("kept")
-    with serving("--port", "0", cwd=tmp_path) as port:
-        with RegistryClient(f"127.0.0.1:{port}") as client:
-            assert client.get_registered_model("kept").name == "kept"
+    with (
+        serving("--port", "0", cwd=tmp_path) as port,
+        RegistryClient(f"127.0.0.1:{port}") as client,
+    ):
+        client.create_registered_model("kept")
+    with (
+        serving("--port", "0", cwd=tmp_path) as port,
+        RegistryClient(f"127.0.0.1:{port}") as client,
+    ):
+        assert client.get_registered_model("kept").name == "kept"
     assert (tmp_path / "registry.db").exists()
 
 

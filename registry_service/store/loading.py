@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, literal, select, true, union_all
+from sqlalchemy import Row, Select, Table, and_, literal, select, true, union_all
 from sqlalchemy.engine import Connection
 
 from registry_service.domain import ModelVersion, RegisteredModel, Stage, VersionStatus
@@ -32,25 +32,9 @@ def version_select() -> Select[Any]:
 def versions_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list[ModelVersion]:
     if not rows:
         return []
-    tags: dict[int, dict[str, str]] = defaultdict(dict)
-    for version_id, key, value in connection.execute(
-        select(
-            model_version_tags.c.version_id, model_version_tags.c.key, model_version_tags.c.value
-        )
-        .where(model_version_tags.c.version_id.in_({row.id for row in rows}))
-        .order_by(model_version_tags.c.key)
-    ):
-        tags[version_id][key] = value
+    tags = _tags(connection, model_version_tags, {row.id for row in rows})
     aliases: dict[tuple[int, int], list[str]] = defaultdict(list)
-    for model_id, alias, version in connection.execute(
-        select(
-            registered_model_aliases.c.model_id,
-            registered_model_aliases.c.alias,
-            registered_model_aliases.c.version,
-        )
-        .where(registered_model_aliases.c.model_id.in_({row.model_id for row in rows}))
-        .order_by(registered_model_aliases.c.alias)
-    ):
+    for model_id, alias, version in _aliases(connection, {row.model_id for row in rows}):
         aliases[(model_id, version)].append(alias)
     return [
         ModelVersion(
@@ -119,27 +103,9 @@ def models_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list[R
     if not rows:
         return []
     ids = {row.id for row in rows}
-    tags: dict[int, dict[str, str]] = defaultdict(dict)
-    for model_id, key, value in connection.execute(
-        select(
-            registered_model_tags.c.model_id,
-            registered_model_tags.c.key,
-            registered_model_tags.c.value,
-        )
-        .where(registered_model_tags.c.model_id.in_(ids))
-        .order_by(registered_model_tags.c.key)
-    ):
-        tags[model_id][key] = value
+    tags = _tags(connection, registered_model_tags, ids)
     aliases: dict[int, dict[str, int]] = defaultdict(dict)
-    for model_id, alias, version in connection.execute(
-        select(
-            registered_model_aliases.c.model_id,
-            registered_model_aliases.c.alias,
-            registered_model_aliases.c.version,
-        )
-        .where(registered_model_aliases.c.model_id.in_(ids))
-        .order_by(registered_model_aliases.c.alias)
-    ):
+    for model_id, alias, version in _aliases(connection, ids):
         aliases[model_id][alias] = version
     latest = latest_versions(connection, ids, Stage)
     return [
@@ -154,4 +120,28 @@ def models_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list[R
             aliases=aliases.get(row.id, {}),
         )
         for row in rows
+    ]
+
+
+def _tags(connection: Connection, table: Table, owner_ids: set[int]) -> dict[int, dict[str, str]]:
+    """Tags of many owners (models or versions) by owner id, keys in order."""
+    owner = table.c.model_id if "model_id" in table.c else table.c.version_id
+    tags: dict[int, dict[str, str]] = defaultdict(dict)
+    for owner_id, key, value in connection.execute(
+        select(owner, table.c.key, table.c.value).where(owner.in_(owner_ids)).order_by(table.c.key)
+    ):
+        tags[owner_id][key] = value
+    return tags
+
+
+def _aliases(connection: Connection, model_ids: set[int]) -> list[tuple[int, str, int]]:
+    """(model_id, alias, version) of every alias of the given models, aliases in order."""
+    aliases = registered_model_aliases
+    return [
+        (row.model_id, row.alias, row.version)
+        for row in connection.execute(
+            select(aliases.c.model_id, aliases.c.alias, aliases.c.version)
+            .where(aliases.c.model_id.in_(model_ids))
+            .order_by(aliases.c.alias)
+        )
     ]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Row, Select, delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -22,7 +22,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from registry_service import sources, validation
 from registry_service.domain import ModelVersion, Page, RegisteredModel, Stage, VersionStatus
 from registry_service.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
-from registry_service.search import model_version_search, registered_model_search
+from registry_service.search import SearchQuery, model_version_search, registered_model_search
 from registry_service.store.engine import WRITE_TRANSACTION, is_sqlite
 from registry_service.store.loading import (
     latest_versions,
@@ -97,6 +97,7 @@ class RegistryStore:
         validation.check_model_name(name)
         tags = validation.check_tags(tags or {})
         validation.check_description(description)
+        validation.check_optional_line("user_id", user_id, validation.MAX_USER_ID_LENGTH)
         now = self._clock()
         try:
             with self._writing() as connection:
@@ -179,14 +180,7 @@ class RegistryStore:
             page_size=page_size,
         )
         with self._reading() as connection:
-            rows = connection.execute(
-                select(registered_models, *query.sort_columns)
-                .where(query.where)
-                .order_by(*query.order_by)
-                .limit(query.page_size + 1)
-            ).all()
-            page = rows[: query.page_size]
-            token = query.next_page_token(page[-1]) if len(rows) > query.page_size else ""
+            page, token = _page_rows(connection, select(registered_models), query)
             return Page(models_from_rows(connection, page), token)
 
     def get_latest_versions(self, name: str, stages: Sequence[str] = ()) -> list[ModelVersion]:
@@ -220,6 +214,7 @@ class RegistryStore:
         validation.check_optional_line(
             "experiment_id", experiment_id, validation.MAX_EXPERIMENT_ID_LENGTH
         )
+        validation.check_optional_line("user_id", user_id, validation.MAX_USER_ID_LENGTH)
         run_id = _run_id_agreeing_with_source(source, run_id)
         reference = sources.model_reference_of(source)
         now = self._clock()
@@ -341,15 +336,7 @@ class RegistryStore:
             page_size=page_size,
         )
         with self._reading() as connection:
-            rows = connection.execute(
-                version_select()
-                .add_columns(*query.sort_columns)
-                .where(query.where)
-                .order_by(*query.order_by)
-                .limit(query.page_size + 1)
-            ).all()
-            page = rows[: query.page_size]
-            token = query.next_page_token(page[-1]) if len(rows) > query.page_size else ""
+            page, token = _page_rows(connection, version_select(), query)
             return Page(versions_from_rows(connection, page), token)
 
     def get_model_version_download_uri(self, name: str, version: int) -> str:
@@ -466,6 +453,22 @@ def _first_line(error: Exception) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(error).__name__
 
 
+def _page_rows(
+    connection: Connection, statement: Select[Any], query: SearchQuery
+) -> tuple[Sequence[Row[Any]], str]:
+    """One page of ``statement`` under ``query``, and the token for the next ("" at the end).
+    One row more than the page is read to learn whether another page exists."""
+    rows = connection.execute(
+        statement.add_columns(*query.sort_columns)
+        .where(query.where)
+        .order_by(*query.order_by)
+        .limit(query.page_size + 1)
+    ).all()
+    page = rows[: query.page_size]
+    token = query.next_page_token(page[-1]) if len(rows) > query.page_size else ""
+    return page, token
+
+
 def _check_version_key(name: str, version: int) -> None:
     validation.check_model_name(name)
     validation.check_version(version)
@@ -526,6 +529,7 @@ def _load_version(connection: Connection, name: str, version: int) -> ModelVersi
         .where(model_versions.c.version == version)
     ).one_or_none()
     if row is None:
+        _model_id(connection, name)  # a missing model is reported as such, not as its version
         raise _version_not_found(name, version)
     return versions_from_rows(connection, [row])[0]
 
@@ -584,7 +588,10 @@ def _resolve_model_reference(
     if reference.version is not None:
         version = reference.version
     elif reference.alias is not None:
-        version = _resolve_alias(connection, model_id, reference.name, reference.alias)
+        try:
+            version = _resolve_alias(connection, model_id, reference.name, reference.alias)
+        except NotFound as error:
+            raise NotFound(f"source {source!r}: {error.message}", field="source") from error
     else:
         assert reference.stage_or_latest is not None
         stage = (

@@ -1,0 +1,183 @@
+"""Compiles a filter tree to a SQLAlchemy condition with bound parameters.
+
+Attributes compare their column directly. Tags and aliases are rows of their own, so a comparison
+becomes EXISTS over them; a negative comparison (!=, NOT IN, NOT LIKE) becomes NOT EXISTS of the
+positive one, so a row without the tag or alias satisfies it. MLflow clients depend on that: they
+add ``tag.`mlflow.prompt.is_prompt` != 'true'`` to every model search.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, not_, or_, select, true
+
+from registry_service.errors import InvalidArgument
+from registry_service.search.entities import Attribute, Entity, ValueKind
+from registry_service.search.lexer import MAX_INTEGER, MIN_INTEGER, filter_error
+from registry_service.search.nodes import (
+    NEGATED,
+    ORDERING_OPERATORS,
+    PATTERN_OPERATORS,
+    And,
+    AttributeRef,
+    Comparison,
+    IntegerValue,
+    Node,
+    Not,
+    Operator,
+    Or,
+    StringValue,
+    TagRef,
+    Value,
+)
+from registry_service.validation import parse_stage
+
+# Backslash escapes % and _ in LIKE patterns on every database. PostgreSQL does that by default
+# and SQLite only when told, so the ESCAPE clause is always given to make both agree.
+LIKE_ESCAPE = "\\"
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")
+
+
+def compile_filter(node: Node | None, entity: Entity) -> ColumnElement[bool]:
+    """The condition ``node`` puts on the rows of ``entity``; true() for an empty filter."""
+    if node is None:
+        return true()
+    return _compile(node, entity)
+
+
+def _compile(node: Node, entity: Entity) -> ColumnElement[bool]:
+    # Recursion here is as deep as the parse tree, which the parser bounds.
+    match node:
+        case And(operands):
+            return and_(*(_compile(operand, entity) for operand in operands))
+        case Or(operands):
+            return or_(*(_compile(operand, entity) for operand in operands))
+        case Not(operand):
+            return not_(_compile(operand, entity))
+        case Comparison(target=TagRef(key=key)):
+            return _related(
+                node, entity.tag_value, and_(entity.tag_scope, entity.tag_key == key), entity
+            )
+        case Comparison(target=AttributeRef() as target):
+            attribute = entity.attributes.get(target.name)
+            if attribute is None:
+                raise filter_error(
+                    f"unknown attribute {target.name!r} at position {target.position}; "
+                    f"{entity.name} can be filtered on {entity.attribute_names()}"
+                )
+            return _attribute(node, attribute, entity)
+    raise AssertionError(f"unhandled filter node {node!r}")  # pragma: no cover
+
+
+def _attribute(node: Comparison, attribute: Attribute, entity: Entity) -> ColumnElement[bool]:
+    if attribute.kind is ValueKind.ALIAS:
+        return _related(node, entity.alias_name, entity.alias_scope, entity)
+    assert attribute.column is not None
+    values: list[str] | list[int]
+    if attribute.kind is ValueKind.INTEGER:
+        if node.op in PATTERN_OPERATORS:
+            raise _bad_operator(node, attribute.name, "an integer attribute")
+        values = [_integer(value, attribute.name) for value in node.values]
+    elif attribute.kind is ValueKind.STAGE and node.op not in PATTERN_OPERATORS:
+        if node.op in ORDERING_OPERATORS:
+            raise _bad_operator(node, attribute.name, "the stage")
+        values = [_stage(value) for value in node.values]
+    else:
+        values = [_string(value, node.op) for value in node.values]
+    return _apply(attribute.column, node.op, values)
+
+
+def _related(
+    node: Comparison, column: ColumnElement[Any], scope: ColumnElement[bool], entity: Entity
+) -> ColumnElement[bool]:
+    """EXISTS a related row (tag or alias) in ``scope`` whose ``column`` satisfies ``node``."""
+    negated = node.op in NEGATED
+    op = NEGATED[node.op] if negated else node.op
+    values = [_string(value, op) for value in node.values]
+    subquery = select(column).where(scope, _apply(column, op, values)).correlate(entity.table)
+    exists = subquery.exists()
+    return not_(exists) if negated else exists
+
+
+def _apply(
+    column: ColumnElement[Any], op: Operator, values: Sequence[str | int]
+) -> ColumnElement[bool]:
+    value = values[0]
+    match op:
+        case Operator.EQ:
+            return column == value
+        case Operator.NE:
+            return column != value
+        case Operator.LT:
+            return column < value
+        case Operator.LE:
+            return column <= value
+        case Operator.GT:
+            return column > value
+        case Operator.GE:
+            return column >= value
+        case Operator.LIKE:
+            return column.like(value, escape=LIKE_ESCAPE)
+        case Operator.ILIKE:
+            return column.ilike(value, escape=LIKE_ESCAPE)
+        case Operator.NOT_LIKE:
+            return column.not_like(value, escape=LIKE_ESCAPE)
+        case Operator.NOT_ILIKE:
+            return column.not_ilike(value, escape=LIKE_ESCAPE)
+        case Operator.IN:
+            return column.in_(values)
+        case Operator.NOT_IN:
+            return column.not_in(values)
+    raise AssertionError(f"unhandled operator {op!r}")  # pragma: no cover
+
+
+def _string(value: Value, op: Operator) -> str:
+    text = value.value if isinstance(value, StringValue) else value.text
+    if op in PATTERN_OPERATORS:
+        _check_pattern(text, value.position)
+    return text
+
+
+def _check_pattern(pattern: str, position: int) -> None:
+    # PostgreSQL rejects a pattern ending in its escape character at run time; refuse it here so
+    # the caller gets a bad-argument error instead of a database error.
+    index = 0
+    while index < len(pattern):
+        if pattern[index] == LIKE_ESCAPE:
+            if index + 1 == len(pattern):
+                raise filter_error(
+                    f"the LIKE pattern at position {position} ends in a backslash that escapes "
+                    "nothing"
+                )
+            index += 2
+        else:
+            index += 1
+
+
+def _integer(value: Value, attribute: str) -> int:
+    if isinstance(value, IntegerValue):
+        return value.value
+    if _INTEGER_TEXT.fullmatch(value.value):
+        number = int(value.value)
+        if MIN_INTEGER <= number <= MAX_INTEGER:
+            return number
+    raise filter_error(
+        f"{attribute} needs an integer at position {value.position}, found {value.value[:40]!r}"
+    )
+
+
+def _stage(value: Value) -> str:
+    text = value.value if isinstance(value, StringValue) else value.text
+    try:
+        return parse_stage(text, field="current_stage").value
+    except InvalidArgument as error:
+        raise filter_error(f"at position {value.position}, {error.message}") from None
+
+
+def _bad_operator(node: Comparison, attribute: str, what: str) -> InvalidArgument:
+    return filter_error(
+        f"{node.op.value} cannot be applied to {what} {attribute} at position {node.position}"
+    )
