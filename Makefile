@@ -31,3 +31,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check registry_service tests
 	$(VENV)/bin/ruff format --check registry_service tests
 	$(VENV)/bin/mypy
+	cd protos && ../$(VENV)/bin/buf lint

@@ -293,7 +293,9 @@ def _version(version: int | str) -> int:
         return int(version)
     except (TypeError, ValueError):
         raise InvalidArgument(
-            f"version must be a whole number, got {version!r}", field="version"
+            f"version must be a whole number, got {version!r}",
+            field="version",
+            code=grpc.StatusCode.INVALID_ARGUMENT,
         ) from None
 
 

@@ -83,8 +83,7 @@ _INTERNAL: grpc.Status = rpc_status.to_status(
 
 def _abort(context: grpc.ServicerContext, status: grpc.Status) -> None:
     # What abort_with_status does, spelled out because grpcio-testing's context lacks
-    # abort_with_status; there the code and message still arrive (its abort drops trailers, so
-    # ErrorInfo is checked through a real server instead).
+    # abort_with_status.
     context.set_trailing_metadata(status.trailing_metadata)
     context.abort(status.code, status.details)
 
