@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from modelregistry.v1.model_version_pb2 import ModelVersion
+from modelregistry.v1.registered_model_pb2 import RegisteredModel
 
 from registry_service.client import DEFAULT_TARGET, RegistryClient
 from registry_service.errors import RegistryError
@@ -99,6 +101,14 @@ def main(ctx: click.Context, target: str, as_json: bool, quiet: bool) -> None:
 
 def show(options: Options, data: Any, text: str) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False) if options.as_json else text)
+
+
+def show_model(options: Options, model: RegisteredModel) -> None:
+    show(options, model_json(model), model_details(model))
+
+
+def show_version(options: Options, version: ModelVersion) -> None:
+    show(options, version_json(version), version_details(version))
 
 
 def progress(
@@ -185,7 +195,7 @@ def models_get(options: Options, name: str) -> None:
     """Show one registered model."""
     with options.client() as client:
         model = client.get_registered_model(name)
-    show(options, model_json(model), model_details(model))
+    show_model(options, model)
 
 
 @models.command("create")
@@ -197,7 +207,7 @@ def models_create(options: Options, name: str, description: str, tags: dict[str,
     """Create a registered model."""
     with options.client() as client:
         model = client.create_registered_model(name, tags=tags, description=description)
-    show(options, model_json(model), model_details(model))
+    show_model(options, model)
 
 
 @models.command("rename")
@@ -208,7 +218,7 @@ def models_rename(options: Options, name: str, new_name: str) -> None:
     """Rename a registered model, with its versions, tags and aliases."""
     with options.client() as client:
         model = client.rename_registered_model(name, new_name)
-    show(options, model_json(model), model_details(model))
+    show_model(options, model)
 
 
 @models.command("delete")
@@ -251,7 +261,7 @@ def versions_get(options: Options, name: str, version: int) -> None:
     """Show one model version."""
     with options.client() as client:
         found = client.get_model_version(name, version)
-    show(options, version_json(found), version_details(found))
+    show_version(options, found)
 
 
 @versions.command("create")
@@ -284,7 +294,7 @@ def versions_create(
             description=description,
             experiment_id=experiment_id,
         )
-    show(options, version_json(created), version_details(created))
+    show_version(options, created)
 
 
 @versions.command("transition")
@@ -305,7 +315,7 @@ def versions_transition(
         moved = client.transition_model_version_stage(
             name, version, stage, archive_existing_versions=archive_existing_versions
         )
-    show(options, version_json(moved), version_details(moved))
+    show_version(options, moved)
 
 
 @versions.command("delete")
@@ -444,7 +454,7 @@ def import_mlflow(options: Options, url: str, page_size: int) -> None:
     stages, aliases, tags, descriptions and timestamps. Re-running skips the models already
     here and copies the rest."""
     summary = Summary()
-    with MlflowSource(url, page_size) as source, options.client() as client:
+    with closing(MlflowSource(url, page_size)) as source, options.client() as client:
         found = source.registered_models()
         with progress(options, found, "copying from MLflow") as bar:
             summary.outcomes.extend(copy_model(client, source, model) for model in bar)

@@ -8,7 +8,6 @@ resumes after the highest version that MLflow still has.
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -30,7 +29,7 @@ DEFAULT_PAGE_SIZE = 1000
 
 
 class MlflowSource:
-    """An MLflow tracking server's model registry, read page by page."""
+    """An MLflow tracking server's model registry, read page by page; ``close()`` when done."""
 
     def __init__(self, url: str, page_size: int = DEFAULT_PAGE_SIZE, timeout: float = 60.0) -> None:
         self.url = url.rstrip("/")
@@ -39,17 +38,6 @@ class MlflowSource:
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> MlflowSource:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def registered_models(self) -> list[dict[str, Any]]:
         """Every registered model, with its tags and aliases, in MLflow's JSON."""
