@@ -284,6 +284,7 @@ GOOD_LINE = json.dumps({"name": "good", "versions": [{"version": 3, "source": "s
         (manifest(), [GOOD_LINE, "{not json\n"], "models.jsonl line 2 is malformed"),
         (manifest(), [GOOD_LINE, '{"name": "x", "versions": [{"version": "three"}]}\n'],
          "models.jsonl line 2 is malformed"),
+        (manifest(), ['{"name": "x", "last_version": "4"}\n'], "models.jsonl line 1 is malformed"),
     ],
 )  # fmt: skip
 def test_a_damaged_or_foreign_file_imports_nothing(

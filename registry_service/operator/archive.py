@@ -60,10 +60,13 @@ def copy_json(copy: ModelCopy) -> dict[str, Any]:
 
 
 def copy_from_json(record: dict[str, Any]) -> ModelCopy:
+    last_version = record.get("last_version", 0)
+    if not isinstance(last_version, int):
+        raise TypeError(f"last_version must be an integer, got {last_version!r}")
     return ModelCopy(
         model=model_from_json(record),
         versions=[version_from_json(entry) for entry in record.get("versions", [])],
-        last_version=record.get("last_version", 0),
+        last_version=last_version,
     )
 
 
