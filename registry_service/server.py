@@ -90,7 +90,6 @@ def start(settings: Settings, store: RegistryStore | None = None) -> RunningServ
 
 def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then let in-flight calls finish within the grace period."""
-    running = start(settings)
     stopping = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -99,6 +98,8 @@ def serve(settings: Settings) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    # Started after the handlers are in place: the "listening" lines invite a SIGTERM at once.
+    running = start(settings)
     stopping.wait()
     running.stop(settings.grace)
     log.info("stopped")
