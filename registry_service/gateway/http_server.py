@@ -20,9 +20,12 @@ class HttpServer:
     def __init__(self, settings: Settings, servicer: ModelRegistryServicer) -> None:
         # Bound here, not by uvicorn, so that a taken port fails the start like gRPC's does and
         # port 0 is resolved before the first request.
+        ipv6 = ":" in settings.host
         self._socket = socket.create_server(
             (settings.host, settings.http_port),
-            family=socket.AF_INET6 if ":" in settings.host else socket.AF_INET,
+            family=socket.AF_INET6 if ipv6 else socket.AF_INET,
+            # As gRPC does: "::" takes IPv4 connections too.
+            dualstack_ipv6=ipv6 and socket.has_dualstack_ipv6(),
         )
         self.port: int = self._socket.getsockname()[1]
         # As many calls at once as gRPC serves, so HTTP cannot drain the database pool alone.
