@@ -36,7 +36,6 @@ class HttpServer:
             log_config=None,
             log_level="warning",
             access_log=False,
-            timeout_graceful_shutdown=math.ceil(settings.grace),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
