@@ -13,6 +13,7 @@ import grpc
 from modelregistry.v1 import registry_service_pb2_grpc
 
 from registry_service.config import Settings
+from registry_service.gateway.http_server import HttpServer, start_http
 from registry_service.servicer import ModelRegistryServicer
 from registry_service.store import schema
 from registry_service.store.engine import is_sqlite, make_engine
@@ -28,9 +29,14 @@ class RunningServer:
     server: grpc.Server
     port: int
     store: RegistryStore
+    # The HTTP/JSON gateway on the same servicer; None when HTTP is off.
+    http: HttpServer | None = None
 
     def stop(self, grace: float | None = None) -> None:
-        self.server.stop(grace).wait()
+        stopped = self.server.stop(grace)
+        if self.http is not None:
+            self.http.stop(grace)
+        stopped.wait()
         self.store.engine.dispose()
 
 
@@ -60,9 +66,8 @@ def start(settings: Settings, store: RegistryStore | None = None) -> RunningServ
         # One process owns its port: without this, a second server would silently share it.
         options=[("grpc.so_reuseport", 0)],
     )
-    registry_service_pb2_grpc.add_ModelRegistryServiceServicer_to_server(
-        ModelRegistryServicer(store), server
-    )
+    servicer = ModelRegistryServicer(store)
+    registry_service_pb2_grpc.add_ModelRegistryServiceServicer_to_server(servicer, server)
     address = format_address(settings.host, settings.port)
     try:
         port = server.add_insecure_port(address)
@@ -72,12 +77,19 @@ def start(settings: Settings, store: RegistryStore | None = None) -> RunningServ
         raise OSError(f"cannot listen on {address}")
     server.start()
     log.info("listening on %s", format_address(settings.host, port))
-    return RunningServer(server=server, port=port, store=store)
+    try:
+        http = start_http(settings, servicer)
+    except OSError as error:
+        server.stop(None)
+        http_address = format_address(settings.host, settings.http_port)
+        raise OSError(f"cannot listen on {http_address} for http: {error}") from error
+    if http is not None:
+        log.info("http listening on %s", format_address(settings.host, http.port))
+    return RunningServer(server=server, port=port, store=store, http=http)
 
 
 def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then let in-flight calls finish within the grace period."""
-    running = start(settings)
     stopping = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -86,6 +98,8 @@ def serve(settings: Settings) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    # Started after the handlers are in place: the "listening" lines invite a SIGTERM at once.
+    running = start(settings)
     stopping.wait()
     running.stop(settings.grace)
     log.info("stopped")

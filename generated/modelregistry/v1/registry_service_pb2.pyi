@@ -1,3 +1,4 @@
+from google.api import annotations_pb2 as _annotations_pb2
 from modelregistry.v1 import model_version_pb2 as _model_version_pb2
 from modelregistry.v1 import registered_model_pb2 as _registered_model_pb2
 from google.protobuf.internal import containers as _containers

@@ -30,7 +30,9 @@ class ModelRegistryServiceStub:
     annotations and lineage. Semantics follow the MLflow Model Registry. Failures carry a canonical
     gRPC code and a google.rpc.ErrorInfo detail whose reason is MLflow's error code
     (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE) and whose metadata
-    key "field" names the offending request field when there is one.
+    key "field" names the offending request field when there is one. Each RPC is also served as
+    HTTP/JSON at MLflow's REST path and method (its google.api.http option), so the stock MLflow
+    client works against this service unchanged.
     """
 
     def __init__(self, channel):
@@ -156,7 +158,9 @@ class ModelRegistryServiceServicer:
     annotations and lineage. Semantics follow the MLflow Model Registry. Failures carry a canonical
     gRPC code and a google.rpc.ErrorInfo detail whose reason is MLflow's error code
     (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE) and whose metadata
-    key "field" names the offending request field when there is one.
+    key "field" names the offending request field when there is one. Each RPC is also served as
+    HTTP/JSON at MLflow's REST path and method (its google.api.http option), so the stock MLflow
+    client works against this service unchanged.
     """
 
     def CreateRegisteredModel(self, request, context):
@@ -446,7 +450,9 @@ class ModelRegistryService:
     annotations and lineage. Semantics follow the MLflow Model Registry. Failures carry a canonical
     gRPC code and a google.rpc.ErrorInfo detail whose reason is MLflow's error code
     (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE) and whose metadata
-    key "field" names the offending request field when there is one.
+    key "field" names the offending request field when there is one. Each RPC is also served as
+    HTTP/JSON at MLflow's REST path and method (its google.api.http option), so the stock MLflow
+    client works against this service unchanged.
     """
 
     @staticmethod
