@@ -30,7 +30,7 @@ def target(sqlite_template: Path, tmp_path: Path) -> Iterator[RunningServer]:
     path = tmp_path / "target.db"
     shutil.copy(sqlite_template, path)
     engine = make_engine(f"sqlite:///{path}")
-    running = start(Settings(port=0), store=RegistryStore(engine))
+    running = start(Settings(port=0, http_port=-1), store=RegistryStore(engine))
     yield running
     running.server.stop(None).wait()
     engine.dispose()
