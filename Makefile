@@ -14,6 +14,8 @@ GOOGLEAPIS_MODULE := protos/third_party/googleapis
 GOOGLEAPIS_PROTOS := google/api/annotations.proto google/api/http.proto \
 	google/rpc/status.proto google/rpc/error_details.proto
 BUF := $(CURDIR)/$(VENV)/bin/buf
+# Commit that `buf breaking` compares protos/ with; empty means the previous commit of main.
+BUF_AGAINST ?=
 
 .PHONY: run test generate lint venv googleapis
 
@@ -42,6 +44,7 @@ lint: googleapis
 	$(VENV)/bin/mypy
 	cd protos && $(BUF) lint
 	cd protos && $(BUF) format --diff --exit-code --path modelregistry
+	BUF=$(BUF) tools/buf-breaking.sh $(BUF_AGAINST)
 
 googleapis: $(STAMP)
 	for proto in $(GOOGLEAPIS_PROTOS); do \
