@@ -25,12 +25,6 @@ GIT_ENV = {
 }
 
 
-@pytest.fixture(scope="module")
-def googleapis_module() -> Path:
-    subprocess.run(["make", "-s", "googleapis"], cwd=ROOT, check=True)
-    return ROOT / "protos" / "third_party" / "googleapis"
-
-
 def git(repo: Path, *args: str) -> str:
     result = subprocess.run(
         ["git", *args],
