@@ -17,7 +17,7 @@ BUF := $(CURDIR)/$(VENV)/bin/buf
 # Commit that `buf breaking` compares protos/ with; empty means the previous commit of main.
 BUF_AGAINST ?=
 
-.PHONY: run test generate lint venv googleapis
+.PHONY: run test generate lint venv googleapis docs
 
 venv: $(STAMP)
 
@@ -39,12 +39,16 @@ generate: $(STAMP)
 		--grpc_python_out=$(OUT) $(PROTOS)
 
 lint: googleapis
-	$(VENV)/bin/ruff check registry_service tests
-	$(VENV)/bin/ruff format --check registry_service tests
+	$(VENV)/bin/ruff check registry_service tests tools
+	$(VENV)/bin/ruff format --check registry_service tests tools
 	$(VENV)/bin/mypy
 	cd protos && $(BUF) lint
 	cd protos && $(BUF) format --diff --exit-code --path modelregistry
 	BUF=$(BUF) tools/buf-breaking.sh $(BUF_AGAINST)
+
+# docs/api.md from the comments in protos/ (tests/test_api_reference.py fails when it is stale).
+docs: $(STAMP)
+	$(PY) tools/api_reference.py
 
 googleapis: $(STAMP)
 	for proto in $(GOOGLEAPIS_PROTOS); do \
