@@ -1,8 +1,11 @@
-"""The file-level language options that Go, Java and C# clients generated from protos/ get."""
+"""The language options that clients generated from protos/ get, and the README's Java recipe."""
 
 from __future__ import annotations
 
 import importlib
+import os
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,3 +27,33 @@ def test_every_file_of_the_package_sets_the_same_language_options(stem: str) -> 
     assert options.java_package == "com.modelregistry.v1"
     assert options.HasField("java_multiple_files") and options.java_multiple_files
     assert options.csharp_namespace == "ModelRegistry.V1"
+
+
+def readme_java_template() -> str:
+    text = (ROOT / "README.md").read_text()
+    match = re.search(r"<!-- buf.gen.yaml: java -->\s*```yaml\n(.*?)```", text, re.DOTALL)
+    assert match, "README.md has no Java buf.gen.yaml"
+    return match.group(1)
+
+
+def test_readme_java_recipe_generates_one_class_per_message_in_the_java_package(
+    tmp_path: Path, googleapis_module: Path
+) -> None:
+    template = tmp_path / "buf.gen.yaml"
+    template.write_text(readme_java_template())
+    venv_bin = ROOT / ".venv" / "bin"
+    result = subprocess.run(
+        [str(venv_bin / "buf"), "generate", "--template", str(template), "-o", str(tmp_path)],
+        cwd=ROOT,
+        env={**os.environ, "PATH": f"{venv_bin}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    package = tmp_path / "gen" / "java" / "com" / "modelregistry" / "v1"
+    classes = {path.name for path in package.glob("*.java")}
+    expected = {"ModelVersion.java", "RegisteredModel.java", "CreateModelVersionRequest.java"}
+    assert expected <= classes
+    assert "package com.modelregistry.v1;" in (package / "ModelVersion.java").read_text()
+    assert not (tmp_path / "gen" / "java" / "com" / "google").exists()  # googleapis not generated
