@@ -158,7 +158,7 @@ class Field:
     name: str
     type: str
     comment: str
-    enum: str | None = None  # full name of the enum it takes, if any
+    enum: str | None = None  # the enum it takes, if any (a name in this package)
 
 
 @dataclass
