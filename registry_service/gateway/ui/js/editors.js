@@ -86,7 +86,7 @@ export function tagsEditor({ tags, set, remove }) {
   const valueId = uniqueId("tag-value");
   const key = h("input", { id: keyId, name: "key", required: true, maxlength: 250, autocomplete: "off" });
   const value = h("input", { id: valueId, name: "value", maxlength: 5000, autocomplete: "off" });
-  const add = h("button", { type: "submit", class: "button small" }, "Add tag");
+  const add = h("button", { type: "submit", class: "button" }, "Add tag");
 
   function draw() {
     if (pairs.size === 0) {
@@ -164,7 +164,7 @@ export function aliasesEditor({ name, aliases, version, set, remove, versions = 
     version === undefined
       ? h("input", { id: versionId, type: "number", min: 1, required: true, inputmode: "numeric", value: versions[0] ?? "" })
       : null;
-  const add = h("button", { type: "submit", class: "button small" }, "Add alias");
+  const add = h("button", { type: "submit", class: "button" }, "Add alias");
 
   function draw() {
     if (current.size === 0) {

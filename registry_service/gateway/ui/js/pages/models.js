@@ -113,8 +113,9 @@ export async function modelsPage({ main, signal, query, state }) {
     replace(results, search ? noMatches(search, () => go({ search: "", page_token: "" })) : firstModel());
     return;
   }
-  const pageNumber = previous.length + 1;
   const next = page.next_page_token ?? "";
+  const count = `${models.length} ${models.length === 1 ? "model" : "models"}`;
+  const onePage = !pageToken && !next;
   replace(
     results,
     table(
@@ -122,26 +123,28 @@ export async function modelsPage({ main, signal, query, state }) {
       ["Name", "Latest versions", "Aliases", "Last updated"],
       models.map((model) => modelRow(model)),
     ),
-    h(
-      "nav",
-      { class: "pager", "aria-label": "Pages" },
-      h(
-        "button",
-        {
-          type: "button",
-          class: "button",
-          disabled: previous.length === 0 && !pageToken,
-          onclick: () => go({ page_token: previous.at(-1) ?? "" }, previous.slice(0, -1)),
-        },
-        "← Previous",
-      ),
-      h("span", { class: "pager-status" }, `Page ${pageNumber} · ${models.length} ${models.length === 1 ? "model" : "models"}`),
-      h(
-        "button",
-        { type: "button", class: "button", disabled: !next, onclick: () => go({ page_token: next }, [...previous, pageToken]) },
-        "Next →",
-      ),
-    ),
+    onePage
+      ? h("p", { class: "pager-status" }, count)
+      : h(
+          "nav",
+          { class: "pager", "aria-label": "Pages" },
+          h(
+            "button",
+            {
+              type: "button",
+              class: "button",
+              disabled: !pageToken,
+              onclick: () => go({ page_token: previous.at(-1) ?? "" }, previous.slice(0, -1)),
+            },
+            "← Previous",
+          ),
+          h("span", { class: "pager-status" }, `Page ${previous.length + 1} · ${count}`),
+          h(
+            "button",
+            { type: "button", class: "button", disabled: !next, onclick: () => go({ page_token: next }, [...previous, pageToken]) },
+            "Next →",
+          ),
+        ),
   );
 }
 
