@@ -5,10 +5,10 @@ import { h, uniqueId } from "./dom.js";
 import { inlineError } from "./components.js";
 
 /** Open a modal; `build(close)` returns its body. Resolves with the value given to close(). */
-export function openModal({ title, build, className = "" }) {
+export function openModal({ title, build }) {
   const opener = document.activeElement;
   const titleId = uniqueId("dialog-title");
-  const dialog = h("dialog", { class: `modal ${className}`, "aria-labelledby": titleId });
+  const dialog = h("dialog", { class: "modal", "aria-labelledby": titleId });
   let result;
   const close = (value) => {
     result = value;
@@ -67,7 +67,6 @@ export function openModal({ title, build, className = "" }) {
 export function confirmDialog({ title, message, confirmLabel, danger = false, extra = null, action }) {
   return openModal({
     title,
-    className: "confirm",
     build(close) {
       const error = inlineError();
       // A destructive change starts on Cancel, so Enter alone never deletes.

@@ -27,7 +27,6 @@ export function descriptionEditor({ description, save }) {
   let text = description ?? "";
   const body = h("div", { class: "description" });
   const container = section("Description", body);
-  container.classList.add("description-section");
 
   function show() {
     const edit = h("button", { type: "button", class: "button small", onclick: startEditing }, "Edit description");

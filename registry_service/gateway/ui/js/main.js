@@ -3,7 +3,7 @@
 
 import { isAbort } from "./api.js";
 import { errorBox } from "./components.js";
-import { h, replace } from "./dom.js";
+import { replace } from "./dom.js";
 import { openRegisterDialog } from "./register-dialog.js";
 import { onNavigate, refresh } from "./router.js";
 import { modelsPage } from "./pages/models.js";
@@ -24,25 +24,21 @@ async function render({ focus }) {
   pageRequests?.abort();
   pageRequests = new AbortController();
   const { signal } = pageRequests;
-  const context = {
+  // The server serves this page for these paths only, so one of them matches.
+  const [pattern, page, names] = ROUTES.find(([candidate]) => candidate.test(location.pathname));
+  const values = pattern.exec(location.pathname).slice(1).map(decodeURIComponent);
+  const drawn = page({
     main,
     signal,
+    params: Object.fromEntries(names.map((name, index) => [name, values[index]])),
     query: new URLSearchParams(location.search),
     state: history.state,
-  };
-  const route = ROUTES.find(([pattern]) => pattern.test(location.pathname));
-  if (!route) {
-    document.title = "Not found · Model Registry";
-    replace(main, h("h1", { tabindex: "-1" }, "Page not found"), h("p", {}, h("a", { href: "/" }, "Go to registered models")));
-    return;
-  }
-  const [pattern, page, names] = route;
-  const values = pattern.exec(location.pathname).slice(1).map(decodeURIComponent);
-  context.params = Object.fromEntries(names.map((name, index) => [name, values[index]]));
-  const drawn = page(context);
+  });
   // The heading is drawn at once; moving focus there tells screen readers the page changed.
-  if (focus) main.querySelector("h1")?.focus({ preventScroll: true });
-  if (focus) window.scrollTo(0, 0);
+  if (focus) {
+    main.querySelector("h1")?.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }
   try {
     await drawn;
   } catch (error) {

@@ -13,7 +13,6 @@ const SUGGESTIONS = 50;
 export function openRegisterDialog({ model = "", registered = () => {} } = {}) {
   return openModal({
     title: "Register model",
-    className: "register",
     build(close) {
       const body = h("div");
       replace(body, registerForm(body, close, model, registered));

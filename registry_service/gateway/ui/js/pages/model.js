@@ -1,6 +1,6 @@
 // One registered model: description, tags, aliases, its versions, rename and delete.
 
-import { api, filterString } from "../api.js";
+import { api, filterString, isAbort } from "../api.js";
 import { h, replace, safeHref, uniqueId } from "../dom.js";
 import {
   aliasChip,
@@ -171,7 +171,7 @@ function versionsSection(name, signal) {
       rows = page.items;
       draw(page.next);
     } catch (error) {
-      if (error?.name !== "AbortError") replace(content, errorBox(error, { title: "The versions could not be loaded", retry: reload }));
+      if (!isAbort(error)) replace(content, errorBox(error, { title: "The versions could not be loaded", retry: reload }));
     } finally {
       content.removeAttribute("aria-busy");
     }
@@ -192,7 +192,7 @@ function versionRow(version) {
   return h(
     "tr",
     {},
-    h("td", { class: "nowrap" }, h("a", { href: versionUrl(version.name, version.version), class: "version-link" }, `Version ${version.version}`)),
+    h("td", { class: "nowrap" }, h("a", { href: versionUrl(version.name, version.version) }, `Version ${version.version}`)),
     h("td", {}, stageBadge(version.current_stage)),
     h(
       "td",

@@ -18,7 +18,7 @@ const DEFAULT_PAGE_SIZE = 25;
 const FILTER_SYNTAX = /[=<>!'"`]|\bI?LIKE\b|\bIN\s*\(/i;
 const SHOWN_ALIASES = 4;
 
-export function toFilter(search) {
+function toFilter(search) {
   if (!search) return "";
   return FILTER_SYNTAX.test(search) ? search : `name ILIKE ${containsPattern(search)}`;
 }
@@ -172,7 +172,7 @@ function modelRow(model) {
     {},
     h(
       "td",
-      { class: "name-cell" },
+      {},
       h("a", { class: "model-link", href: modelUrl(model.name) }, model.name),
       firstLine ? h("div", { class: "subtle clamp", title: model.description }, firstLine) : null,
     ),

@@ -125,7 +125,7 @@ function lineage(version) {
     "Lineage",
     h(
       "dl",
-      { class: "facts lineage" },
+      { class: "facts" },
       h("dt", {}, "Source URI"),
       h("dd", { class: "mono break" }, version.source || notRecorded.cloneNode(true)),
       h("dt", {}, "Run ID"),
