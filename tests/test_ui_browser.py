@@ -294,6 +294,19 @@ def test_registering_from_a_model_page_adds_its_next_version(ui: Ui) -> None:
     expect(dialog.locator("datalist option")).to_have_count(2)
 
 
+def test_register_dialog_knows_an_existing_name_beyond_its_suggestions(ui: Ui) -> None:
+    # Fifty names that contain "model" and sort before it fill the drop-down.
+    for number in range(50):
+        ui.call("POST", "registered-models/create", name=f"a-model-{number:02d}")
+    ui.call("POST", "registered-models/create", name="model")
+    ui.open("/")
+    ui.page.get_by_role("button", name="Register model", exact=True).click()
+    dialog = ui.dialog("Register model")
+    dialog.get_by_label("Model").fill("model")
+    expect(dialog.locator("datalist option")).to_have_count(50)
+    expect(dialog.get_by_text("Existing model: this adds its next version.")).to_be_visible()
+
+
 def test_version_page_edits_lineage_tags_and_aliases(ui: Ui) -> None:
     ui.call("POST", "registered-models/create", name="fraud-detector")
     ui.call(

@@ -1,7 +1,7 @@
 // Register Model: a new version of an existing model, or of a new model created on the way,
 // as mlflow.register_model does.
 
-import { api, containsPattern, isAbort } from "./api.js";
+import { api, containsPattern, filterString, isAbort } from "./api.js";
 import { h, replace, uniqueId } from "./dom.js";
 import { inlineError } from "./components.js";
 import { openModal } from "./dialogs.js";
@@ -62,6 +62,7 @@ function registerForm(body, close, model, registered) {
   async function suggest() {
     lookup?.abort();
     lookup = new AbortController();
+    const { signal } = lookup;
     const typed = name.value.trim();
     try {
       const found = await api.searchModels(
@@ -70,13 +71,21 @@ function registerForm(body, close, model, registered) {
           pageSize: SUGGESTIONS,
           orderBy: "name ASC",
         },
-        lookup.signal,
+        signal,
       );
       const names = (found.registered_models ?? []).map((item) => item.name);
       replace(suggestions, names.map((item) => h("option", { value: item })));
-      if (!typed) hint.textContent = names.length ? "Pick an existing model or type a new name." : "Type a name for the new model.";
-      else if (names.includes(typed)) hint.textContent = `Existing model: this adds its next version.`;
-      else hint.textContent = `New model: "${typed}" will be created.`;
+      if (!typed) {
+        hint.textContent = names.length ? "Pick an existing model or type a new name." : "Type a name for the new model.";
+        return;
+      }
+      // A full page of suggestions may have left the exact name out.
+      const exists =
+        names.includes(typed) ||
+        (names.length === SUGGESTIONS &&
+          (await api.searchModels({ filter: `name = ${filterString(typed)}`, pageSize: 1 }, signal))
+            .registered_models?.length > 0);
+      hint.textContent = exists ? "Existing model: this adds its next version." : `New model: "${typed}" will be created.`;
     } catch (failure) {
       // Suggestions are a convenience; the submit reports any real problem.
       if (!isAbort(failure)) hint.textContent = "Pick an existing model or type a new name.";
