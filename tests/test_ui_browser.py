@@ -22,6 +22,7 @@ from playwright.sync_api import (
     Locator,
     Page,
     Request,
+    Route,
     ViewportSize,
     expect,
     sync_playwright,
@@ -438,6 +439,25 @@ def test_server_errors_are_shown_in_place(ui: Ui) -> None:
     aliases.get_by_role("button", name="Add alias").click()
     expect(aliases.get_by_role("alert")).to_have_text(f"{reserved} (INVALID_PARAMETER_VALUE)")
     ui.shot("16-alias-error")
+
+
+def test_a_slow_answer_shows_loading_and_a_failed_one_offers_a_retry(ui: Ui) -> None:
+    ui.register("fraud-detector")
+    held: list[Route] = []
+    ui.page.route("**/registered-models/search*", lambda route: held.append(route))
+    ui.open("/")
+    expect(ui.page.get_by_role("status")).to_have_text("Loading models…")
+    held[0].fulfill(
+        status=503,
+        json={"error_code": "TEMPORARILY_UNAVAILABLE", "message": "the database is busy; retry"},
+    )
+    ui.page.unroute("**/registered-models/search*")
+    alert = ui.page.get_by_role("alert")
+    expect(alert).to_contain_text("The models could not be loaded")
+    expect(alert).to_contain_text("the database is busy; retry")
+    ui.shot("17-models-unavailable")
+    alert.get_by_role("button", name="Try again").click()
+    expect(ui.model_rows()).to_have_count(1)
 
 
 def test_models_page_pages_through_results(ui: Ui) -> None:
