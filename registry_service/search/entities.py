@@ -56,8 +56,15 @@ class Entity:
     tag_value: ColumnElement[Any]
     # Ties a tag row to the row being filtered.
     tag_scope: ColumnElement[bool]
+    # A positive tag comparison is "key IN (owners of matching tags)": unlike a correlated
+    # EXISTS, both databases can start from the tag index and look the owners up.
+    key: ColumnElement[Any]
+    tag_owner: ColumnElement[Any]
     alias_name: ColumnElement[Any]
     alias_scope: ColumnElement[bool]
+    # The same for aliases: the row's columns and the alias columns that point at it.
+    alias_target: tuple[ColumnElement[Any], ...]
+    alias_owner: tuple[ColumnElement[Any], ...]
     sort_columns: Mapping[str, SortColumn]
     # MLflow spellings of order_by keys.
     sort_synonyms: Mapping[str, str]
@@ -103,11 +110,15 @@ MODEL_VERSIONS = Entity(
     tag_key=model_version_tags.c.key,
     tag_value=model_version_tags.c.value,
     tag_scope=model_version_tags.c.version_id == model_versions.c.id,
+    key=model_versions.c.id,
+    tag_owner=model_version_tags.c.version_id,
     alias_name=registered_model_aliases.c.alias,
     alias_scope=and_(
         registered_model_aliases.c.model_id == model_versions.c.model_id,
         registered_model_aliases.c.version == model_versions.c.version,
     ),
+    alias_target=(model_versions.c.model_id, model_versions.c.version),
+    alias_owner=(registered_model_aliases.c.model_id, registered_model_aliases.c.version),
     sort_columns={
         "name": SortColumn("name", registered_models.c.name, integer=False),
         "version_number": SortColumn("version_number", model_versions.c.version, integer=True),
@@ -141,8 +152,12 @@ REGISTERED_MODELS = Entity(
     tag_key=registered_model_tags.c.key,
     tag_value=registered_model_tags.c.value,
     tag_scope=registered_model_tags.c.model_id == registered_models.c.id,
+    key=registered_models.c.id,
+    tag_owner=registered_model_tags.c.model_id,
     alias_name=registered_model_aliases.c.alias,
     alias_scope=registered_model_aliases.c.model_id == registered_models.c.id,
+    alias_target=(registered_models.c.id,),
+    alias_owner=(registered_model_aliases.c.model_id,),
     sort_columns={
         "name": SortColumn("name", registered_models.c.name, integer=False),
         "creation_timestamp": SortColumn(

@@ -1,9 +1,13 @@
 """Compiles a filter tree to a SQLAlchemy condition with bound parameters.
 
-Attributes compare their column directly. Tags and aliases are rows of their own, so a comparison
-becomes EXISTS over them; a negative comparison (!=, NOT IN, NOT LIKE) becomes NOT EXISTS of the
-positive one, so a row without the tag or alias satisfies it. MLflow clients depend on that: they
-add ``tag.`mlflow.prompt.is_prompt` != 'true'`` to every model search.
+Attributes compare their column directly. Tags and aliases are rows of their own: a positive
+comparison becomes "the row is among the owners of matching tag (alias) rows", an IN over a
+subquery that the tag (alias) index answers; a negative comparison (!=, NOT IN, NOT LIKE) becomes
+NOT EXISTS of the positive one, so a row without the tag or alias satisfies it. MLflow clients
+depend on that: they add ``tag.`mlflow.prompt.is_prompt` != 'true'`` to every model search.
+
+Tag values are indexed by a prefix (see ``tag_value_prefix``), so =, IN and LIKE with a literal
+start also compare the prefix: implied by the exact comparison, it only lets the index be used.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, not_, or_, select, true, tuple_
 
 from registry_service.errors import InvalidArgument
 from registry_service.search.entities import Attribute, Entity, ValueKind
@@ -33,6 +37,7 @@ from registry_service.search.nodes import (
     TagRef,
     Value,
 )
+from registry_service.store.tables import TAG_VALUE_PREFIX, tag_value_prefix
 from registry_service.validation import parse_stage
 
 # Backslash escapes % and _ in LIKE patterns on every database. PostgreSQL does that by default
@@ -58,9 +63,7 @@ def _compile(node: Node, entity: Entity) -> ColumnElement[bool]:
         case Not(operand):
             return not_(_compile(operand, entity))
         case Comparison(target=TagRef(key=key)):
-            return _related(
-                node, entity.tag_value, and_(entity.tag_scope, entity.tag_key == key), entity
-            )
+            return _tag(node, key, entity)
         case Comparison(target=AttributeRef() as target):
             attribute = entity.attributes.get(target.name)
             if attribute is None:
@@ -74,7 +77,7 @@ def _compile(node: Node, entity: Entity) -> ColumnElement[bool]:
 
 def _attribute(node: Comparison, attribute: Attribute, entity: Entity) -> ColumnElement[bool]:
     if attribute.kind is ValueKind.ALIAS:
-        return _related(node, entity.alias_name, entity.alias_scope, entity)
+        return _alias(node, entity)
     assert attribute.column is not None
     values: list[str] | list[int]
     if attribute.kind is ValueKind.INTEGER:
@@ -90,16 +93,40 @@ def _attribute(node: Comparison, attribute: Attribute, entity: Entity) -> Column
     return _apply(attribute.column, node.op, values)
 
 
-def _related(
-    node: Comparison, column: ColumnElement[Any], scope: ColumnElement[bool], entity: Entity
-) -> ColumnElement[bool]:
-    """EXISTS a related row (tag or alias) in ``scope`` whose ``column`` satisfies ``node``."""
+def _tag(node: Comparison, key: str, entity: Entity) -> ColumnElement[bool]:
     negated = node.op in NEGATED
     op = NEGATED[node.op] if negated else node.op
     values = [_string(value, op) for value in node.values]
-    subquery = select(column).where(scope, _apply(column, op, values)).correlate(entity.table)
-    exists = subquery.exists()
-    return not_(exists) if negated else exists
+    value = entity.tag_value
+    condition = and_(entity.tag_key == key, _apply(value, op, values))
+    if op in (Operator.EQ, Operator.IN):
+        prefixes = [_prefix(v) for v in values]
+        condition = and_(condition, _apply(tag_value_prefix(value), op, prefixes))
+    if negated:
+        return ~select(value).where(entity.tag_scope, condition).correlate(entity.table).exists()
+    return entity.key.in_(select(entity.tag_owner).where(condition))
+
+
+def _alias(node: Comparison, entity: Entity) -> ColumnElement[bool]:
+    negated = node.op in NEGATED
+    op = NEGATED[node.op] if negated else node.op
+    values = [_string(value, op) for value in node.values]
+    condition = _apply(entity.alias_name, op, values)
+    if negated:
+        return ~(
+            select(entity.alias_name)
+            .where(entity.alias_scope, condition)
+            .correlate(entity.table)
+            .exists()
+        )
+    owners = select(*entity.alias_owner).where(condition)
+    if len(entity.alias_target) == 1:
+        return entity.alias_target[0].in_(owners)
+    return tuple_(*entity.alias_target).in_(owners)
+
+
+def _prefix(value: str | int) -> str:
+    return str(value)[:TAG_VALUE_PREFIX]
 
 
 def _apply(
