@@ -28,11 +28,25 @@ class ValueKind(enum.Enum):
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """A column of another table reached through a key: under an OR, a positive comparison on it
+    becomes ``outer IN (SELECT inner FROM … WHERE column …)``. The model name of a version is
+    one: the database can then find the model by its name index and its versions by theirs, and
+    combine the OR's terms through several indexes (SQLite's multi-index OR) instead of scanning
+    the whole join in sort order."""
+
+    outer: ColumnElement[Any]
+    inner: ColumnElement[Any]
+    column: ColumnElement[Any]
+
+
+@dataclass(frozen=True)
 class Attribute:
     name: str
     kind: ValueKind
     # None for ALIAS, which has no column of its own.
     column: ColumnElement[Any] | None
+    lookup: Lookup | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +100,10 @@ class Entity:
         return ", ".join(names)
 
 
+# The models table once more, for the name lookup: a different name from the one the search joins.
+_named_models = registered_models.alias("named_models")
+
+
 def _attributes(*attributes: Attribute) -> dict[str, Attribute]:
     return {attribute.name: attribute for attribute in attributes}
 
@@ -94,7 +112,12 @@ MODEL_VERSIONS = Entity(
     name="model versions",
     table=model_versions,
     attributes=_attributes(
-        Attribute("name", ValueKind.STRING, registered_models.c.name),
+        Attribute(
+            "name",
+            ValueKind.STRING,
+            registered_models.c.name,
+            Lookup(model_versions.c.model_id, _named_models.c.id, _named_models.c.name),
+        ),
         Attribute("version_number", ValueKind.INTEGER, model_versions.c.version),
         Attribute("run_id", ValueKind.STRING, model_versions.c.run_id),
         Attribute("source_path", ValueKind.STRING, model_versions.c.source),

@@ -1,0 +1,102 @@
+"""The calls the benchmark makes, each with the request it sends (varied per call over a fixed
+set, so a scenario is not one cached row)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from modelregistry.v1 import registry_service_pb2 as pb
+
+from bench.seed import DATASETS, Shape, model_name
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    # What the scenario asks, for the report.
+    describes: str
+    # "SearchModelVersions", "SearchRegisteredModels" or "GetLatestVersions".
+    method: str
+    # A request for the call numbered by the argument; deterministic per (scenario, worker).
+    request: Callable[[random.Random], Any]
+    # Held to the p99 target at 1 client.
+    indexed_search: bool = False
+
+
+def scenarios(shape: Shape, run_ids: list[str]) -> list[Scenario]:
+    counts = shape.counts()
+    ten = [index for index, count in enumerate(counts) if count == 10]
+    small = [index for index, count in enumerate(counts) if count <= 10]
+    thousand = [index for index, count in enumerate(counts) if count == 1000]
+    big = [index for index, count in enumerate(counts) if count == max(counts)]
+
+    def versions(filter: Callable[[random.Random], str]) -> Callable[[random.Random], Any]:
+        return lambda rng: pb.SearchModelVersionsRequest(filter=filter(rng))
+
+    def latest(models: list[int]) -> Callable[[random.Random], Any]:
+        return lambda rng: pb.GetLatestVersionsRequest(name=model_name(rng.choice(models)))
+
+    return [
+        Scenario(
+            "versions by name",
+            "SearchModelVersions name = '<model with 8-10 versions>'",
+            "SearchModelVersions",
+            versions(lambda rng: f"name = '{model_name(rng.choice(small))}'"),
+            indexed_search=True,
+        ),
+        Scenario(
+            "versions by tag",
+            "SearchModelVersions tag.dataset = 'ds-NNNNN' (~100 matches, one page of 100)",
+            "SearchModelVersions",
+            versions(lambda rng: f"tag.dataset = 'ds-{rng.randrange(DATASETS):05d}'"),
+            indexed_search=True,
+        ),
+        Scenario(
+            "versions by run_id",
+            "SearchModelVersions run_id = '<32 hex digits>' (1 match)",
+            "SearchModelVersions",
+            versions(lambda rng: f"run_id = '{rng.choice(run_ids)}'"),
+            indexed_search=True,
+        ),
+        Scenario(
+            "versions with OR",
+            "SearchModelVersions name = '<model A>' OR run_id = '<run of model B>'",
+            "SearchModelVersions",
+            versions(
+                lambda rng: (
+                    f"name = '{model_name(rng.choice(small))}' OR run_id = '{rng.choice(run_ids)}'"
+                )
+            ),
+            indexed_search=True,
+        ),
+        Scenario(
+            "models by name prefix",
+            "SearchRegisteredModels name LIKE 'model-0NNNN%' (10 models, with latest versions)",
+            "SearchRegisteredModels",
+            lambda rng: pb.SearchRegisteredModelsRequest(
+                filter=f"name LIKE '{model_name(rng.randrange(len(counts)))[:-1]}%'"
+            ),
+            indexed_search=True,
+        ),
+        Scenario(
+            "latest, 10 versions",
+            "GetLatestVersions of a model with 10 versions",
+            "GetLatestVersions",
+            latest(ten),
+        ),
+        Scenario(
+            "latest, 1 000 versions",
+            "GetLatestVersions of a model with 1 000 versions",
+            "GetLatestVersions",
+            latest(thousand),
+        ),
+        Scenario(
+            f"latest, {max(counts):,} versions".replace(",", " "),
+            f"GetLatestVersions of the model with {max(counts)} versions",
+            "GetLatestVersions",
+            latest(big),
+        ),
+    ]
