@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 OUT ?= generated
 PROTOS := $(wildcard protos/modelregistry/v1/*.proto)
 
-.PHONY: run test generate lint venv
+.PHONY: run test generate lint venv bench-search
 
 venv: $(STAMP)
 
@@ -28,7 +28,12 @@ generate: $(STAMP)
 		--grpc_python_out=$(OUT) $(PROTOS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check registry_service tests
-	$(VENV)/bin/ruff format --check registry_service tests
+	$(VENV)/bin/ruff check registry_service tests bench
+	$(VENV)/bin/ruff format --check registry_service tests bench
 	$(VENV)/bin/mypy
 	cd protos && ../$(VENV)/bin/buf lint
+
+# Not part of `make test`: seeds 100k models / 1M versions (cached in bench/.data/) and takes
+# minutes. BENCH_ARGS passes options, e.g. BENCH_ARGS="--backend postgres".
+bench-search: $(STAMP)
+	$(PY) -m bench.run $(BENCH_ARGS)

@@ -30,8 +30,11 @@ def scenarios(shape: Shape, run_ids: list[str]) -> list[Scenario]:
     counts = shape.counts()
     ten = [index for index, count in enumerate(counts) if count == 10]
     small = [index for index, count in enumerate(counts) if count <= 10]
-    thousand = [index for index, count in enumerate(counts) if count == 1000]
-    big = [index for index, count in enumerate(counts) if count == max(counts)]
+    # counts[0] is the one big model, counts[1] the first of the middle-sized ones.
+    middle = [index for index, count in enumerate(counts) if count == counts[1]]
+
+    def spelled(number: int) -> str:
+        return f"{number:,}".replace(",", " ")
 
     def versions(filter: Callable[[random.Random], str]) -> Callable[[random.Random], Any]:
         return lambda rng: pb.SearchModelVersionsRequest(filter=filter(rng))
@@ -88,15 +91,15 @@ def scenarios(shape: Shape, run_ids: list[str]) -> list[Scenario]:
             latest(ten),
         ),
         Scenario(
-            "latest, 1 000 versions",
-            "GetLatestVersions of a model with 1 000 versions",
+            f"latest, {spelled(counts[1])} versions",
+            f"GetLatestVersions of a model with {spelled(counts[1])} versions",
             "GetLatestVersions",
-            latest(thousand),
+            latest(middle),
         ),
         Scenario(
-            f"latest, {max(counts):,} versions".replace(",", " "),
-            f"GetLatestVersions of the model with {max(counts)} versions",
+            f"latest, {spelled(counts[0])} versions",
+            f"GetLatestVersions of the model with {spelled(counts[0])} versions",
             "GetLatestVersions",
-            latest(big),
+            latest([0]),
         ),
     ]

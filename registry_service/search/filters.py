@@ -61,6 +61,9 @@ class MemberOf(ColumnElement[bool]):
 
     inherit_cache = True
     type = Boolean()
+    # A condition in its own right: without this, SQLite would get "(… IN …) = 1", which no
+    # index serves.
+    _is_implicitly_boolean = True
     _traverse_internals: _TraverseInternalsType = [  # noqa: RUF012 (SQLAlchemy's protocol)
         ("outer", InternalTraversal.dp_clauseelement),
         ("subquery", InternalTraversal.dp_clauseelement),
