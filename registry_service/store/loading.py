@@ -69,18 +69,32 @@ def latest_versions(
         return {}
     stage_rows = union_all(*(select(literal(stage.value).label("stage")) for stage in wanted))
     stage_table = stage_rows.subquery("stages")
-    probe = model_versions.alias("probe")
-    highest_in_stage = (
-        select(probe.c.version)
-        .where(probe.c.model_id == registered_models.c.id)
-        .where(probe.c.current_stage == stage_table.c.stage)
-        .order_by(probe.c.version.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    rows = connection.execute(
-        select(model_versions, registered_models.c.name)
-        .select_from(
+    if connection.dialect.name == "postgresql":
+        # LATERAL ... LIMIT 1 can only be run as one backward index probe per (model, stage);
+        # the portable form below lets PostgreSQL's planner hash-join the whole table instead
+        # when it misjudges how many probes a page of models needs.
+        newest = (
+            select(model_versions)
+            .where(model_versions.c.model_id == registered_models.c.id)
+            .where(model_versions.c.current_stage == stage_table.c.stage)
+            .order_by(model_versions.c.version.desc())
+            .limit(1)
+            .lateral("newest")
+        )
+        statement = select(newest, registered_models.c.name).select_from(
+            registered_models.join(stage_table, true()).join(newest, true())
+        )
+    else:
+        probe = model_versions.alias("probe")
+        highest_in_stage = (
+            select(probe.c.version)
+            .where(probe.c.model_id == registered_models.c.id)
+            .where(probe.c.current_stage == stage_table.c.stage)
+            .order_by(probe.c.version.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        statement = select(model_versions, registered_models.c.name).select_from(
             registered_models.join(stage_table, true()).join(
                 model_versions,
                 and_(
@@ -89,8 +103,7 @@ def latest_versions(
                 ),
             )
         )
-        .where(registered_models.c.id.in_(ids))
-    ).all()
+    rows = connection.execute(statement.where(registered_models.c.id.in_(ids))).all()
     by_model: dict[int, list[ModelVersion]] = defaultdict(list)
     for row, version in zip(rows, versions_from_rows(connection, rows), strict=True):
         by_model[row.model_id].append(version)
