@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     engine.dispose()
     print(f"query plans: {plan_file}", flush=True)
 
+    load_before = os.getloadavg()
     server, target = _start_server(url, args.threads)
     workers = Workers(max(clients), target, shape, run_ids)
     results: list[dict[str, Any]] = []
@@ -96,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         "max_calls_per_client": args.max_calls,
         "server_threads": args.threads,
         "machine": _machine(url),
+        # Other work on the machine skews the figures; the 1-minute load average says how much.
+        "load_average_1m": {"before": load_before[0], "after": os.getloadavg()[0]},
         "command": " ".join(["python -m bench.run", *(argv or sys.argv[1:])]),
         "results": results,
     }
