@@ -13,7 +13,21 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, Select, Table, and_, bindparam, literal, select, true, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    literal,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from registry_service.domain import ModelVersion, RegisteredModel, Stage, VersionStatus
@@ -171,7 +185,7 @@ def _latest_statement(dialect: str, wanted: tuple[Stage, ...]) -> Select[Any]:
                 ),
             )
         )
-    return statement.where(registered_models.c.id.in_(bindparam("ids", expanding=True)))
+    return statement.where(_among_ids(registered_models.c.id, dialect))
 
 
 def models_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list[RegisteredModel]:
@@ -201,37 +215,48 @@ def models_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list[R
 def _tags(connection: Connection, table: Table, owner_ids: set[int]) -> dict[int, dict[str, str]]:
     """Tags of many owners (models or versions) by owner id, keys in order."""
     tags: dict[int, dict[str, str]] = defaultdict(dict)
-    for owner_id, key, value in connection.execute(
-        _tags_statement(table), {"ids": list(owner_ids)}
-    ):
+    statement = _tags_statement(connection.dialect.name, table)
+    for owner_id, key, value in connection.execute(statement, {"ids": list(owner_ids)}).all():
         tags[owner_id][key] = value
     return tags
 
 
+def _aliases(connection: Connection, model_ids: set[int]) -> list[tuple[int, str, int]]:
+    """(model_id, alias, version) of every alias of the given models, aliases in order."""
+    statement = _aliases_statement(connection.dialect.name)
+    return [
+        (row.model_id, row.alias, row.version)
+        for row in connection.execute(statement, {"ids": list(model_ids)}).all()
+    ]
+
+
+def _among_ids(column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
+    """``column`` is one of the ``:ids`` parameter (a list).
+
+    PostgreSQL gets one array parameter, ``= ANY(:ids)``: the SQL text is then the same for any
+    number of ids, so the driver parses and prepares it once. Elsewhere the list expands to
+    ``IN (?, ?, …)``.
+    """
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", type_=postgresql.ARRAY(Integer)))
+    return column.in_(bindparam("ids", expanding=True))
+
+
 @cache
-def _tags_statement(table: Table) -> Select[Any]:
+def _tags_statement(dialect: str, table: Table) -> Select[Any]:
     owner = table.c.model_id if "model_id" in table.c else table.c.version_id
     return (
         select(owner, table.c.key, table.c.value)
-        .where(owner.in_(bindparam("ids", expanding=True)))
+        .where(_among_ids(owner, dialect))
         .order_by(table.c.key)
     )
 
 
-_ALIASES_STATEMENT = (
-    select(
-        registered_model_aliases.c.model_id,
-        registered_model_aliases.c.alias,
-        registered_model_aliases.c.version,
+@cache
+def _aliases_statement(dialect: str) -> Select[Any]:
+    aliases = registered_model_aliases
+    return (
+        select(aliases.c.model_id, aliases.c.alias, aliases.c.version)
+        .where(_among_ids(aliases.c.model_id, dialect))
+        .order_by(aliases.c.alias)
     )
-    .where(registered_model_aliases.c.model_id.in_(bindparam("ids", expanding=True)))
-    .order_by(registered_model_aliases.c.alias)
-)
-
-
-def _aliases(connection: Connection, model_ids: set[int]) -> list[tuple[int, str, int]]:
-    """(model_id, alias, version) of every alias of the given models, aliases in order."""
-    return [
-        (row.model_id, row.alias, row.version)
-        for row in connection.execute(_ALIASES_STATEMENT, {"ids": list(model_ids)}).all()
-    ]
