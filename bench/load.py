@@ -47,6 +47,8 @@ class Outcome:
     errors: dict[str, int]
     first: float
     last: float
+    # (label, latency) of each call, for scenarios that classify their requests.
+    labelled: list[tuple[str, float]]
 
 
 def _worker(
@@ -70,6 +72,7 @@ def _worker(
         while time.time() < go.start:
             time.sleep(0.0005)
         latencies: list[float] = []
+        labelled: list[tuple[str, float]] = []
         errors: dict[str, int] = {}
         first = time.time()
         while len(latencies) + sum(errors.values()) < job.max_calls:
@@ -80,10 +83,13 @@ def _worker(
             except grpc.RpcError as error:
                 errors[error.code().name] = errors.get(error.code().name, 0) + 1
             else:
-                latencies.append(time.perf_counter() - began)
+                latency = time.perf_counter() - began
+                latencies.append(latency)
+                if scenario.classify is not None:
+                    labelled.append((scenario.classify(request), latency))
             if time.time() >= go.deadline:
                 break
-        results.put(Outcome(latencies, errors, first, time.time()))
+        results.put(Outcome(latencies, errors, first, time.time(), labelled))
 
 
 class Workers:
@@ -130,7 +136,20 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
         for code, count in outcome.errors.items():
             errors[code] = errors.get(code, 0) + count
     window = max(o.last for o in outcomes) - min(o.first for o in outcomes)
+    by_label: dict[str, list[float]] = {}
+    for outcome in outcomes:
+        for label, latency in outcome.labelled:
+            by_label.setdefault(label, []).append(latency)
+    labels = {
+        label: {
+            "calls": len(values),
+            "p50_ms": _percentile(sorted(values), 50) * 1000,
+            "p99_ms": _percentile(sorted(values), 99) * 1000,
+        }
+        for label, values in sorted(by_label.items())
+    }
     return {
+        "by_label": labels,
         "calls": len(latencies),
         "errors": errors,
         "p50_ms": _percentile(latencies, 50) * 1000,

@@ -24,6 +24,10 @@ class Scenario:
     request: Callable[[random.Random], Any]
     # Held to the p99 target at 1 client.
     indexed_search: bool = False
+    # For a mixed scenario: the label of a request's case; latencies are then also reported per
+    # label. Cases measured interleaved in one window share whatever else the machine is doing,
+    # so their ratio is not skewed by load that changes between scenarios.
+    classify: Callable[[Any], str] | None = None
 
 
 def scenarios(shape: Shape, run_ids: list[str]) -> list[Scenario]:
@@ -38,6 +42,17 @@ def scenarios(shape: Shape, run_ids: list[str]) -> list[Scenario]:
 
     def versions(filter: Callable[[random.Random], str]) -> Callable[[random.Random], Any]:
         return lambda rng: pb.SearchModelVersionsRequest(filter=filter(rng))
+
+    label_of = {
+        model_name(index): f"{spelled(counts[index])} versions" for index in [0, *middle, *ten]
+    }
+
+    def latest_label(request: Any) -> str:
+        return label_of[request.name]
+
+    def mixed(rng: random.Random) -> Any:
+        models = rng.choice([ten, middle, [0]])
+        return pb.GetLatestVersionsRequest(name=model_name(rng.choice(models)))
 
     def latest(models: list[int]) -> Callable[[random.Random], Any]:
         return lambda rng: pb.GetLatestVersionsRequest(name=model_name(rng.choice(models)))
@@ -101,5 +116,12 @@ def scenarios(shape: Shape, run_ids: list[str]) -> list[Scenario]:
             f"GetLatestVersions of the model with {spelled(counts[0])} versions",
             "GetLatestVersions",
             latest([0]),
+        ),
+        Scenario(
+            "latest, interleaved",
+            "GetLatestVersions on the three model sizes, picked at random call by call",
+            "GetLatestVersions",
+            mixed,
+            classify=latest_label,
         ),
     ]
