@@ -14,6 +14,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError, Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -88,6 +89,22 @@ def _abort(context: grpc.ServicerContext, status: grpc.Status) -> None:
     context.abort(status.code, status.details)
 
 
+def tolerant_parser(message_class: type[Message]) -> Callable[[bytes], Any]:
+    """A request deserializer that hands bytes it cannot parse (bad UTF-8 in a string field,
+    truncated or garbled messages) to the servicer as an InvalidArgument for ``abort_on_error`` to
+    raise: grpc answers a deserializer's exception with INTERNAL, and bad input is not a bug."""
+
+    def parse(data: bytes) -> Message | InvalidArgument:
+        try:
+            return message_class.FromString(data)
+        except DecodeError as error:
+            return InvalidArgument(
+                f"the request is not a valid {message_class.DESCRIPTOR.full_name} message: {error}"
+            )
+
+    return parse
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 S = TypeVar("S")
@@ -97,13 +114,16 @@ def abort_on_error(
     method: Callable[Concatenate[S, Any, grpc.ServicerContext, P], R],
 ) -> Callable[Concatenate[S, Any, grpc.ServicerContext, P], R]:
     """Wrap a servicer method so a domain error aborts the call with its status, and anything
-    unexpected aborts with INTERNAL (logged with its traceback) instead of UNKNOWN."""
+    unexpected aborts with INTERNAL (logged with its traceback) instead of UNKNOWN. A request that
+    ``tolerant_parser`` could not parse arrives as its InvalidArgument and is answered as such."""
 
     @functools.wraps(method)
     def wrapper(
         self: S, request: Any, context: grpc.ServicerContext, *args: P.args, **kwargs: P.kwargs
     ) -> R:
         try:
+            if isinstance(request, InvalidArgument):
+                raise request
             return method(self, request, context, *args, **kwargs)
         except RegistryError as error:
             _abort(context, to_status(error))

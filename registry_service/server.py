@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from types import FrameType
 
 import grpc
-from modelregistry.v1 import registry_service_pb2_grpc
+from google.protobuf import message_factory
+from modelregistry.v1 import registry_service_pb2
 
 from registry_service.config import Settings
+from registry_service.grpc_errors import tolerant_parser
 from registry_service.servicer import ModelRegistryServicer
 from registry_service.store import schema
 from registry_service.store.engine import is_sqlite, make_engine
@@ -49,6 +51,28 @@ def open_store(settings: Settings) -> RegistryStore:
     return RegistryStore(engine)
 
 
+def add_registry_service(server: grpc.Server, servicer: ModelRegistryServicer) -> None:
+    """What the generated add_ModelRegistryServiceServicer_to_server does, except that request
+    bytes that do not parse are answered with INVALID_ARGUMENT (see ``tolerant_parser``)."""
+    service = registry_service_pb2.DESCRIPTOR.services_by_name["ModelRegistryService"]
+    handlers = {
+        method.name: grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method.name),
+            request_deserializer=tolerant_parser(
+                message_factory.GetMessageClass(method.input_type)
+            ),
+            response_serializer=message_factory.GetMessageClass(
+                method.output_type
+            ).SerializeToString,
+        )
+        for method in service.methods
+    }
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
+    )
+    server.add_registered_method_handlers(service.full_name, handlers)
+
+
 def format_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -60,9 +84,7 @@ def start(settings: Settings, store: RegistryStore | None = None) -> RunningServ
         # One process owns its port: without this, a second server would silently share it.
         options=[("grpc.so_reuseport", 0)],
     )
-    registry_service_pb2_grpc.add_ModelRegistryServiceServicer_to_server(
-        ModelRegistryServicer(store), server
-    )
+    add_registry_service(server, ModelRegistryServicer(store))
     address = format_address(settings.host, settings.port)
     try:
         port = server.add_insecure_port(address)
