@@ -36,6 +36,12 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
     serve_parser.add_argument(
         "--log-level", default=defaults.log_level, help="logging level (REGISTRY_LOG_LEVEL)"
     )
+    serve_parser.add_argument(
+        "--database-timeout",
+        type=float,
+        default=defaults.database_timeout,
+        help="seconds a call waits for the database before UNAVAILABLE (REGISTRY_DATABASE_TIMEOUT)",
+    )
 
     db_parser = commands.add_parser("db", help="manage the database schema")
     db_commands = db_parser.add_subparsers(dest="db_command", required=True)
@@ -74,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         threads=args.threads,
         grace=args.grace,
         log_level=args.log_level,
+        database_timeout=args.database_timeout,
     )
     logging.basicConfig(
         level=settings.log_level.upper(),

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from registry_service.store.engine import DEFAULT_TIMEOUT
+
 DEFAULT_DATABASE_URL = "sqlite:///registry.db"
 
 
@@ -26,6 +28,9 @@ class Settings:
     grace: float = 10.0
     # Python logging level name.
     log_level: str = "INFO"
+    # Seconds a call waits for the database (to connect, for a pooled connection, for SQLite's
+    # write lock) before failing with UNAVAILABLE.
+    database_timeout: float = DEFAULT_TIMEOUT
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:

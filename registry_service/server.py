@@ -43,12 +43,12 @@ def open_store(settings: Settings) -> RegistryStore:
     works); a shared PostgreSQL is migrated only by an operator's explicit `db upgrade`, never by
     whichever replica happens to start first.
     """
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, timeout=settings.database_timeout)
     if is_sqlite(engine):
         schema.upgrade(engine)
     else:
         schema.require_current(engine)
-    return RegistryStore(engine)
+    return RegistryStore(engine, timeout=settings.database_timeout)
 
 
 def add_registry_service(server: grpc.Server, servicer: ModelRegistryServicer) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Row, Select, delete, insert, select, update
@@ -23,7 +23,7 @@ from registry_service import sources, validation
 from registry_service.domain import ModelVersion, Page, RegisteredModel, Stage, VersionStatus
 from registry_service.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
 from registry_service.search import SearchQuery, model_version_search, registered_model_search
-from registry_service.store.engine import WRITE_TRANSACTION, is_sqlite
+from registry_service.store.engine import DEFAULT_TIMEOUT, WRITE_TRANSACTION, is_sqlite
 from registry_service.store.loading import (
     latest_versions,
     models_from_rows,
@@ -49,15 +49,21 @@ def now_millis() -> int:
 class RegistryStore:
     """Registered models and their versions, stored through SQLAlchemy on SQLite or PostgreSQL."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], int] = now_millis) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Callable[[], int] = now_millis,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
         self._engine = engine
         self._clock = clock
         # SQLite admits one writer at a time. Queueing this process's writers on a lock is
         # cheaper and fairer than SQLite's sleep-and-retry busy handler; other processes still
         # queue on the database lock.
-        self._write_lock: AbstractContextManager[Any] = (
-            threading.Lock() if is_sqlite(engine) else nullcontext()
-        )
+        self._write_lock = threading.Lock() if is_sqlite(engine) else None
+        # Seconds a writer waits for its turn on that lock, like every other wait for the database.
+        self._timeout = timeout
 
     @property
     def engine(self) -> Engine:
@@ -78,12 +84,28 @@ class RegistryStore:
     def _writing(self) -> Iterator[Connection]:
         with (
             _database_errors_as_unavailable(),
-            self._write_lock,
+            self._write_turn(),
             self._engine.connect() as connection,
         ):
             connection.execution_options(**{WRITE_TRANSACTION: True})
             with connection.begin():
                 yield connection
+
+    @contextmanager
+    def _write_turn(self) -> Iterator[None]:
+        """This process's turn to write on SQLite. Bounded, so that while another process holds
+        the database lock the queued writers fail with Unavailable instead of waiting in turn."""
+        if self._write_lock is None:
+            yield
+            return
+        if not self._write_lock.acquire(timeout=self._timeout):
+            raise Unavailable(
+                f"the database is busy: no turn to write within {self._timeout:g} seconds"
+            )
+        try:
+            yield
+        finally:
+            self._write_lock.release()
 
     # -- registered models -------------------------------------------------------------------
 
