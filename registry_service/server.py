@@ -22,6 +22,9 @@ from registry_service.store.registry_store import RegistryStore
 
 log = logging.getLogger(__name__)
 
+# How often the main thread wakes to run signal handlers queued by other threads.
+_SIGNAL_POLL_S = 0.5
+
 
 @dataclass
 class RunningServer:
@@ -99,15 +102,20 @@ def start(settings: Settings, store: RegistryStore | None = None) -> RunningServ
 
 def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then let in-flight calls finish within the grace period."""
-    running = start(settings)
     stopping = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s; stopping within %.1fs", signal.Signals(signum).name, settings.grace)
         stopping.set()
 
+    # Installed before the server announces its port, so a signal sent as soon as it is
+    # listening is handled rather than killing the process.
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    stopping.wait()
+    running = start(settings)
+    # The kernel may deliver the signal to one of grpc's threads; Python then runs the handler
+    # only when the main thread next wakes up, which an untimed wait never does.
+    while not stopping.wait(timeout=_SIGNAL_POLL_S):
+        pass
     running.stop(settings.grace)
     log.info("stopped")
