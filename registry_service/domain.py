@@ -41,6 +41,8 @@ class ModelVersion:
     experiment_id: str
     status: VersionStatus
     status_message: str
+    # Changes whenever the version changes; a write that carries it fails if it no longer matches.
+    etag: str
     tags: dict[str, str] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
 
@@ -54,6 +56,8 @@ class RegisteredModel:
     last_updated_timestamp: int
     user_id: str
     description: str
+    # Changes whenever the model or anything under it (tags, aliases, versions) changes.
+    etag: str
     latest_versions: list[ModelVersion] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)

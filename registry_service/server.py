@@ -51,7 +51,11 @@ def open_store(settings: Settings) -> RegistryStore:
         schema.upgrade(engine)
     else:
         schema.require_current(engine)
-    return RegistryStore(engine, timeout=settings.database_timeout)
+    return RegistryStore(
+        engine,
+        timeout=settings.database_timeout,
+        idempotency_window=settings.idempotency_window,
+    )
 
 
 def add_registry_service(server: grpc.Server, servicer: ModelRegistryServicer) -> None:

@@ -7,14 +7,11 @@ from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
-from modelregistry.v1 import registry_service_pb2
 
 from registry_service.server import RunningServer
 
-from .test_grpc_integration import INVALID, TIMEOUT, Stub, expect_error, snapshot
+from .test_grpc_integration import INVALID, SERVICE, TIMEOUT, Stub, expect_error, pb, snapshot
 
-pb = registry_service_pb2
-SERVICE = pb.DESCRIPTOR.services_by_name["ModelRegistryService"]
 # gRPC's default limit on a received message, which the server keeps (README "Limits").
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
@@ -25,11 +22,6 @@ RawMethod = Callable[..., bytes]
 def channel(server: RunningServer) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(f"127.0.0.1:{server.port}") as opened:
         yield opened
-
-
-@pytest.fixture
-def stub(channel: grpc.Channel) -> Stub:
-    return Stub(channel)
 
 
 def raw_method(channel: grpc.Channel, name: str) -> RawMethod:

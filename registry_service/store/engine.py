@@ -6,7 +6,8 @@ import math
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -30,6 +31,13 @@ def normalize_url(url: str) -> URL:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def insert_unless_present(connection: Connection, table: Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING: both databases spell it alike, SQLAlchemy builds it per
+    dialect."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
 
 
 def make_engine(url: str, *, pool_size: int = 10, timeout: float = DEFAULT_TIMEOUT) -> Engine:

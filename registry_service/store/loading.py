@@ -18,6 +18,7 @@ from registry_service.store.tables import (
     registered_model_tags,
     registered_models,
 )
+from registry_service.validation import etag_of
 
 _STAGE_ORDER = {stage: position for position, stage in enumerate(Stage)}
 
@@ -51,6 +52,7 @@ def versions_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list
             experiment_id=row.experiment_id,
             status=VersionStatus(row.status),
             status_message=row.status_message,
+            etag=etag_of(row.revision),
             tags=tags.get(row.id, {}),
             aliases=aliases.get((row.model_id, row.version), []),
         )
@@ -115,6 +117,7 @@ def models_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list[R
             last_updated_timestamp=row.last_updated_timestamp,
             user_id=row.user_id,
             description=row.description,
+            etag=etag_of(row.revision),
             latest_versions=latest.get(row.id, []),
             tags=tags.get(row.id, {}),
             aliases=aliases.get(row.id, {}),

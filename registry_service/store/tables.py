@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from registry_service import validation as limits
@@ -43,6 +44,9 @@ registered_models = Table(
     # The highest version number ever allocated; bumped in the creating transaction so numbers
     # are unique and gap-free across processes, and never reused after a delete.
     Column("last_version", Integer, nullable=False),
+    # Bumped by every write to the model or anything under it; its etag is this number. The
+    # default only fills rows that existed before the column did: new rows get a random start.
+    Column("revision", BigInteger, nullable=False, server_default=text("1")),
 )
 
 model_versions = Table(
@@ -67,6 +71,9 @@ model_versions = Table(
     Column("experiment_id", String(limits.MAX_EXPERIMENT_ID_LENGTH), nullable=False),
     Column("status", String(32), nullable=False),
     Column("status_message", Text, nullable=False),
+    # Bumped by every write to the version (stage, description, tags, aliases); see
+    # registered_models.revision.
+    Column("revision", BigInteger, nullable=False, server_default=text("1")),
     UniqueConstraint("model_id", "version"),
     # Serves GetLatestVersions and latest_versions: the highest version per stage of one model.
     Index("ix_model_versions_model_stage_version", "model_id", "current_stage", "version"),
@@ -111,4 +118,20 @@ registered_model_aliases = Table(
         ["model_versions.model_id", "model_versions.version"],
         ondelete="CASCADE",
     ),
+)
+
+# Writes that carried a request_id, remembered for the idempotency window so that a retry gets
+# the first response instead of repeating the change. A row is inserted in the same transaction
+# as the change it records, so it exists exactly when the change committed.
+idempotent_requests = Table(
+    "idempotent_requests",
+    metadata,
+    Column("request_id", String(limits.REQUEST_ID_LENGTH), primary_key=True),
+    # SHA-256 (hex) of the operation and its arguments: a reused id with another request is refused.
+    Column("fingerprint", String(64), nullable=False),
+    # The first call's result as JSON; NULL only inside the transaction that claimed the id.
+    Column("response", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    # Serves the purge of rows older than the window.
+    Index("ix_idempotent_requests_created_at", "created_at"),
 )

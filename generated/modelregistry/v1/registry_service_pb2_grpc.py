@@ -29,8 +29,10 @@ class ModelRegistryServiceStub:
     """The model registry: registered models, their numbered versions, lifecycle stages, aliases,
     annotations and lineage. Semantics follow the MLflow Model Registry. Failures carry a canonical
     gRPC code and a google.rpc.ErrorInfo detail whose reason is MLflow's error code
-    (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE) and whose metadata
-    key "field" names the offending request field when there is one.
+    (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE), or ABORTED for a
+    write whose etag no longer matches, or TEMPORARILY_UNAVAILABLE when the database cannot be
+    reached, and whose metadata key "field" names the offending request field when there is one.
+    Every write accepts a request_id that makes retrying it safe.
     """
 
     def __init__(self, channel):
@@ -150,8 +152,10 @@ class ModelRegistryServiceServicer:
     """The model registry: registered models, their numbered versions, lifecycle stages, aliases,
     annotations and lineage. Semantics follow the MLflow Model Registry. Failures carry a canonical
     gRPC code and a google.rpc.ErrorInfo detail whose reason is MLflow's error code
-    (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE) and whose metadata
-    key "field" names the offending request field when there is one.
+    (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE), or ABORTED for a
+    write whose etag no longer matches, or TEMPORARILY_UNAVAILABLE when the database cannot be
+    reached, and whose metadata key "field" names the offending request field when there is one.
+    Every write accepts a request_id that makes retrying it safe.
     """
 
     def CreateRegisteredModel(self, request, context):
@@ -424,8 +428,10 @@ class ModelRegistryService:
     """The model registry: registered models, their numbered versions, lifecycle stages, aliases,
     annotations and lineage. Semantics follow the MLflow Model Registry. Failures carry a canonical
     gRPC code and a google.rpc.ErrorInfo detail whose reason is MLflow's error code
-    (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE) and whose metadata
-    key "field" names the offending request field when there is one.
+    (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE), or ABORTED for a
+    write whose etag no longer matches, or TEMPORARILY_UNAVAILABLE when the database cannot be
+    reached, and whose metadata key "field" names the offending request field when there is one.
+    Every write accepts a request_id that makes retrying it safe.
     """
 
     @staticmethod
