@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,8 +27,11 @@ LISTENING = re.compile(r"listening on (\S+):(\d+)")
 
 
 @contextmanager
-def serving(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Iterator[int]:
-    """Start `registry-service serve`, yield the port it logged, then SIGTERM it and expect 0."""
+def server_process(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """Start `registry-service serve`; yield the process and the port it logged. A process still
+    running at the end is killed."""
     process = subprocess.Popen(
         [*CLI, "serve", *args],
         stderr=subprocess.PIPE,
@@ -36,18 +40,30 @@ def serving(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> 
         cwd=cwd,
     )
     assert process.stderr is not None
-    port = None
-    lines = []
-    for line in process.stderr:
-        lines.append(line)
-        match = LISTENING.search(line)
-        if match:
-            port = int(match.group(2))
-            break
-    assert port is not None, "server exited before listening:\n" + "".join(lines)
     try:
-        yield port
+        port = None
+        lines = []
+        for line in process.stderr:
+            lines.append(line)
+            match = LISTENING.search(line)
+            if match:
+                port = int(match.group(2))
+                break
+        assert port is not None, "server exited before listening:\n" + "".join(lines)
+        # Keep draining the log, so that a server writing a lot never blocks on a full pipe.
+        threading.Thread(target=process.stderr.read, daemon=True).start()
+        yield process, port
     finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def serving(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Iterator[int]:
+    """Start `registry-service serve`, yield the port it logged, then SIGTERM it and expect 0."""
+    with server_process(*args, env=env, cwd=cwd) as (process, port):
+        yield port
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
 
