@@ -28,6 +28,10 @@ from registry_service.errors import (
 )
 
 ERROR_DOMAIN = "modelregistry.v1"
+# A status message travels twice in the trailers (grpc-message, percent-encoded, and inside
+# grpc-status-details-bin), and clients refuse trailers beyond 8 to 16 KiB. Messages quote the
+# offending input, which may be far longer, so they are cut to this many UTF-8 bytes.
+MAX_MESSAGE_BYTES = 1024
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,15 @@ def status_code_of(error: RegistryError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+def _bounded(message: str) -> str:
+    encoded = message.encode()
+    if len(encoded) <= MAX_MESSAGE_BYTES:
+        return message
+    ellipsis = "…"
+    kept = encoded[: MAX_MESSAGE_BYTES - len(ellipsis.encode())]
+    return kept.decode(errors="ignore") + ellipsis
+
+
 def to_status(error: RegistryError) -> grpc.Status:
     code = status_code_of(error)
     info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)
@@ -56,7 +69,7 @@ def to_status(error: RegistryError) -> grpc.Status:
     detail = any_pb2.Any()
     detail.Pack(info)
     status: grpc.Status = rpc_status.to_status(
-        status_pb2.Status(code=code.value[0], message=error.message, details=[detail])
+        status_pb2.Status(code=code.value[0], message=_bounded(error.message), details=[detail])
     )
     return status
 

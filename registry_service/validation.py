@@ -22,6 +22,8 @@ MAX_RUN_LINK_LENGTH = 4096
 MAX_EXPERIMENT_ID_LENGTH = 256
 MAX_ALIAS_LENGTH = 255
 MAX_USER_ID_LENGTH = 256
+# Version numbers are 32-bit columns; the contract's int64 leaves room the schema does not have.
+MAX_VERSION = 2**31 - 1
 MAX_STAGES_PER_REQUEST = 10
 # The canonical text form of a UUID: 8-4-4-4-12 hexadecimal digits.
 REQUEST_ID_LENGTH = 36
@@ -84,8 +86,10 @@ def check_model_name(value: str, field: str = "name") -> str:
 
 
 def check_version(value: int, field: str = "version") -> int:
-    if value < 1:
-        raise InvalidArgument(f"{field} must be 1 or more, got {value}", field=field)
+    if not 1 <= value <= MAX_VERSION:
+        raise InvalidArgument(
+            f"{field} must be between 1 and {MAX_VERSION}, got {value}", field=field
+        )
     return value
 
 

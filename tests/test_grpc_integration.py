@@ -791,6 +791,8 @@ ERROR_CASES: list[tuple[str, str, Any, tuple[grpc.StatusCode, str], str]] = [
      pb.GetModelVersionRequest(name="ghost", version=1), NOT_FOUND, "name"),
     ("get-version-zero", "GetModelVersion",
      pb.GetModelVersionRequest(name="fraud", version=0), INVALID, "version"),
+    ("get-version-beyond-32-bits", "GetModelVersion",
+     pb.GetModelVersionRequest(name="fraud", version=2**31), INVALID, "version"),
     ("update-version-missing", "UpdateModelVersion",
      pb.UpdateModelVersionRequest(name="fraud", version=9, description="x"), NOT_FOUND,
      "version"),
