@@ -201,13 +201,9 @@ class RegistryStore:
         expected = validation.check_etag(etag)
 
         def change(connection: Connection) -> RegisteredModel:
-            model_id = _lock_model(connection, name, touched_at=self._clock(), etag=expected)
-            if new_name != name:
-                connection.execute(
-                    update(registered_models)
-                    .where(registered_models.c.id == model_id)
-                    .values(name=new_name)
-                )
+            model_id = _lock_model(
+                connection, name, touched_at=self._clock(), etag=expected, values={"name": new_name}
+            )
             return self._load_model(connection, model_id)
 
         arguments = {"name": name, "new_name": new_name, "etag": etag}
@@ -229,13 +225,10 @@ class RegistryStore:
         expected = validation.check_etag(etag)
 
         def change(connection: Connection) -> RegisteredModel:
-            model_id = _lock_model(connection, name, touched_at=self._clock(), etag=expected)
-            if description is not None:
-                connection.execute(
-                    update(registered_models)
-                    .where(registered_models.c.id == model_id)
-                    .values(description=description)
-                )
+            values = {} if description is None else {"description": description}
+            model_id = _lock_model(
+                connection, name, touched_at=self._clock(), etag=expected, values=values
+            )
             return self._load_model(connection, model_id)
 
         arguments = {"name": name, "description": description, "etag": etag}
@@ -727,12 +720,13 @@ def _lock_model(
     etag: int | None = None,
     *,
     changes: bool = True,
+    values: Mapping[str, Any] | None = None,
 ) -> int:
     """Lock the model's row for the rest of the transaction; every mutation under a model starts
     here. ``etag``: the revision the caller read, if it wants the write to depend on it. Unless
     the write may turn out to change nothing (``changes=False``; it calls ``_count_revision``
     itself once it did change something), count a new revision of the model now, stamped
-    ``touched_at`` when given."""
+    ``touched_at`` when given and with ``values`` applied to the row."""
     locked = connection.execute(
         select(registered_models.c.id, registered_models.c.revision)
         .where(registered_models.c.name == name)
@@ -743,7 +737,7 @@ def _lock_model(
     _check_etag(etag, locked.revision, f"registered model {name!r}")
     if changes:
         stamp = {} if touched_at is None else {"last_updated_timestamp": touched_at}
-        _count_revision(connection, registered_models, locked.id, **stamp)
+        _count_revision(connection, registered_models, locked.id, **(values or {}), **stamp)
     return int(locked.id)
 
 
