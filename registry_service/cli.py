@@ -18,10 +18,16 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="registry-service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve_parser = commands.add_parser("serve", help="serve the registry over gRPC")
+    serve_parser = commands.add_parser("serve", help="serve the registry over gRPC and HTTP")
     serve_parser.add_argument("--host", default=defaults.host, help="interface (REGISTRY_HOST)")
     serve_parser.add_argument(
         "--port", type=int, default=defaults.port, help="port, 0 for any free one (REGISTRY_PORT)"
+    )
+    serve_parser.add_argument(
+        "--http-port",
+        type=int,
+        default=defaults.http_port,
+        help="MLflow REST API port, 0 for any free one, -1 for none (REGISTRY_HTTP_PORT)",
     )
     _add_database_url(serve_parser, defaults)
     serve_parser.add_argument(
@@ -82,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         defaults,
         host=args.host,
         port=args.port,
+        http_port=args.http_port,
         database_url=args.database_url,
         threads=args.threads,
         grace=args.grace,

@@ -20,6 +20,9 @@ class Settings:
     host: str = "127.0.0.1"
     # gRPC port; 0 picks a free one (the log line says which).
     port: int = 50051
+    # HTTP/JSON port serving MLflow's REST API (MLflow's default port); 0 picks a free one,
+    # a negative value turns HTTP off.
+    http_port: int = 5000
     # SQLAlchemy URL of the store: sqlite:///file.db (default, in the working directory) or
     # postgresql://user@host:port/db.
     database_url: str = DEFAULT_DATABASE_URL

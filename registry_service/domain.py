@@ -42,7 +42,8 @@ class ModelVersion:
     status: VersionStatus
     status_message: str
     # Changes whenever the version changes; a write that carries it fails if it no longer matches.
-    etag: str
+    # Empty on records that go into the store (an import); set on every record that comes out.
+    etag: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
 
@@ -56,8 +57,9 @@ class RegisteredModel:
     last_updated_timestamp: int
     user_id: str
     description: str
-    # Changes whenever the model or anything under it (tags, aliases, versions) changes.
-    etag: str
+    # Changes whenever the model or anything under it (tags, aliases, versions) changes; empty
+    # on records that go into the store.
+    etag: str = ""
     latest_versions: list[ModelVersion] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
@@ -72,3 +74,28 @@ class Page(Generic[T]):
 
     items: list[T]
     next_page_token: str
+
+
+class ConflictPolicy(enum.StrEnum):
+    """What importing a model does when a model of its name already exists."""
+
+    FAIL = "fail"
+    SKIP = "skip"
+    # Import under "<name>-imported", "<name>-imported-2", … whichever is free first.
+    RENAME = "rename"
+
+
+class ImportOutcome(enum.StrEnum):
+    """What importing a model did."""
+
+    CREATED = "created"
+    SKIPPED = "skipped"
+    RENAMED = "renamed"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """The imported model under its final name, or the existing model when skipped."""
+
+    outcome: ImportOutcome
+    model: RegisteredModel

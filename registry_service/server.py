@@ -14,6 +14,7 @@ from google.protobuf import message_factory
 from modelregistry.v1 import registry_service_pb2
 
 from registry_service.config import Settings
+from registry_service.gateway.http_server import HttpServer, start_http
 from registry_service.grpc_errors import tolerant_parser
 from registry_service.servicer import ModelRegistryServicer
 from registry_service.store import schema
@@ -33,9 +34,14 @@ class RunningServer:
     server: grpc.Server
     port: int
     store: RegistryStore
+    # The HTTP/JSON gateway on the same servicer; None when HTTP is off.
+    http: HttpServer | None = None
 
     def stop(self, grace: float | None = None) -> None:
-        self.server.stop(grace).wait()
+        stopped = self.server.stop(grace)
+        if self.http is not None:
+            self.http.stop(grace)
+        stopped.wait()
         self.store.engine.dispose()
 
 
@@ -91,7 +97,8 @@ def start(settings: Settings, store: RegistryStore | None = None) -> RunningServ
         # One process owns its port: without this, a second server would silently share it.
         options=[("grpc.so_reuseport", 0)],
     )
-    add_registry_service(server, ModelRegistryServicer(store))
+    servicer = ModelRegistryServicer(store)
+    add_registry_service(server, servicer)
     address = format_address(settings.host, settings.port)
     try:
         port = server.add_insecure_port(address)
@@ -101,7 +108,15 @@ def start(settings: Settings, store: RegistryStore | None = None) -> RunningServ
         raise OSError(f"cannot listen on {address}")
     server.start()
     log.info("listening on %s", format_address(settings.host, port))
-    return RunningServer(server=server, port=port, store=store)
+    try:
+        http = start_http(settings, servicer)
+    except OSError as error:
+        server.stop(None)
+        http_address = format_address(settings.host, settings.http_port)
+        raise OSError(f"cannot listen on {http_address} for http: {error}") from error
+    if http is not None:
+        log.info("http listening on %s", format_address(settings.host, http.port))
+    return RunningServer(server=server, port=port, store=store, http=http)
 
 
 def serve(settings: Settings) -> None:

@@ -22,7 +22,7 @@ MAX_RUN_LINK_LENGTH = 4096
 MAX_EXPERIMENT_ID_LENGTH = 256
 MAX_ALIAS_LENGTH = 255
 MAX_USER_ID_LENGTH = 256
-# Version numbers are 32-bit columns; the contract's int64 leaves room the schema does not have.
+# Version numbers are INTEGER (32-bit) columns; the contract's int64 has room they do not.
 MAX_VERSION = 2**31 - 1
 MAX_STAGES_PER_REQUEST = 10
 # The canonical text form of a UUID: 8-4-4-4-12 hexadecimal digits.
@@ -106,6 +106,12 @@ def check_tags(tags: dict[str, str], field: str = "tags") -> dict[str, str]:
         raise InvalidArgument(
             f"{field} has {len(tags)} entries; the maximum is {MAX_TAGS_PER_REQUEST}", field=field
         )
+    return check_tag_entries(tags, field)
+
+
+def check_tag_entries(tags: dict[str, str], field: str = "tags") -> dict[str, str]:
+    """Each key and value, with no count limit: an import carries every tag a model collected one
+    call at a time."""
     for key, value in tags.items():
         check_tag_key(key, f"{field}.key")
         check_tag_value(value, f"{field}[{key}]")

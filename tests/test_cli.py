@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
+from mlflow import MlflowClient
 from sqlalchemy.engine import make_url
 
 from registry_service.client import RegistryClient
@@ -23,20 +25,26 @@ from .conftest import POSTGRES_URL, SKIP_POSTGRES
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "registry_service"]
-LISTENING = re.compile(r"listening on (\S+):(\d+)")
+LISTENING = re.compile(r"(?<!http )listening on (\S+):(\d+)")
+HTTP_LISTENING = re.compile(r"http listening on (\S+):(\d+)")
 
 
 @contextmanager
 def server_process(
-    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+    until: re.Pattern[str] = LISTENING,
 ) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    """Start `registry-service serve`; yield the process and the port it logged. A process still
-    running at the end is killed."""
+    """Start `registry-service serve`; yield the process and the port of the first log line
+    matching ``until``. A process still running at the end is killed. HTTP takes a free port
+    unless ``env`` or ``args`` say otherwise: its default, 5000, may be taken on a shared
+    machine."""
     process = subprocess.Popen(
         [*CLI, "serve", *args],
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "REGISTRY_HTTP_PORT": "0", **(env or {})},
         cwd=cwd,
     )
     assert process.stderr is not None
@@ -45,7 +53,7 @@ def server_process(
         lines = []
         for line in process.stderr:
             lines.append(line)
-            match = LISTENING.search(line)
+            match = until.search(line)
             if match:
                 port = int(match.group(2))
                 break
@@ -60,9 +68,15 @@ def server_process(
 
 
 @contextmanager
-def serving(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Iterator[int]:
-    """Start `registry-service serve`, yield the port it logged, then SIGTERM it and expect 0."""
-    with server_process(*args, env=env, cwd=cwd) as (process, port):
+def serving(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+    until: re.Pattern[str] = LISTENING,
+) -> Iterator[int]:
+    """Start `registry-service serve`, yield the port of the first log line matching ``until``,
+    then SIGTERM it and expect 0."""
+    with server_process(*args, env=env, cwd=cwd, until=until) as (process, port):
         yield port
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
@@ -126,6 +140,46 @@ def test_port_in_use_is_refused_with_a_message(tmp_path: Path) -> None:
         )
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_serve_answers_the_mlflow_client_over_http_beside_grpc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    database = f"sqlite:///{tmp_path}/r.db"
+    with serving("--port", "0", "--database-url", database, until=HTTP_LISTENING) as http_port:
+        url = f"http://127.0.0.1:{http_port}"
+        MlflowClient(registry_uri=url, tracking_uri=url).create_registered_model("over-http")
+    with (
+        serving("--port", "0", "--database-url", database) as port,
+        RegistryClient(f"127.0.0.1:{port}") as client,
+    ):
+        assert client.get_registered_model("over-http").name == "over-http"
+
+
+def test_http_port_in_use_is_refused_with_a_message(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [*CLI, "serve", "--port", "0", "--http-port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port} for http" in result.stderr
+
+
+def test_http_port_minus_one_turns_http_off(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    env = {"REGISTRY_HTTP_PORT": str(port)}  # the flag wins over the variable
+    with (
+        serving("--port", "0", "--http-port", "-1", env=env, cwd=tmp_path),
+        pytest.raises(ConnectionRefusedError),
+    ):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
 
 def test_bad_environment_value_is_refused() -> None:

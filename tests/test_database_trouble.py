@@ -117,7 +117,7 @@ def _close(sock: socket.socket) -> None:
 @contextmanager
 def serving(database_url: str) -> Iterator[Stub]:
     running: RunningServer = start(
-        Settings(port=0, database_url=database_url, database_timeout=DATABASE_TIMEOUT)
+        Settings(port=0, http_port=-1, database_url=database_url, database_timeout=DATABASE_TIMEOUT)
     )
     try:
         with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:

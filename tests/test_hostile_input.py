@@ -7,6 +7,7 @@ unknown fields, SQL-shaped filters and names, reused request ids, stale etags.""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import uuid
 from collections import Counter
@@ -16,7 +17,8 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import message_factory
-from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
+from google.protobuf.message import Message
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -216,52 +218,103 @@ MEANINGFUL: dict[str, st.SearchStrategy[Any]] = {
 INT_RANGES = {
     FieldDescriptor.TYPE_INT32: (-(2**31), 2**31 - 1),
     FieldDescriptor.TYPE_INT64: (-(2**63), 2**63 - 1),
+    # proto3 enums are open: any int32 may arrive, named or not.
+    FieldDescriptor.TYPE_ENUM: (-(2**31), 2**31 - 1),
 }
+# Nested messages (an import's model and versions) go this deep, this many to a list.
+MAX_DEPTH = 2
+MAX_NESTED = 2
 
 
-def _meaningful(field: FieldDescriptor) -> st.SearchStrategy[Any]:
-    if field.name in MEANINGFUL:
-        return MEANINGFUL[field.name]
+PLAIN_TEXT = st.text(st.characters(categories=["L", "N", "Zs"]), max_size=20)
+
+
+# Cached: building a strategy costs more than drawing from it.
+@functools.cache
+def _scalar(field: FieldDescriptor, hostile: bool) -> st.SearchStrategy[Any]:
     if field.type == FieldDescriptor.TYPE_BOOL:
         return st.booleans()
-    return st.text(st.characters(categories=["L", "N", "Zs"]), max_size=20)
-
-
-def _hostile(field: FieldDescriptor) -> st.SearchStrategy[Any]:
-    if field.message_type is not None and field.message_type.GetOptions().map_entry:
-        too_many = st.builds(lambda n: {f"k{i}": "v" for i in range(n)}, st.sampled_from([101]))
-        return st.one_of(st.dictionaries(hostile_text, hostile_text, max_size=3), too_many)
-    if field.is_repeated:
-        too_many = st.builds(lambda n: ["Production"] * n, st.sampled_from([11, 1000]))
-        return st.one_of(st.lists(hostile_text, max_size=4), too_many)
-    if field.type == FieldDescriptor.TYPE_BOOL:
-        return st.booleans()
+    if field.type == FieldDescriptor.TYPE_ENUM and not hostile:
+        return st.sampled_from([value.number for value in field.enum_type.values])
     if field.type in INT_RANGES:
+        if not hostile:
+            return st.integers(0, 4)
         low, high = INT_RANGES[field.type]
         edges = [n for n in (low, -1, 0, 2**31 - 1, 2**31, high) if low <= n <= high]
         return st.one_of(st.integers(low, high), st.sampled_from(edges))
-    return hostile_text
+    return hostile_text if hostile else PLAIN_TEXT
+
+
+@functools.cache
+def _field(field: FieldDescriptor, hostile: bool, depth: int) -> st.SearchStrategy[Any]:
+    """Values for ``field``: meaningful ones (by field name where the registry gives names a
+    meaning), or hostile ones."""
+    if not hostile and field.name in MEANINGFUL:
+        return MEANINGFUL[field.name]
+    entry = field.message_type
+    if entry is not None and entry.GetOptions().map_entry:
+        key, value = entry.fields_by_name["key"], entry.fields_by_name["value"]
+        pairs = st.dictionaries(_scalar(key, hostile), _scalar(value, hostile), max_size=3)
+        if not hostile or value.type != FieldDescriptor.TYPE_STRING:
+            return pairs
+        too_many = st.builds(lambda n: {f"k{i}": "v" for i in range(n)}, st.sampled_from([101]))
+        return st.one_of(pairs, too_many)
+    if entry is not None:
+        nested = _message(entry, hostile, depth + 1)
+        return st.lists(nested, max_size=MAX_NESTED) if field.is_repeated else nested
+    if field.is_repeated:
+        elements = st.lists(_scalar(field, hostile), max_size=4)
+        if not hostile or field.type != FieldDescriptor.TYPE_STRING:
+            return elements
+        too_many = st.builds(lambda n: ["Production"] * n, st.sampled_from([11, 1000]))
+        return st.one_of(elements, too_many)
+    return _scalar(field, hostile)
+
+
+@st.composite
+def _message(draw: st.DrawFn, descriptor: Descriptor, hostile: bool, depth: int) -> Message:
+    """A nested message, every field meaningful or every field hostile; empty past MAX_DEPTH."""
+    message = message_factory.GetMessageClass(descriptor)()
+    if depth <= MAX_DEPTH:
+        for field in descriptor.fields:
+            _set(draw, message, field, _field(field, hostile, depth))
+    return message
+
+
+def _set(
+    draw: st.DrawFn, message: Message, field: FieldDescriptor, values: st.SearchStrategy[Any]
+) -> None:
+    if field.has_presence and field.message_type is None and draw(st.booleans()):
+        return  # an optional scalar left unset
+    value = draw(values)
+    target = getattr(message, field.name)
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        target.update(value)
+    elif field.is_repeated:
+        target.extend(value)
+    elif field.message_type is not None:
+        target.CopyFrom(value)
+    else:
+        setattr(message, field.name, value)
+
+
+# Half meaningful, so that many requests get past validation into the store.
+MODES = st.sampled_from(["meaningful"] * 3 + ["one-hostile"] * 2 + ["hostile"])
+DAMAGES = st.sampled_from(["unknown-varint", "unknown-bytes", "wrong-type", "bad-utf8", "random"])
+# Above every field number the requests use.
+UNKNOWN_FIELD_NUMBERS = st.integers(1000, 2**29 - 1)
 
 
 @st.composite
 def _request(draw: st.DrawFn, method: MethodDescriptor) -> bytes:
     """A well-formed message: every field meaningful, or one field hostile, or all of them."""
-    fields = list(method.input_type.fields)
-    # Half meaningful, so that many requests get past validation into the store.
-    mode = draw(st.sampled_from(["meaningful"] * 3 + ["one-hostile"] * 2 + ["hostile"]))
-    spoiled = draw(st.sampled_from(fields)).name if mode == "one-hostile" else None
+    fields = method.input_type.fields
+    mode = draw(MODES)
+    spoiled = fields[draw(st.integers(0, len(fields) - 1))].name if mode == "one-hostile" else None
     message = message_factory.GetMessageClass(method.input_type)()
     for field in fields:
-        if field.has_presence and draw(st.booleans()):
-            continue  # an optional field left unset
         hostile = mode == "hostile" or field.name == spoiled
-        value = draw(_hostile(field) if hostile else _meaningful(field))
-        if field.message_type is not None:
-            getattr(message, field.name).update(value)
-        elif field.is_repeated:
-            getattr(message, field.name).extend(value)
-        else:
-            setattr(message, field.name, value)
+        _set(draw, message, field, _field(field, hostile, depth=1))
     return bytes(message.SerializeToString())
 
 
@@ -276,19 +329,17 @@ def _varint(value: int) -> bytes:
 
 @st.composite
 def _wire_damage(draw: st.DrawFn, method: MethodDescriptor) -> bytes:
-    """Bytes a well-behaved client would never send: unknown fields (requests have no enum
-    fields; an unknown enum value looks like an unknown varint field on the wire), a known field
-    with the wrong wire type, strings that are not UTF-8, random bytes."""
-    known = {field.number for field in method.input_type.fields}
-    number = draw(st.integers(1, 2**29 - 1).filter(lambda n: n not in known))
-    damage = draw(
-        st.sampled_from(["unknown-varint", "unknown-bytes", "wrong-type", "bad-utf8", "random"])
-    )
-    valid = draw(_request(method))
+    """Bytes a well-behaved client would never send: unknown fields (an unknown enum value looks
+    like an unknown varint on the wire), a known field with the wrong wire type, strings that are
+    not UTF-8, random bytes."""
+    damage = draw(DAMAGES)
+    valid = draw(REQUESTS[method.name])
+    number = draw(UNKNOWN_FIELD_NUMBERS)
     if damage == "unknown-varint":
         return valid + _varint(number << 3) + _varint(draw(st.integers(0, 2**64 - 1)))
-    if damage == "wrong-type":  # a fixed64 where a string or varint belongs
-        return valid + _varint(draw(st.sampled_from(sorted(known))) << 3 | 1) + b"\xff" * 8
+    if damage == "wrong-type":  # a fixed64 where a string, number or message belongs
+        known = method.input_type.fields[draw(st.integers(0, len(method.input_type.fields) - 1))]
+        return valid + _varint(known.number << 3 | 1) + b"\xff" * 8
     if damage == "unknown-bytes":
         payload = draw(st.binary(max_size=30))
         return valid + _varint(number << 3 | 2) + _varint(len(payload)) + payload
@@ -297,13 +348,18 @@ def _wire_damage(draw: st.DrawFn, method: MethodDescriptor) -> bytes:
     return bytes(draw(st.binary(max_size=64)))
 
 
+# Built once: building strategies costs more than drawing from them.
+REQUESTS = {method.name: _request(method) for method in SERVICE.methods}
+DAMAGED = {method.name: _wire_damage(method) for method in SERVICE.methods}
+METHOD_NAMES = st.sampled_from(sorted(REQUESTS))
+
+
 @st.composite
 def hostile_requests(draw: st.DrawFn) -> tuple[str, bytes]:
-    method = draw(st.sampled_from(list(SERVICE.methods)))
+    name = draw(METHOD_NAMES)
     # One request in four is damaged on the wire; the rest parse.
     damaged = draw(st.integers(0, 3)) == 0
-    payload = draw(_wire_damage(method) if damaged else _request(method))
-    return method.name, payload
+    return name, draw(DAMAGED[name] if damaged else REQUESTS[name])
 
 
 def database_snapshot(engine: Engine) -> list[list[Any]]:

@@ -15,6 +15,8 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf.message import Message
+from modelregistry.v1.model_version_pb2 import ModelVersion
+from modelregistry.v1.registered_model_pb2 import RegisteredModel
 
 from registry_service.client import RegistryClient
 from registry_service.config import Settings
@@ -102,6 +104,13 @@ WRITES: dict[str, tuple[str, Callable[[], Message]]] = {
         "DeleteRegisteredModelAlias",
         lambda: pb.DeleteRegisteredModelAliasRequest(name="fraud", alias="champion"),
     ),
+    "import-model": (
+        "ImportRegisteredModel",
+        lambda: pb.ImportRegisteredModelRequest(
+            registered_model=RegisteredModel(name="imported", aliases={"champion": 3}),
+            model_versions=[ModelVersion(version=3, source="s3://b/imported/3")],
+        ),
+    ),
 }
 
 
@@ -147,7 +156,11 @@ def test_a_request_id_reused_for_another_request_is_invalid_and_changes_nothing(
     method(request, timeout=TIMEOUT)
     before = snapshot(registry)
 
-    request.name = "churn"
+    # The same RPC, asking about another model.
+    if "name" in request.DESCRIPTOR.fields_by_name:
+        request.name = "churn"
+    else:
+        request.registered_model.name = "churn"
     error = expect_error(method, request, INVALID, "request_id")
 
     assert request_id in error.details()

@@ -19,7 +19,14 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
 from registry_service import validation
-from registry_service.domain import ModelVersion, RegisteredModel, Stage, VersionStatus
+from registry_service.domain import (
+    ImportOutcome,
+    ImportResult,
+    ModelVersion,
+    RegisteredModel,
+    Stage,
+    VersionStatus,
+)
 from registry_service.errors import InvalidArgument
 from registry_service.store.engine import insert_unless_present
 from registry_service.store.tables import idempotent_requests
@@ -58,12 +65,17 @@ def _model(data: dict[str, Any]) -> RegisteredModel:
     )
 
 
+def _import(data: dict[str, Any]) -> ImportResult:
+    return ImportResult(ImportOutcome(data["outcome"]), _model(data["model"]))
+
+
 def _nothing(_: object) -> None:
     return None
 
 
 MODEL = Codec[RegisteredModel](dataclasses.asdict, _model)
 VERSION = Codec[ModelVersion](dataclasses.asdict, _version)
+IMPORT = Codec[ImportResult](dataclasses.asdict, _import)
 NOTHING = Codec[None](_nothing, _nothing)
 
 
