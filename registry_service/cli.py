@@ -42,6 +42,18 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
     serve_parser.add_argument(
         "--log-level", default=defaults.log_level, help="logging level (REGISTRY_LOG_LEVEL)"
     )
+    serve_parser.add_argument(
+        "--database-timeout",
+        type=float,
+        default=defaults.database_timeout,
+        help="seconds a call waits for the database before UNAVAILABLE (REGISTRY_DATABASE_TIMEOUT)",
+    )
+    serve_parser.add_argument(
+        "--idempotency-window",
+        type=float,
+        default=defaults.idempotency_window,
+        help="seconds a request_id is remembered (REGISTRY_IDEMPOTENCY_WINDOW)",
+    )
 
     db_parser = commands.add_parser("db", help="manage the database schema")
     db_commands = db_parser.add_subparsers(dest="db_command", required=True)
@@ -81,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         threads=args.threads,
         grace=args.grace,
         log_level=args.log_level,
+        database_timeout=args.database_timeout,
+        idempotency_window=args.idempotency_window,
     )
     logging.basicConfig(
         level=settings.log_level.upper(),

@@ -6,6 +6,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from registry_service.store.engine import DEFAULT_TIMEOUT
+from registry_service.store.idempotency import DEFAULT_WINDOW_S
+
 DEFAULT_DATABASE_URL = "sqlite:///registry.db"
 
 
@@ -29,6 +32,11 @@ class Settings:
     grace: float = 10.0
     # Python logging level name.
     log_level: str = "INFO"
+    # Seconds a call waits for the database (to connect, for a pooled connection, for SQLite's
+    # write lock) before failing with UNAVAILABLE.
+    database_timeout: float = DEFAULT_TIMEOUT
+    # Seconds a write's request_id is remembered, so that a retry within it changes nothing.
+    idempotency_window: float = DEFAULT_WINDOW_S
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -61,3 +61,10 @@ class Unavailable(RegistryError):
     """The database cannot be reached or is busy; the call may be retried."""
 
     reason = "TEMPORARILY_UNAVAILABLE"
+
+
+class Aborted(RegistryError):
+    """The call lost a race: the etag it carried no longer matches the resource. Read the resource
+    again and retry. MLflow has no such error; the reason word is this service's own."""
+
+    reason = "ABORTED"

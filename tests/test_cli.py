@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,15 +30,16 @@ HTTP_LISTENING = re.compile(r"http listening on (\S+):(\d+)")
 
 
 @contextmanager
-def serving(
+def server_process(
     *args: str,
     env: dict[str, str] | None = None,
     cwd: Path = ROOT,
     until: re.Pattern[str] = LISTENING,
-) -> Iterator[int]:
-    """Start `registry-service serve`, yield the port of the first log line matching ``until``,
-    then SIGTERM it and expect 0. HTTP takes a free port unless ``env`` or ``args`` say otherwise:
-    its default, 5000, may be taken on a shared machine."""
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """Start `registry-service serve`; yield the process and the port of the first log line
+    matching ``until``. A process still running at the end is killed. HTTP takes a free port
+    unless ``env`` or ``args`` say otherwise: its default, 5000, may be taken on a shared
+    machine."""
     process = subprocess.Popen(
         [*CLI, "serve", *args],
         stderr=subprocess.PIPE,
@@ -46,18 +48,36 @@ def serving(
         cwd=cwd,
     )
     assert process.stderr is not None
-    port = None
-    lines = []
-    for line in process.stderr:
-        lines.append(line)
-        match = until.search(line)
-        if match:
-            port = int(match.group(2))
-            break
-    assert port is not None, "server exited before listening:\n" + "".join(lines)
     try:
-        yield port
+        port = None
+        lines = []
+        for line in process.stderr:
+            lines.append(line)
+            match = until.search(line)
+            if match:
+                port = int(match.group(2))
+                break
+        assert port is not None, "server exited before listening:\n" + "".join(lines)
+        # Keep draining the log, so that a server writing a lot never blocks on a full pipe.
+        threading.Thread(target=process.stderr.read, daemon=True).start()
+        yield process, port
     finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def serving(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+    until: re.Pattern[str] = LISTENING,
+) -> Iterator[int]:
+    """Start `registry-service serve`, yield the port of the first log line matching ``until``,
+    then SIGTERM it and expect 0."""
+    with server_process(*args, env=env, cwd=cwd, until=until) as (process, port):
+        yield port
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
 

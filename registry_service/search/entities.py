@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_
+from sqlalchemy import BigInteger, ColumnElement, Table, and_, type_coerce
 
 from registry_service.store.tables import (
     model_version_tags,
@@ -108,6 +108,11 @@ def _attributes(*attributes: Attribute) -> dict[str, Attribute]:
     return {attribute.name: attribute for attribute in attributes}
 
 
+# The version column is 32 bits wide, while filters and page tokens carry 64-bit integers. Typed
+# as BIGINT here (no CAST in the SQL), their literals are bound as BIGINT and PostgreSQL compares
+# across the widths, instead of failing to narrow an out-of-range literal to INTEGER.
+_VERSION = type_coerce(model_versions.c.version, BigInteger)
+
 MODEL_VERSIONS = Entity(
     name="model versions",
     table=model_versions,
@@ -118,7 +123,7 @@ MODEL_VERSIONS = Entity(
             registered_models.c.name,
             Lookup(model_versions.c.model_id, _named_models.c.id, _named_models.c.name),
         ),
-        Attribute("version_number", ValueKind.INTEGER, model_versions.c.version),
+        Attribute("version_number", ValueKind.INTEGER, _VERSION),
         Attribute("run_id", ValueKind.STRING, model_versions.c.run_id),
         Attribute("source_path", ValueKind.STRING, model_versions.c.source),
         Attribute("current_stage", ValueKind.STAGE, model_versions.c.current_stage),
@@ -144,7 +149,7 @@ MODEL_VERSIONS = Entity(
     alias_owner=(registered_model_aliases.c.model_id, registered_model_aliases.c.version),
     sort_columns={
         "name": SortColumn("name", registered_models.c.name, integer=False),
-        "version_number": SortColumn("version_number", model_versions.c.version, integer=True),
+        "version_number": SortColumn("version_number", _VERSION, integer=True),
         "creation_timestamp": SortColumn(
             "creation_timestamp", model_versions.c.creation_timestamp, integer=True
         ),

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 # Connection execution option that marks a transaction as one that will write.
 WRITE_TRANSACTION = "registry_write_transaction"
 
-# How long a SQLite writer waits for another process's write lock before giving up.
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Seconds a call waits for the database (to connect, for a pooled connection, for SQLite's write
+# lock) before it fails with UNAVAILABLE instead of hanging while the database is down or locked.
+DEFAULT_TIMEOUT = 5.0
+# libpq's connect_timeout is whole seconds, and it treats anything below 2 as 2.
+_MIN_CONNECT_TIMEOUT_S = 2
 
 
 def normalize_url(url: str) -> URL:
@@ -28,28 +33,49 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+def insert_unless_present(connection: Connection, table: Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING: both databases spell it alike, SQLAlchemy builds it per
+    dialect."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+def make_engine(url: str, *, pool_size: int = 10, timeout: float = DEFAULT_TIMEOUT) -> Engine:
     """An engine whose connections follow the registry's rules on either database.
 
-    SQLite: WAL journal (readers never block the writer), synchronous=NORMAL (a committed
-    transaction survives a process crash), foreign keys on, case-sensitive LIKE (MLflow's LIKE is
-    case-sensitive; ILIKE is the insensitive one), and BEGIN IMMEDIATE for write transactions so
-    that concurrent writers queue on the lock instead of failing on a read-to-write upgrade.
+    SQLite: WAL journal (readers never block the writer), synchronous=NORMAL, foreign keys on,
+    case-sensitive LIKE (MLflow's LIKE is case-sensitive; ILIKE is the insensitive one), and BEGIN
+    IMMEDIATE for write transactions so that concurrent writers queue on the lock instead of
+    failing on a read-to-write upgrade. With WAL, NORMAL has written a commit to the WAL file (the
+    operating system's cache) before the commit returns, so a killed or crashed server process
+    loses nothing it acknowledged; only an operating-system crash or power loss can lose the last
+    commits, which FULL would prevent at the price of an fsync per commit.
+
+    ``timeout`` bounds every wait for the database, so that a database that is down or locked
+    makes calls fail with UNAVAILABLE rather than hang.
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, timeout)
     return sqlalchemy.create_engine(
-        parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        parsed,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=timeout,
+        # A pooled connection to a database that restarted is found dead here and replaced, so
+        # service resumes without a restart once the database is back.
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": max(_MIN_CONNECT_TIMEOUT_S, math.ceil(timeout))},
     )
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, timeout: float) -> Engine:
     engine = sqlalchemy.create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        connect_args={"check_same_thread": False, "timeout": timeout},
         pool_size=8,
         max_overflow=8,
+        pool_timeout=timeout,
     )
 
     @event.listens_for(engine, "connect")
@@ -61,7 +87,7 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA case_sensitive_like=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={round(timeout * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

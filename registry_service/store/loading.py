@@ -38,6 +38,7 @@ from registry_service.store.tables import (
     registered_model_tags,
     registered_models,
 )
+from registry_service.validation import etag_of
 
 _STAGE_ORDER = {stage: position for position, stage in enumerate(Stage)}
 
@@ -103,8 +104,9 @@ def versions_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list
             experiment_id,
             status,
             status_message,
+            revision,
             name,
-        ) = row[:15]
+        ) = row[:16]
         versions.append(
             ModelVersion(
                 name=name,
@@ -120,6 +122,7 @@ def versions_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list
                 experiment_id=experiment_id,
                 status=_STATUSES[status],
                 status_message=status_message,
+                etag=etag_of(revision),
                 tags=tags.get(version_id, {}),
                 aliases=aliases.get((model_id, number), []),
             )
@@ -204,6 +207,7 @@ def models_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list[R
             last_updated_timestamp=row.last_updated_timestamp,
             user_id=row.user_id,
             description=row.description,
+            etag=etag_of(row.revision),
             latest_versions=latest.get(row.id, []),
             tags=tags.get(row.id, {}),
             aliases=aliases.get(row.id, {}),

@@ -34,6 +34,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     literal_column,
+    text,
 )
 from sqlalchemy.types import TypeEngine
 
@@ -81,6 +82,9 @@ registered_models = Table(
     # The highest version number ever allocated; bumped in the creating transaction so numbers
     # are unique and gap-free across processes, and never reused after a delete.
     Column("last_version", Integer, nullable=False),
+    # Bumped by every write to the model or anything under it; its etag is this number. The
+    # default only fills rows that existed before the column did: new rows get a random start.
+    Column("revision", BigInteger, nullable=False, server_default=text("1")),
     # Sort keys with the name tie-break, so a keyset page is one index range.
     Index("ix_registered_models_creation_timestamp_name", "creation_timestamp", "name"),
     Index("ix_registered_models_last_updated_timestamp_name", "last_updated_timestamp", "name"),
@@ -109,6 +113,9 @@ model_versions = Table(
     Column("experiment_id", String(limits.MAX_EXPERIMENT_ID_LENGTH), nullable=False),
     Column("status", _searchable(String(32)), nullable=False),
     Column("status_message", Text, nullable=False),
+    # Bumped by every write to the version (stage, description, tags, aliases); see
+    # registered_models.revision.
+    Column("revision", BigInteger, nullable=False, server_default=text("1")),
     # Also serves "name = ..." (the model's id, then its versions) and ORDER BY name, version.
     UniqueConstraint("model_id", "version"),
     # Serves GetLatestVersions and latest_versions: the highest version per stage of one model.
@@ -179,4 +186,20 @@ registered_model_aliases = Table(
     ),
     # "alias = ..." across all models, answered from the index alone.
     Index("ix_registered_model_aliases_alias", "alias", "model_id", "version"),
+)
+
+# Writes that carried a request_id, remembered for the idempotency window so that a retry gets
+# the first response instead of repeating the change. A row is inserted in the same transaction
+# as the change it records, so it exists exactly when the change committed.
+idempotent_requests = Table(
+    "idempotent_requests",
+    metadata,
+    Column("request_id", String(limits.REQUEST_ID_LENGTH), primary_key=True),
+    # SHA-256 (hex) of the operation and its arguments: a reused id with another request is refused.
+    Column("fingerprint", String(64), nullable=False),
+    # The first call's result as JSON; NULL only inside the transaction that claimed the id.
+    Column("response", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    # Serves the purge of rows older than the window.
+    Index("ix_idempotent_requests_created_at", "created_at"),
 )
