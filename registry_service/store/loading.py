@@ -72,6 +72,7 @@ assert VERSION_COLUMNS == (
     "experiment_id",
     "status",
     "status_message",
+    "revision",
     "name",
 ), "versions_from_rows unpacks rows by position: update it with the columns"
 _STAGES = {stage.value: stage for stage in Stage}
