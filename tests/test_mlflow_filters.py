@@ -4,6 +4,8 @@ run through the store on SQLite and PostgreSQL: each keeps the meaning it has in
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from registry_service.store.registry_store import RegistryStore
@@ -13,6 +15,8 @@ RF = "sk-learn-random-forest-reg-model"
 
 @pytest.fixture
 def registry(store: RegistryStore) -> RegistryStore:
+    # A clock that ticks on every write, so creation order is never a same-millisecond tie.
+    store = RegistryStore(store.engine, clock=itertools.count(1_000_000).__next__)
     store.create_registered_model(RF, tags={"key": "value1", "extra key": "x"})
     store.create_registered_model("sk-learn-random-forest-reg", tags={"key": "value2"})
     store.create_registered_model("CordobaWeatherForecastModel", tags={"plant_species": "Ficus"})

@@ -48,7 +48,11 @@ def index_names(engine: Engine) -> set[str]:
                 ).scalars()
             )
     inspector = inspect(engine)
-    return {index["name"] for table in metadata.tables for index in inspector.get_indexes(table)}
+    return {
+        index["name"]
+        for table in inspector.get_table_names()
+        for index in inspector.get_indexes(table)
+    }
 
 
 def differences(engine: Engine) -> list[Any]:
