@@ -61,3 +61,15 @@ class Unavailable(RegistryError):
     """The database cannot be reached or is busy; the call may be retried."""
 
     reason = "TEMPORARILY_UNAVAILABLE"
+
+
+class DeadlineExceeded(RegistryError):
+    """The call's deadline passed before its database work finished; nothing was changed."""
+
+    reason = "DEADLINE_EXCEEDED"
+
+
+class Cancelled(RegistryError):
+    """The caller went away before the call finished; nothing was changed."""
+
+    reason = "CANCELLED"

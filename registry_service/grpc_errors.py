@@ -19,6 +19,8 @@ from grpc_status import rpc_status
 
 from registry_service.errors import (
     AlreadyExists,
+    Cancelled,
+    DeadlineExceeded,
     InvalidArgument,
     NotFound,
     RegistryError,
@@ -34,6 +36,8 @@ _CODE_OF_ERROR: dict[type[RegistryError], grpc.StatusCode] = {
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
+    Cancelled: grpc.StatusCode.CANCELLED,
 }
 _ERROR_OF_CODE = {code: error for error, code in _CODE_OF_ERROR.items()}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Row, Select, delete, insert, select, update
@@ -23,7 +23,13 @@ from registry_service import sources, validation
 from registry_service.domain import ModelVersion, Page, RegisteredModel, Stage, VersionStatus
 from registry_service.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
 from registry_service.search import SearchQuery, model_version_search, registered_model_search
-from registry_service.store.engine import WRITE_TRANSACTION, is_sqlite
+from registry_service.store.engine import (
+    WRITE_TRANSACTION,
+    bounded_transaction,
+    first_line,
+    holding,
+    is_sqlite,
+)
 from registry_service.store.loading import (
     latest_versions,
     models_from_rows,
@@ -55,9 +61,7 @@ class RegistryStore:
         # SQLite admits one writer at a time. Queueing this process's writers on a lock is
         # cheaper and fairer than SQLite's sleep-and-retry busy handler; other processes still
         # queue on the database lock.
-        self._write_lock: AbstractContextManager[Any] = (
-            threading.Lock() if is_sqlite(engine) else nullcontext()
-        )
+        self._write_lock = threading.Lock() if is_sqlite(engine) else None
 
     @property
     def engine(self) -> Engine:
@@ -65,12 +69,14 @@ class RegistryStore:
 
     # -- transactions ------------------------------------------------------------------------
 
+    # Transactions are bounded by the deadline of the call they serve (see engine.call_bounds).
+
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
         with (
             _database_errors_as_unavailable(),
             self._engine.connect() as connection,
-            connection.begin(),
+            bounded_transaction(connection),
         ):
             yield connection
 
@@ -78,11 +84,11 @@ class RegistryStore:
     def _writing(self) -> Iterator[Connection]:
         with (
             _database_errors_as_unavailable(),
-            self._write_lock,
+            holding(self._write_lock),
             self._engine.connect() as connection,
         ):
             connection.execution_options(**{WRITE_TRANSACTION: True})
-            with connection.begin():
+            with bounded_transaction(connection):
                 yield connection
 
     # -- registered models -------------------------------------------------------------------
@@ -441,16 +447,11 @@ def _database_errors_as_unavailable() -> Iterator[None]:
     try:
         yield
     except (OperationalError, PoolTimeoutError) as error:
-        raise Unavailable(f"the database is unavailable: {_first_line(error)}") from error
+        raise Unavailable(f"the database is unavailable: {first_line(error)}") from error
     except DBAPIError as error:
         if error.connection_invalidated:
-            raise Unavailable(f"the database connection was lost: {_first_line(error)}") from error
+            raise Unavailable(f"the database connection was lost: {first_line(error)}") from error
         raise
-
-
-def _first_line(error: Exception) -> str:
-    text = str(getattr(error, "orig", None) or error)
-    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
 
 
 def _page_rows(
