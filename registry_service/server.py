@@ -1,24 +1,40 @@
-"""Builds and runs the gRPC server on a store."""
+"""Builds and runs the gRPC server on a store: interceptors, health, reflection, TLS, limits,
+metrics and graceful shutdown."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 from types import FrameType
 
 import grpc
-from modelregistry.v1 import registry_service_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from modelregistry.v1 import registry_service_pb2, registry_service_pb2_grpc
+from prometheus_client import CollectorRegistry
 
+from registry_service.addresses import format_address
 from registry_service.config import Settings
+from registry_service.health import DatabaseHealth
+from registry_service.interceptors import CallInterceptor
+from registry_service.metrics import MetricsEndpoint, ServerMetrics
 from registry_service.servicer import ModelRegistryServicer
 from registry_service.store import schema
 from registry_service.store.engine import is_sqlite, make_engine
 from registry_service.store.registry_store import RegistryStore
+from registry_service.tls import server_credentials
 
 log = logging.getLogger(__name__)
+
+REGISTRY_SERVICE = registry_service_pb2.DESCRIPTOR.services_by_name[
+    "ModelRegistryService"
+].full_name
+# Health answers for the server as a whole ("") and for the registry service by name.
+HEALTH_SERVICES = (health.OVERALL_HEALTH, REGISTRY_SERVICE)
 
 
 @dataclass
@@ -28,9 +44,16 @@ class RunningServer:
     server: grpc.Server
     port: int
     store: RegistryStore
+    health: DatabaseHealth
+    metrics: MetricsEndpoint | None
 
     def stop(self, grace: float | None = None) -> None:
+        """Health NOT_SERVING first, then stop taking calls and give those in flight ``grace``
+        seconds to finish before they are cancelled."""
+        self.health.shutdown()
         self.server.stop(grace).wait()
+        if self.metrics is not None:
+            self.metrics.stop()
         self.store.engine.dispose()
 
 
@@ -49,43 +72,101 @@ def open_store(settings: Settings) -> RegistryStore:
     return RegistryStore(engine)
 
 
-def format_address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+def channel_options(settings: Settings, *, reuse_port: bool) -> list[tuple[str, int]]:
+    def ms(seconds: float) -> int:
+        return round(seconds * 1000)
+
+    options = [
+        # Without an explicit 0, a second server would silently share the port; 1 only for the
+        # deliberate sharing of `--workers`.
+        ("grpc.so_reuseport", int(reuse_port)),
+        ("grpc.max_receive_message_length", settings.max_message_size),
+        ("grpc.max_send_message_length", settings.max_message_size),
+        ("grpc.keepalive_time_ms", ms(settings.keepalive_time)),
+        ("grpc.keepalive_timeout_ms", ms(settings.keepalive_timeout)),
+        # Idle connections are pinged too: a peer that vanished without closing is noticed.
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.max_connection_age_grace_ms", ms(settings.max_connection_age_grace)),
+    ]
+    if settings.max_connection_age > 0:
+        options.append(("grpc.max_connection_age_ms", ms(settings.max_connection_age)))
+    return options
 
 
-def start(settings: Settings, store: RegistryStore | None = None) -> RunningServer:
+def start(
+    settings: Settings, store: RegistryStore | None = None, *, reuse_port: bool = False
+) -> RunningServer:
     store = store or open_store(settings)
+    metrics_registry = CollectorRegistry()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="rpc"),
-        # One process owns its port: without this, a second server would silently share it.
-        options=[("grpc.so_reuseport", 0)],
+        interceptors=[CallInterceptor(ServerMetrics(metrics_registry), settings.max_deadline)],
+        options=channel_options(settings, reuse_port=reuse_port),
+        maximum_concurrent_rpcs=settings.max_concurrent_calls or None,
     )
     registry_service_pb2_grpc.add_ModelRegistryServiceServicer_to_server(
         ModelRegistryServicer(store), server
     )
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if settings.reflection:
+        reflection.enable_server_reflection(
+            (REGISTRY_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
     address = format_address(settings.host, settings.port)
+    credentials = server_credentials(settings)
     try:
-        port = server.add_insecure_port(address)
+        port = (
+            server.add_insecure_port(address)
+            if credentials is None
+            else server.add_secure_port(address, credentials)
+        )
     except RuntimeError as error:
         raise OSError(f"cannot listen on {address}: {error}") from error
     if port == 0:
         raise OSError(f"cannot listen on {address}")
+    database_health = DatabaseHealth(
+        health_servicer, store.engine, HEALTH_SERVICES, settings.health_check_interval
+    )
+    database_health.start()
+    metrics = (
+        None
+        if settings.metrics_port is None
+        else MetricsEndpoint(metrics_registry, settings.host, settings.metrics_port)
+    )
     server.start()
-    log.info("listening on %s", format_address(settings.host, port))
-    return RunningServer(server=server, port=port, store=store)
+    return RunningServer(
+        server=server, port=port, store=store, health=database_health, metrics=metrics
+    )
 
 
-def serve(settings: Settings) -> None:
-    """Run until SIGTERM or SIGINT, then let in-flight calls finish within the grace period."""
-    running = start(settings)
-    stopping = threading.Event()
+def log_listening(host: str, port: int) -> None:
+    log.info("listening on %s", format_address(host, port))
+
+
+def serve(
+    settings: Settings,
+    *,
+    reuse_port: bool = False,
+    ready: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Serve until SIGTERM or SIGINT (or ``stop`` is set), then shut down gracefully.
+
+    ``ready`` is told the port once the server takes calls; by default it logs
+    "listening on HOST:PORT".
+    """
+    running = start(settings, reuse_port=reuse_port)
+    stopping = stop or threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s; stopping within %.1fs", signal.Signals(signum).name, settings.grace)
+        log.info("received %s", signal.Signals(signum).name)
         stopping.set()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    (ready or (lambda port: log_listening(settings.host, port)))(running.port)
     stopping.wait()
+    log.info("stopping: health NOT_SERVING, %gs for calls in flight", settings.grace)
     running.stop(settings.grace)
     log.info("stopped")
