@@ -72,7 +72,7 @@ class RegistryClient:
         if channel is None:
             address = target if isinstance(target, str) else static_target(target)
             channel_options = [
-                ("grpc.service_config", service_config(timeout)),
+                ("grpc.service_config", service_config()),
                 ("grpc.enable_retries", 1),
                 *options,
             ]
@@ -101,8 +101,8 @@ class RegistryClient:
         self.close()
 
     def _call(self, method: Callable[..., Any], request: Any) -> Any:
-        # The deadline is passed on every call, not only in the service config, so that it
-        # holds on a channel of the caller's own too.
+        # The default deadline is passed with every call (see service_config for why not in
+        # the service config), so it holds on a caller's own channel too.
         def attempt(timeout: float | None) -> Any:
             return method(request, timeout=timeout)
 

@@ -1,5 +1,5 @@
-"""How RegistryClient's channel calls the service: round_robin over every address, a default
-deadline per call, and retries on UNAVAILABLE with exponential backoff.
+"""How RegistryClient's channel calls the service: round_robin over every address and retries
+on UNAVAILABLE with exponential backoff.
 
 Reads are retried by gRPC itself, through the channel's service config. A mutation is retried
 only when its request carries an idempotency key (a non-empty ``request_id`` field), since only
@@ -55,17 +55,19 @@ class RetryPolicy:
 RETRY_POLICY = RetryPolicy()
 
 
-def service_config(timeout: float | None, policy: RetryPolicy = RETRY_POLICY) -> str:
-    """The channel's service config, as JSON; ``timeout`` is the default deadline of a call."""
-    every_call: dict[str, Any] = {"name": [{"service": SERVICE.full_name}]}
-    reads: dict[str, Any] = {
-        "name": [{"service": SERVICE.full_name, "method": name} for name in READ_METHODS],
-        "retryPolicy": policy.as_service_config(),
-    }
-    if timeout is not None:
-        every_call["timeout"] = reads["timeout"] = f"{timeout}s"
+def service_config(policy: RetryPolicy = RETRY_POLICY) -> str:
+    """The channel's service config, as JSON.
+
+    It sets no default deadline ("timeout"): with grpcio 1.85 a service-config timeout makes
+    retried calls fail with DEADLINE_EXCEEDED long before it passes, so RegistryClient passes
+    its default deadline with every call instead.
+    """
+    reads = [{"service": SERVICE.full_name, "method": name} for name in READ_METHODS]
     return json.dumps(
-        {"loadBalancingConfig": [{"round_robin": {}}], "methodConfig": [every_call, reads]}
+        {
+            "loadBalancingConfig": [{"round_robin": {}}],
+            "methodConfig": [{"name": reads, "retryPolicy": policy.as_service_config()}],
+        }
     )
 
 
