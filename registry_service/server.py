@@ -4,12 +4,9 @@ metrics and graceful shutdown."""
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
-from types import FrameType
 
 import grpc
 from grpc_health.v1 import health, health_pb2_grpc
@@ -23,6 +20,7 @@ from registry_service.health import DatabaseHealth
 from registry_service.interceptors import CallInterceptor
 from registry_service.metrics import MetricsEndpoint, ServerMetrics
 from registry_service.servicer import ModelRegistryServicer
+from registry_service.shutdown import ShutdownRequests
 from registry_service.store import schema
 from registry_service.store.engine import is_sqlite, make_engine
 from registry_service.store.registry_store import RegistryStore
@@ -149,24 +147,17 @@ def serve(
     *,
     reuse_port: bool = False,
     ready: Callable[[int], None] | None = None,
-    stop: threading.Event | None = None,
+    shutdown: ShutdownRequests | None = None,
 ) -> None:
-    """Serve until SIGTERM or SIGINT (or ``stop`` is set), then shut down gracefully.
+    """Serve until SIGTERM or SIGINT (or a request to ``shutdown``), then shut down gracefully.
 
     ``ready`` is told the port once the server takes calls; by default it logs
     "listening on HOST:PORT".
     """
+    shutdown = shutdown or ShutdownRequests()
     running = start(settings, reuse_port=reuse_port)
-    stopping = stop or threading.Event()
-
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s", signal.Signals(signum).name)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
     (ready or (lambda port: log_listening(settings.host, port)))(running.port)
-    stopping.wait()
+    shutdown.wait()
     log.info("stopping: health NOT_SERVING, %gs for calls in flight", settings.grace)
     running.stop(settings.grace)
     log.info("stopped")

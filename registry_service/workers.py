@@ -15,7 +15,6 @@ import dataclasses
 import logging
 import multiprocessing
 import os
-import signal
 import socket
 import sys
 import tempfile
@@ -24,13 +23,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from types import FrameType
 
 from registry_service import logs
 from registry_service.addresses import format_address
 from registry_service.config import Settings
 from registry_service.metrics import MetricsEndpoint, multiprocess_registry
 from registry_service.server import log_listening, open_store, serve
+from registry_service.shutdown import ShutdownRequests
 from registry_service.store import schema
 
 log = logging.getLogger(__name__)
@@ -56,14 +55,7 @@ def supervise(settings: Settings) -> int:
     """Run ``settings.workers`` workers until SIGTERM/SIGINT; 0 when all stopped cleanly."""
     # Migrated (SQLite) or checked (PostgreSQL) here, once, rather than by racing workers.
     open_store(settings).engine.dispose()
-    wakeup_read, wakeup_write = os.pipe()
-
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s", signal.Signals(signum).name)
-        os.write(wakeup_write, b"\0")
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    shutdown = ShutdownRequests()
     with (
         _reserved_port(settings.host, settings.port) as port,
         tempfile.TemporaryDirectory(prefix="registry-metrics-") as metrics_dir,
@@ -83,9 +75,11 @@ def supervise(settings: Settings) -> int:
                 )
             log.info("%d workers ready", len(workers))
             log_listening(settings.host, port)
-            woken = wait([wakeup_read, *(worker.process.sentinel for worker in workers)])
-            stopped_by_signal = wakeup_read in woken
-            if not stopped_by_signal:
+            woken = wait([shutdown.fileno(), *(worker.process.sentinel for worker in workers)])
+            stopped_by_signal = shutdown.fileno() in woken
+            if stopped_by_signal:
+                shutdown.wait()
+            else:
                 log.error("a worker exited unexpectedly; stopping the others")
         finally:
             _stop_all(workers, settings.grace)
@@ -153,14 +147,14 @@ def run_worker(settings: Settings, supervisor: Connection) -> None:
     A supervisor that vanishes closes the pipe, and the worker stops too rather than linger.
     """
     logs.configure(settings.log_level)
-    stop = threading.Event()
+    shutdown = ShutdownRequests()
 
     def await_stop() -> None:
         try:
             supervisor.recv()
         except EOFError:
             log.warning("the supervisor is gone")
-        stop.set()
+        shutdown.request()
 
     def ready(port: int) -> None:
         supervisor.send(("ready", port))
@@ -168,7 +162,7 @@ def run_worker(settings: Settings, supervisor: Connection) -> None:
         log.info("worker serving on %s", format_address(settings.host, port))
 
     try:
-        serve(settings, reuse_port=True, ready=ready, stop=stop)
+        serve(settings, reuse_port=True, ready=ready, shutdown=shutdown)
     except (schema.SchemaOutdated, OSError, ValueError) as error:
         supervisor.send(("error", str(error)))
         sys.exit(2)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,37 +17,7 @@ from sqlalchemy.engine import make_url
 from registry_service.client import RegistryClient
 
 from .conftest import POSTGRES_URL, SKIP_POSTGRES
-
-ROOT = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-m", "registry_service"]
-LISTENING = re.compile(r"listening on (\S+):(\d+)")
-
-
-@contextmanager
-def serving(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Iterator[int]:
-    """Start `registry-service serve`, yield the port it logged, then SIGTERM it and expect 0."""
-    process = subprocess.Popen(
-        [*CLI, "serve", *args],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-    )
-    assert process.stderr is not None
-    port = None
-    lines = []
-    for line in process.stderr:
-        lines.append(line)
-        match = LISTENING.search(line)
-        if match:
-            port = int(match.group(2))
-            break
-    assert port is not None, "server exited before listening:\n" + "".join(lines)
-    try:
-        yield port
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+from .processes import CLI, ROOT, serving
 
 
 def readme_quickstart() -> str:
@@ -61,28 +29,28 @@ def readme_quickstart() -> str:
 
 def test_serve_logs_its_real_port_and_answers(tmp_path: Path) -> None:
     with (
-        serving("--port", "0", "--database-url", f"sqlite:///{tmp_path}/r.db") as port,
-        RegistryClient(f"127.0.0.1:{port}") as client,
+        serving("--port", "0", "--database-url", f"sqlite:///{tmp_path}/r.db") as served,
+        RegistryClient(served.address) as client,
     ):
         assert client.create_registered_model("m").name == "m"
 
 
 def test_serve_reads_registry_environment_variables(tmp_path: Path) -> None:
     env = {"REGISTRY_PORT": "0", "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path}/env.db"}
-    with serving(env=env) as port, RegistryClient(f"127.0.0.1:{port}") as client:
+    with serving(env=env) as served, RegistryClient(served.address) as client:
         client.create_registered_model("from-env")
     assert (tmp_path / "env.db").exists()
 
 
 def test_default_database_is_a_sqlite_file_in_the_working_directory(tmp_path: Path) -> None:
     with (
-        serving("--port", "0", cwd=tmp_path) as port,
-        RegistryClient(f"127.0.0.1:{port}") as client,
+        serving("--port", "0", cwd=tmp_path) as served,
+        RegistryClient(served.address) as client,
     ):
         client.create_registered_model("kept")
     with (
-        serving("--port", "0", cwd=tmp_path) as port,
-        RegistryClient(f"127.0.0.1:{port}") as client,
+        serving("--port", "0", cwd=tmp_path) as served,
+        RegistryClient(served.address) as client,
     ):
         assert client.get_registered_model("kept").name == "kept"
     assert (tmp_path / "registry.db").exists()
@@ -91,8 +59,8 @@ def test_default_database_is_a_sqlite_file_in_the_working_directory(tmp_path: Pa
 def test_readme_quickstart_runs_against_a_served_registry(tmp_path: Path) -> None:
     code = readme_quickstart()
     assert "127.0.0.1:50051" in code
-    with serving("--port", "0", "--database-url", f"sqlite:///{tmp_path}/q.db") as port:
-        script = code.replace("127.0.0.1:50051", f"127.0.0.1:{port}")
+    with serving("--port", "0", "--database-url", f"sqlite:///{tmp_path}/q.db") as served:
+        script = code.replace("127.0.0.1:50051", served.address)
         for _ in range(2):  # verbatim twice: the quickstart must not assume an empty registry
             result = subprocess.run(
                 [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
@@ -101,7 +69,8 @@ def test_readme_quickstart_runs_against_a_served_registry(tmp_path: Path) -> Non
 
 
 def test_port_in_use_is_refused_with_a_message(tmp_path: Path) -> None:
-    with serving("--port", "0", "--database-url", f"sqlite:///{tmp_path}/a.db") as port:
+    with serving("--port", "0", "--database-url", f"sqlite:///{tmp_path}/a.db") as served:
+        port = served.port
         result = subprocess.run(
             [*CLI, "serve", "--port", str(port), "--database-url", f"sqlite:///{tmp_path}/b.db"],
             capture_output=True,
@@ -162,8 +131,8 @@ def test_outdated_postgres_schema_refuses_to_serve_until_upgraded(
     assert upgraded.returncode == 0, upgraded.stderr
 
     with (
-        serving("--port", "0", "--database-url", empty_postgres_database) as port,
-        RegistryClient(f"127.0.0.1:{port}") as client,
+        serving("--port", "0", "--database-url", empty_postgres_database) as served,
+        RegistryClient(served.address) as client,
     ):
         client.create_registered_model("on-postgres")
         assert client.get_registered_model("on-postgres").name == "on-postgres"
