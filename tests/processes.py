@@ -84,8 +84,8 @@ class Served:
             and (method is None or line["method"].endswith("/" + method))
         ]
 
-    def wait_for_log(self, matches: Callable[[Log], bool]) -> Log:
-        deadline = time.monotonic() + PATIENCE_S
+    def wait_for_log(self, matches: Callable[[Log], bool], patience: float = PATIENCE_S) -> Log:
+        deadline = time.monotonic() + patience
         with self._changed:
             while True:
                 for line in self.logs():
