@@ -119,9 +119,11 @@ class Served:
         return self.process.wait(timeout=PATIENCE_S)
 
 
-def start_serving(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Served:
+def start_serving(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, command: list[str] = CLI
+) -> Served:
     process = subprocess.Popen(
-        [*CLI, "serve", *args],
+        [*command, "serve", *args],
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **(env or {})},
@@ -136,9 +138,11 @@ def start_serving(*args: str, env: dict[str, str] | None = None, cwd: Path = ROO
 
 
 @contextmanager
-def serving(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Iterator[Served]:
+def serving(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, command: list[str] = CLI
+) -> Iterator[Served]:
     """Start `registry-service serve`, yield it once it listens, then SIGTERM it and expect 0."""
-    served = start_serving(*args, env=env, cwd=cwd)
+    served = start_serving(*args, env=env, cwd=cwd, command=command)
     try:
         yield served
     finally:
