@@ -28,12 +28,7 @@ from modelregistry.v1.registered_model_pb2 import RegisteredModel
 
 from registry_service.errors import AlreadyExists, InvalidArgument
 from registry_service.grpc_errors import from_rpc_error
-from registry_service.service_config import (
-    call_with_retries,
-    carries_idempotency_key,
-    service_config,
-    static_target,
-)
+from registry_service.service_config import invoke, service_config, static_target
 from registry_service.tls import channel_credentials
 
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -103,13 +98,8 @@ class RegistryClient:
     def _call(self, method: Callable[..., Any], request: Any) -> Any:
         # The default deadline is passed with every call (see service_config for why not in
         # the service config), so it holds on a caller's own channel too.
-        def attempt(timeout: float | None) -> Any:
-            return method(request, timeout=timeout)
-
         try:
-            if carries_idempotency_key(request):
-                return call_with_retries(attempt, self._timeout)
-            return attempt(self._timeout)
+            return invoke(method, request, self._timeout)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 

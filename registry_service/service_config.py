@@ -4,7 +4,7 @@ on UNAVAILABLE with exponential backoff.
 Reads are retried by gRPC itself, through the channel's service config. A mutation is retried
 only when its request carries an idempotency key (a non-empty ``request_id`` field), since only
 then can the server tell a repeat from a new request; the service config names methods, not
-requests, so those retries are made by ``call_with_retries``, under the same policy.
+requests, so those retries are made by ``invoke``, under the same policy.
 """
 
 from __future__ import annotations
@@ -71,17 +71,22 @@ def service_config(policy: RetryPolicy = RETRY_POLICY) -> str:
     )
 
 
-def carries_idempotency_key(request: Message) -> bool:
-    return IDEMPOTENCY_KEY in request.DESCRIPTOR.fields_by_name and bool(
-        getattr(request, IDEMPOTENCY_KEY)
-    )
+def invoke(method: Callable[..., T], request: Message, timeout: float | None) -> T:
+    """``method(request)`` within ``timeout`` seconds; made again on UNAVAILABLE, under the
+    retry policy, when the request carries an idempotency key (reads are retried by the
+    channel's service config instead)."""
+
+    def attempt(seconds_left: float | None) -> T:
+        return method(request, timeout=seconds_left)
+
+    if IDEMPOTENCY_KEY in request.DESCRIPTOR.fields_by_name and getattr(request, IDEMPOTENCY_KEY):
+        return _with_retries(attempt, timeout, RETRY_POLICY)
+    return attempt(timeout)
 
 
-def call_with_retries(
-    call: Callable[[float | None], T], timeout: float | None, policy: RetryPolicy = RETRY_POLICY
+def _with_retries(
+    call: Callable[[float | None], T], timeout: float | None, policy: RetryPolicy
 ) -> T:
-    """``call(seconds_left)``, made again while it fails with UNAVAILABLE, at most
-    ``policy.max_attempts`` times in all and all within ``timeout`` seconds."""
     deadline = None if timeout is None else time.monotonic() + timeout
     backoff = policy.initial_backoff
     attempt = 1
