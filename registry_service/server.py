@@ -82,8 +82,10 @@ def channel_options(settings: Settings, *, reuse_port: bool) -> list[tuple[str, 
         ("grpc.max_send_message_length", settings.max_message_size),
         ("grpc.keepalive_time_ms", ms(settings.keepalive_time)),
         ("grpc.keepalive_timeout_ms", ms(settings.keepalive_timeout)),
-        # Idle connections are pinged too: a peer that vanished without closing is noticed.
+        # Idle connections are pinged too, without gRPC's default cap of two pings between
+        # data frames: a peer that vanished without closing is noticed however long it idles.
         ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
         ("grpc.max_connection_age_grace_ms", ms(settings.max_connection_age_grace)),
     ]
     if settings.max_connection_age > 0:

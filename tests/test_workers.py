@@ -9,7 +9,7 @@ from pathlib import Path
 from registry_service.client import RegistryClient
 from registry_service.store.registry_store import RegistryStore
 
-from .processes import serving, start_serving
+from .processes import Served, serving, start_serving
 from .test_store_concurrency import run_together, version_numbers
 
 CLIENTS, PER_CLIENT = 16, 5
@@ -56,12 +56,8 @@ def test_a_worker_that_dies_stops_the_server_with_status_1(tmp_path: Path) -> No
         "--port", "0", "--database-url", f"sqlite:///{tmp_path}/r.db", "--workers", "2"
     )
     try:
-        for _ in range(2):
-            served.wait_for_log(lambda line: line["message"].startswith("worker serving on"))
-        workers = sorted(
-            {line["pid"] for line in served.logs() if line["message"].startswith("worker serving")}
-        )
-        assert len(workers) == 2
+        served.wait_for_log(lambda _: len(worker_pids(served)) == 2)
+        workers = sorted(worker_pids(served))
         os.kill(workers[0], signal.SIGKILL)
         assert served.process.wait(timeout=60) == 1
     finally:
@@ -75,3 +71,7 @@ def test_a_worker_that_dies_stops_the_server_with_status_1(tmp_path: Path) -> No
         pass
     else:
         raise AssertionError(f"worker {workers[1]} outlived its supervisor")
+
+
+def worker_pids(served: Served) -> set[int]:
+    return {line["pid"] for line in served.logs() if line["message"].startswith("worker serving")}
