@@ -9,7 +9,7 @@ from dataclasses import Field, fields
 from typing import Any
 
 from registry_service import logs
-from registry_service.config import Settings, env_name, flag_name, parse, value_type
+from registry_service.config import Settings, env_name, flag_name, parse, shown, value_type
 from registry_service.server import serve
 from registry_service.store import schema
 from registry_service.store.engine import make_engine
@@ -34,7 +34,7 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
 
 def _add_flag(parser: argparse.ArgumentParser, setting: Field[Any], defaults: Settings) -> None:
     default = getattr(defaults, setting.name)
-    help_text = f"{setting.metadata['help']} ({env_name(setting)}; default {default})"
+    help_text = f"{setting.metadata['help']} ({env_name(setting)}; default {shown(default)})"
     if value_type(setting) is bool:
         parser.add_argument(
             flag_name(setting),

@@ -132,6 +132,17 @@ def flag_name(setting: Field[Any]) -> str:
     return "--" + setting.name.replace("_", "-")
 
 
+def shown(value: object) -> str:
+    """A setting's value as --help and the docs spell it."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
 def described(name: str) -> str:
     """How an error message names a setting: both ways of giving it."""
     setting = next(setting for setting in fields(Settings) if setting.name == name)

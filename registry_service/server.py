@@ -80,7 +80,8 @@ def channel_options(settings: Settings, *, reuse_port: bool) -> list[tuple[str, 
         ("grpc.so_reuseport", int(reuse_port)),
         ("grpc.max_receive_message_length", settings.max_message_size),
         ("grpc.max_send_message_length", settings.max_message_size),
-        ("grpc.keepalive_time_ms", ms(settings.keepalive_time)),
+        # gRPC has no "off": a ping every 2^31 - 1 ms (24 days) is none.
+        ("grpc.keepalive_time_ms", ms(settings.keepalive_time) or 2**31 - 1),
         ("grpc.keepalive_timeout_ms", ms(settings.keepalive_timeout)),
         # Idle connections are pinged too, without gRPC's default cap of two pings between
         # data frames: a peer that vanished without closing is noticed however long it idles.
