@@ -54,7 +54,12 @@ class MetricsEndpoint:
     def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
         self._server: WSGIServer
         self._thread: Thread
-        self._server, self._thread = start_http_server(port, host, registry)
+        try:
+            self._server, self._thread = start_http_server(port, host, registry)
+        except OSError as error:
+            raise OSError(
+                f"cannot serve metrics on {format_address(host, port)}: {error.strerror}"
+            ) from error
         self.port: int = self._server.server_port
         log.info("metrics on http://%s/metrics", format_address(host, self.port))
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
+from functools import partial
 from typing import Any
 
 import sqlalchemy
@@ -17,6 +19,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from registry_service.errors import Cancelled, DeadlineExceeded, RegistryError
+
+log = logging.getLogger(__name__)
 
 # Connection execution option that marks a transaction as one that will write.
 WRITE_TRANSACTION = "registry_write_transaction"
@@ -161,11 +165,17 @@ class CallBounds:
         # Under the lock, so the connection cannot go back to the pool, and on to another call,
         # while it is being interrupted.
         with self._lock:
-            if self._interrupt is not None:
+            if self._interrupt is None:
+                return
+            try:
                 self._interrupt()
+            except Exception as error:
+                # The transaction still ends at its deadline; only promptness is lost.
+                log.warning("could not interrupt a cancelled call's statement: %s", error)
 
     @contextmanager
-    def _interruptible(self, interrupt: Callable[[], None] | None) -> Iterator[None]:
+    def interruptible(self, interrupt: Callable[[], None] | None) -> Iterator[None]:
+        """While open, ``cancel()`` runs ``interrupt`` to stop the statement in progress."""
         with self._lock:
             self._interrupt = interrupt
         try:
@@ -226,7 +236,9 @@ def bounded_transaction(connection: Connection) -> Iterator[None]:
     try:
         with (
             _sqlite_bounds(raw, bounds, budget_ms) if sqlite else nullcontext(),
-            bounds._interruptible(None if sqlite else raw.cancel_safe),
+            bounds.interruptible(
+                None if sqlite else partial(raw.cancel_safe, timeout=POSTGRES_CONNECT_TIMEOUT_S)
+            ),
             connection.begin(),
         ):
             if not sqlite:
