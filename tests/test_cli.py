@@ -81,16 +81,28 @@ def test_port_in_use_is_refused_with_a_message(tmp_path: Path) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
 
-def test_bad_environment_value_is_refused() -> None:
+@pytest.mark.parametrize(
+    ("flags", "environment", "message"),
+    [
+        ((), {"REGISTRY_PORT": "fifty"}, "REGISTRY_PORT='fifty' is not a valid int"),
+        ((), {"REGISTRY_REFLECTION": "maybe"}, "REGISTRY_REFLECTION='maybe' is not true or false"),
+        (("--workers", "0"), {}, "--workers (REGISTRY_WORKERS) must be above 0"),
+        ((), {"REGISTRY_MAX_DEADLINE": "-1"}, "--max-deadline (REGISTRY_MAX_DEADLINE) must be"),
+        (("--grace", "soon"), {}, "argument --grace: 'soon' is not a valid float"),
+    ],
+)
+def test_bad_setting_is_refused_with_a_message_naming_it(
+    flags: tuple[str, ...], environment: dict[str, str], message: str
+) -> None:
     result = subprocess.run(
-        [*CLI, "serve"],
+        [*CLI, "serve", *flags],
         capture_output=True,
         text=True,
-        env={**os.environ, "REGISTRY_PORT": "fifty"},
+        env={**os.environ, **environment},
         timeout=60,
     )
     assert result.returncode == 2
-    assert "REGISTRY_PORT" in result.stderr
+    assert message in result.stderr
 
 
 @pytest.fixture
