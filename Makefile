@@ -5,6 +5,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 OUT ?= generated
 PROTOS := $(wildcard protos/modelregistry/v1/*.proto)
+# google/api/annotations.proto comes from the googleapis-common-protos package in the venv, whose
+# runtime modules the generated code imports; so its protos are never generated into $(OUT).
+GOOGLEAPIS = $(shell $(PY) -c 'import google.api, pathlib; print(pathlib.Path(google.api.__path__[0]).parents[1])')
+# buf resolves imports only from buf modules: a gitignored copy that protos/buf.yaml never lints.
+THIRD_PARTY := protos/third_party/google/api
 
 .PHONY: run test generate lint venv
 
@@ -24,11 +29,13 @@ test: $(STAMP)
 
 generate: $(STAMP)
 	mkdir -p $(OUT)
-	$(PY) -m grpc_tools.protoc -I protos --python_out=$(OUT) --pyi_out=$(OUT) \
+	$(PY) -m grpc_tools.protoc -I protos -I $(GOOGLEAPIS) --python_out=$(OUT) --pyi_out=$(OUT) \
 		--grpc_python_out=$(OUT) $(PROTOS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check registry_service tests
 	$(VENV)/bin/ruff format --check registry_service tests
 	$(VENV)/bin/mypy
+	mkdir -p $(THIRD_PARTY)
+	cp $(GOOGLEAPIS)/google/api/annotations.proto $(GOOGLEAPIS)/google/api/http.proto $(THIRD_PARTY)
 	cd protos && ../$(VENV)/bin/buf lint

@@ -20,7 +20,7 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="registry-service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve_parser = commands.add_parser("serve", help="serve the registry over gRPC")
+    serve_parser = commands.add_parser("serve", help="serve the registry over gRPC and HTTP")
     for setting in fields(Settings):
         _add_flag(serve_parser, setting, defaults)
 

@@ -321,6 +321,43 @@ class RegistryClient:
         result: ModelVersion = self._call(self._stub.GetModelVersionByAlias, request).model_version
         return result
 
+    # -- import ------------------------------------------------------------------------------
+
+    def import_registered_model(
+        self,
+        registered_model: RegisteredModel,
+        model_versions: Iterable[ModelVersion] = (),
+        on_conflict: str = "fail",
+        last_version: int = 0,
+    ) -> pb.ImportRegisteredModelResponse:
+        """Recreate a whole model copied from another registry, with its versions' numbers,
+        stages, timestamps and users; ``on_conflict`` is "fail", "skip" or "rename". The response
+        holds the model under its final name and the outcome (created, skipped or renamed)."""
+        policy = _CONFLICT_POLICIES.get(on_conflict.lower())
+        if policy is None:
+            raise InvalidArgument(
+                f"on_conflict must be one of {', '.join(_CONFLICT_POLICIES)}, got {on_conflict!r}",
+                field="on_conflict",
+                code=grpc.StatusCode.INVALID_ARGUMENT,
+            )
+        request = pb.ImportRegisteredModelRequest(
+            registered_model=registered_model,
+            model_versions=list(model_versions),
+            last_version=last_version,
+            on_conflict=policy,
+        )
+        response: pb.ImportRegisteredModelResponse = self._call(
+            self._stub.ImportRegisteredModel, request
+        )
+        return response
+
+
+_CONFLICT_POLICIES = {
+    "fail": pb.IMPORT_CONFLICT_POLICY_FAIL,
+    "skip": pb.IMPORT_CONFLICT_POLICY_SKIP,
+    "rename": pb.IMPORT_CONFLICT_POLICY_RENAME,
+}
+
 
 def _version(version: int | str) -> int:
     """MLflow code passes versions as strings ("3"); the contract carries integers."""

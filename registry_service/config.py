@@ -35,6 +35,11 @@ class Settings:
 
     host: str = _setting("127.0.0.1", "interface to listen on")
     port: int = _setting(50051, "gRPC port; 0 picks a free one", minimum=0)
+    http_port: int = _setting(
+        5000,
+        "HTTP/JSON port serving MLflow's REST API (MLflow's default); 0 picks a free one; -1: off",
+        minimum=-1,
+    )
     database_url: str = _setting(
         DEFAULT_DATABASE_URL,
         "SQLAlchemy URL of the store: sqlite:///path.db or postgresql://user@host:5432/db",
@@ -97,7 +102,7 @@ class Settings:
                 raise ValueError(
                     f"{described(setting.name)} must be at least {minimum:g}, got {value}"
                 )
-        for port_setting in ("port", "metrics_port"):
+        for port_setting in ("port", "http_port", "metrics_port"):
             port = getattr(self, port_setting)
             if port is not None and port > 65535:
                 raise ValueError(f"{described(port_setting)} must be at most 65535, got {port}")

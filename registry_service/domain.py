@@ -68,3 +68,28 @@ class Page(Generic[T]):
 
     items: list[T]
     next_page_token: str
+
+
+class ConflictPolicy(enum.StrEnum):
+    """What importing a model does when a model of its name already exists."""
+
+    FAIL = "fail"
+    SKIP = "skip"
+    # Import under "<name>-imported", "<name>-imported-2", … whichever is free first.
+    RENAME = "rename"
+
+
+class ImportOutcome(enum.StrEnum):
+    """What importing a model did."""
+
+    CREATED = "created"
+    SKIPPED = "skipped"
+    RENAMED = "renamed"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """The imported model under its final name, or the existing model when skipped."""
+
+    outcome: ImportOutcome
+    model: RegisteredModel

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from registry_service.addresses import format_address
 from registry_service.config import Settings
+from registry_service.gateway.http_server import HttpServer, start_http
 from registry_service.health import DatabaseHealth
 from registry_service.interceptors import CallInterceptor
 from registry_service.metrics import MetricsEndpoint, ServerMetrics
@@ -44,12 +45,17 @@ class RunningServer:
     store: RegistryStore
     health: DatabaseHealth
     metrics: MetricsEndpoint | None
+    # The HTTP/JSON gateway on the same servicer; None when HTTP is off.
+    http: HttpServer | None
 
     def stop(self, grace: float | None = None) -> None:
-        """Health NOT_SERVING first, then stop taking calls and give those in flight ``grace``
-        seconds to finish before they are cancelled."""
+        """Health NOT_SERVING first, then stop taking calls (gRPC and HTTP) and give those in
+        flight ``grace`` seconds to finish before they are cancelled."""
         self.health.shutdown()
-        self.server.stop(grace).wait()
+        stopped = self.server.stop(grace)
+        if self.http is not None:
+            self.http.stop(grace)
+        stopped.wait()
         if self.metrics is not None:
             self.metrics.stop()
         self.store.engine.dispose()
@@ -105,9 +111,8 @@ def start(
         options=channel_options(settings, reuse_port=reuse_port),
         maximum_concurrent_rpcs=settings.max_concurrent_calls or None,
     )
-    registry_service_pb2_grpc.add_ModelRegistryServiceServicer_to_server(
-        ModelRegistryServicer(store), server
-    )
+    servicer = ModelRegistryServicer(store)
+    registry_service_pb2_grpc.add_ModelRegistryServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
@@ -126,6 +131,13 @@ def start(
         raise OSError(f"cannot listen on {address}: {error}") from error
     if port == 0:
         raise OSError(f"cannot listen on {address}")
+    try:
+        http = start_http(settings, servicer, reuse_port=reuse_port)
+    except OSError as error:
+        http_address = format_address(settings.host, settings.http_port)
+        raise OSError(f"cannot listen on {http_address} for http: {error}") from error
+    if http is not None:
+        log.info("http listening on %s", format_address(settings.host, http.port))
     database_health = DatabaseHealth(
         health_servicer, store.engine, HEALTH_SERVICES, settings.health_check_interval
     )
@@ -137,7 +149,7 @@ def start(
     )
     server.start()
     return RunningServer(
-        server=server, port=port, store=store, health=database_health, metrics=metrics
+        server=server, port=port, store=store, health=database_health, metrics=metrics, http=http
     )
 
 

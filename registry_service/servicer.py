@@ -8,7 +8,14 @@ from modelregistry.v1 import registry_service_pb2 as pb
 from modelregistry.v1 import registry_service_pb2_grpc
 
 from registry_service.grpc_errors import abort_on_error
-from registry_service.proto_mapping import model_version_message, registered_model_message
+from registry_service.proto_mapping import (
+    conflict_policy_of,
+    import_outcome_message,
+    imported_model_record,
+    imported_version_record,
+    model_version_message,
+    registered_model_message,
+)
 from registry_service.store.registry_store import RegistryStore
 
 
@@ -196,3 +203,24 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
     ) -> pb.GetModelVersionByAliasResponse:
         version = self._store.get_model_version_by_alias(request.name, request.alias)
         return pb.GetModelVersionByAliasResponse(model_version=model_version_message(version))
+
+    # -- import ------------------------------------------------------------------------------
+
+    @abort_on_error
+    def ImportRegisteredModel(
+        self, request: pb.ImportRegisteredModelRequest, context: grpc.ServicerContext
+    ) -> pb.ImportRegisteredModelResponse:
+        name = request.registered_model.name
+        result = self._store.import_registered_model(
+            imported_model_record(request.registered_model),
+            [
+                imported_version_record(version, name, f"model_versions[{index}]")
+                for index, version in enumerate(request.model_versions)
+            ],
+            last_version=request.last_version,
+            on_conflict=conflict_policy_of(request.on_conflict),
+        )
+        return pb.ImportRegisteredModelResponse(
+            registered_model=registered_model_message(result.model),
+            outcome=import_outcome_message(result.outcome),
+        )

@@ -22,6 +22,8 @@ MAX_RUN_LINK_LENGTH = 4096
 MAX_EXPERIMENT_ID_LENGTH = 256
 MAX_ALIAS_LENGTH = 255
 MAX_USER_ID_LENGTH = 256
+# Version numbers are INTEGER columns; only an import can ask for one this large.
+MAX_VERSION = 2**31 - 1
 
 # Control characters break logs, URIs and terminals; NUL is also refused by PostgreSQL text columns.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -95,6 +97,12 @@ def check_tags(tags: dict[str, str], field: str = "tags") -> dict[str, str]:
         raise InvalidArgument(
             f"{field} has {len(tags)} entries; the maximum is {MAX_TAGS_PER_REQUEST}", field=field
         )
+    return check_tag_entries(tags, field)
+
+
+def check_tag_entries(tags: dict[str, str], field: str = "tags") -> dict[str, str]:
+    """Each key and value, with no count limit: an import carries every tag a model collected one
+    call at a time."""
     for key, value in tags.items():
         check_tag_key(key, f"{field}.key")
         check_tag_value(value, f"{field}[{key}]")

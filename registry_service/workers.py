@@ -58,11 +58,14 @@ def supervise(settings: Settings) -> int:
     shutdown = ShutdownRequests()
     with (
         _reserved_port(settings.host, settings.port) as port,
+        _reserved_port(settings.host, settings.http_port) as http_port,
         tempfile.TemporaryDirectory(prefix="registry-metrics-") as metrics_dir,
     ):
         # Read by prometheus_client when the workers import it: they write their metrics there.
         os.environ[PROMETHEUS_MULTIPROC_DIR] = metrics_dir
-        worker_settings = dataclasses.replace(settings, port=port, workers=1, metrics_port=None)
+        worker_settings = dataclasses.replace(
+            settings, port=port, http_port=http_port, workers=1, metrics_port=None
+        )
         context = multiprocessing.get_context("spawn")
         workers = [_start_worker(context, worker_settings, i) for i in range(settings.workers)]
         metrics = None
@@ -94,7 +97,10 @@ def supervise(settings: Settings) -> int:
 def _reserved_port(host: str, port: int) -> Iterator[int]:
     """Bind (but do not listen on) ``host:port`` with SO_REUSEPORT: the port is ours for the
     workers to join, and the kernel spreads connections over the workers alone, since only
-    listening sockets take them."""
+    listening sockets take them. A negative port (HTTP off) stays as it is."""
+    if port < 0:
+        yield port
+        return
     family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     with socket.socket(family, kind, proto) as reservation:
         reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)

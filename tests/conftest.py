@@ -89,7 +89,15 @@ def store(database_url: str) -> Iterator[RegistryStore]:
 @pytest.fixture
 def server(store: RegistryStore) -> Iterator[RunningServer]:
     """A real gRPC server on a free port, serving ``store``."""
-    running = start(Settings(port=0), store=store)
+    running = start(Settings(port=0, http_port=-1), store=store)
+    yield running
+    running.stop(None)
+
+
+@pytest.fixture
+def http_server(store: RegistryStore) -> Iterator[RunningServer]:
+    """A real server serving ``store`` over gRPC and HTTP/JSON, each on a free port."""
+    running = start(Settings(port=0, http_port=0), store=store)
     yield running
     running.stop(None)
 

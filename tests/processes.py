@@ -27,7 +27,8 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "registry_service"]
-LISTENING = re.compile(r"listening on (\S+):(\d+)")
+LISTENING = re.compile(r"(?<!http )listening on (\S+):(\d+)")
+HTTP_LISTENING = re.compile(r"http listening on (\S+):(\d+)")
 METRICS = re.compile(r"metrics on http://(\S+):(\d+)/metrics")
 # Seconds a test waits for something the server should do soon; far above what it takes.
 PATIENCE_S = 30.0
@@ -42,6 +43,7 @@ class Served:
         self.process = process
         self.port = 0
         self.metrics_port: int | None = None
+        self.http_port: int | None = None
         self._lines: list[str] = []
         self._changed = threading.Condition()
         assert process.stderr is not None
@@ -50,6 +52,8 @@ class Served:
             self._lines.append(line)
             if match := METRICS.search(line):
                 self.metrics_port = int(match.group(2))
+            if match := HTTP_LISTENING.search(line):
+                self.http_port = int(match.group(2))
             if match := LISTENING.search(line):
                 self.port = int(match.group(2))
                 break
@@ -126,7 +130,8 @@ def start_serving(
         [*command, "serve", *args],
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, **(env or {})},
+        # HTTP takes a free port unless told otherwise: its default, 5000, may be taken.
+        env={**os.environ, "REGISTRY_HTTP_PORT": "0", **(env or {})},
         cwd=cwd,
     )
     try:

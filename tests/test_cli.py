@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import uuid
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
+from mlflow import MlflowClient
 from sqlalchemy.engine import make_url
 
 from registry_service.client import RegistryClient
@@ -79,6 +81,46 @@ def test_port_in_use_is_refused_with_a_message(tmp_path: Path) -> None:
         )
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_serve_answers_the_mlflow_client_over_http_beside_grpc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    database = f"sqlite:///{tmp_path}/r.db"
+    with serving("--port", "0", "--database-url", database) as served:
+        url = f"http://127.0.0.1:{served.http_port}"
+        MlflowClient(registry_uri=url, tracking_uri=url).create_registered_model("over-http")
+    with (
+        serving("--port", "0", "--database-url", database) as served,
+        RegistryClient(served.address) as client,
+    ):
+        assert client.get_registered_model("over-http").name == "over-http"
+
+
+def test_http_port_in_use_is_refused_with_a_message(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [*CLI, "serve", "--port", "0", "--http-port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port} for http" in result.stderr
+
+
+def test_http_port_minus_one_turns_http_off(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    env = {"REGISTRY_HTTP_PORT": str(port)}  # the flag wins over the variable
+    with (
+        serving("--port", "0", "--http-port", "-1", env=env, cwd=tmp_path),
+        pytest.raises(ConnectionRefusedError),
+    ):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
 
 @pytest.mark.parametrize(

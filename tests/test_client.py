@@ -8,7 +8,8 @@ import time
 
 import grpc
 import pytest
-from modelregistry.v1 import model_version_pb2
+from modelregistry.v1 import model_version_pb2, registry_service_pb2
+from modelregistry.v1.registered_model_pb2 import RegisteredModel
 
 from registry_service.client import RegistryClient
 from registry_service.errors import AlreadyExists, InvalidArgument, NotFound, RegistryError
@@ -371,3 +372,27 @@ class TestErrors:
             client.get_registered_model(MODEL)
         assert caught.value.code == grpc.StatusCode.UNAVAILABLE
         assert time.monotonic() - started < 10
+
+
+class TestImportRegisteredModel:
+    def test_imports_with_numbers_kept_and_reports_the_outcome(
+        self, client: RegistryClient
+    ) -> None:
+        model = RegisteredModel(name=MODEL, aliases={"champion": 4})
+        versions = [model_version_pb2.ModelVersion(version=4, source=SOURCE, run_id=RUN)]
+
+        created = client.import_registered_model(model, versions)
+        renamed = client.import_registered_model(model, versions, on_conflict="RENAME")
+
+        assert created.outcome == registry_service_pb2.IMPORT_OUTCOME_CREATED
+        assert renamed.registered_model.name == f"{MODEL}-imported"
+        assert client.get_model_version_by_alias(MODEL, "champion").version == 4
+        with pytest.raises(AlreadyExists) as caught:
+            client.import_registered_model(model, versions)
+        assert caught.value.field == "registered_model.name"
+
+    def test_unknown_policy_is_refused_before_calling(self, client: RegistryClient) -> None:
+        with pytest.raises(InvalidArgument) as caught:
+            client.import_registered_model(RegisteredModel(name=MODEL), on_conflict="merge")
+        assert caught.value.field == "on_conflict"
+        assert client.search_registered_models() == []

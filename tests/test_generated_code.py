@@ -57,4 +57,5 @@ def test_every_registry_rpc_is_in_the_contract() -> None:
         "SetRegisteredModelAlias",
         "DeleteRegisteredModelAlias",
         "GetModelVersionByAlias",
+        "ImportRegisteredModel",
     }

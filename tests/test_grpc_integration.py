@@ -878,6 +878,27 @@ ERROR_CASES: list[tuple[str, str, Any, tuple[grpc.StatusCode, str], str]] = [
      pb.GetModelVersionByAliasRequest(name="fraud", alias="nobody"), NOT_FOUND, "alias"),
     ("by-alias-missing-model", "GetModelVersionByAlias",
      pb.GetModelVersionByAliasRequest(name="ghost", alias="champion"), NOT_FOUND, "name"),
+    ("import-existing-name", "ImportRegisteredModel",
+     pb.ImportRegisteredModelRequest(registered_model={"name": "fraud"}), ALREADY_EXISTS,
+     "registered_model.name"),
+    ("import-bad-stage", "ImportRegisteredModel",
+     pb.ImportRegisteredModelRequest(
+         registered_model={"name": "new"},
+         model_versions=[{"version": 1, "source": "s3://b/1", "current_stage": "Prod"}]),
+     INVALID, "model_versions[0].current_stage"),
+    ("import-bad-status", "ImportRegisteredModel",
+     pb.ImportRegisteredModelRequest(
+         registered_model={"name": "new"},
+         model_versions=[{"version": 1, "source": "s3://b/1", "status": 9}]),
+     INVALID, "model_versions[0].status"),
+    ("import-alias-to-missing-version", "ImportRegisteredModel",
+     pb.ImportRegisteredModelRequest(
+         registered_model={"name": "new", "aliases": {"champion": 2}},
+         model_versions=[{"version": 1, "source": "s3://b/1"}]),
+     INVALID, "registered_model.aliases"),
+    ("import-bad-policy", "ImportRegisteredModel",
+     pb.ImportRegisteredModelRequest(registered_model={"name": "new"}, on_conflict=9), INVALID,
+     "on_conflict"),
 ]
 # fmt: on
 
@@ -924,3 +945,91 @@ def test_rejected_archiving_transition_moves_no_version(seeded: Stub) -> None:
     expect_error(seeded.TransitionModelVersionStage, request, INVALID, "archive_existing_versions")
     assert get_version(seeded, "fraud", 1).current_stage == "Production"
     assert get_version(seeded, "fraud", 2).current_stage == "Archived"
+
+
+# -- ImportRegisteredModel ----------------------------------------------------------------------
+
+
+def import_request(name: str = "imported", **fields: Any) -> Any:
+    """A model created at T, with versions 1 (Production, aliased champion) and 3 (no stage
+    given, no status given): version 2 was deleted in the registry it comes from."""
+    t = 1_600_000_000_000
+    return pb.ImportRegisteredModelRequest(
+        registered_model={
+            "name": name,
+            "creation_timestamp": t,
+            "last_updated_timestamp": t + 5,
+            "user_id": "alice",
+            "description": "copied",
+            "tags": {"team": "risk"},
+            "aliases": {"champion": 1},
+        },
+        model_versions=[
+            {"version": 3, "source": "s3://b/3", "creation_timestamp": t + 3},
+            {
+                "version": 1,
+                "source": "runs:/r1/model",
+                "run_id": "r1",
+                "run_link": "https://tracking/r1",
+                "current_stage": "production",
+                "status": READY,
+                "user_id": "bob",
+                "creation_timestamp": t + 1,
+                "last_updated_timestamp": t + 2,
+                "tags": {"auc": "0.9"},
+            },
+        ],
+        **fields,
+    )
+
+
+def test_import_over_the_wire_keeps_numbers_stages_and_timestamps(stub: Stub) -> None:
+    response = stub.ImportRegisteredModel(import_request(), timeout=TIMEOUT)
+
+    assert response.outcome == pb.IMPORT_OUTCOME_CREATED
+    assert response.registered_model == get_model(stub, "imported")
+    model = response.registered_model
+    assert (model.creation_timestamp, model.user_id, dict(model.aliases)) == (
+        1_600_000_000_000,
+        "alice",
+        {"champion": 1},
+    )
+    first = get_version(stub, "imported", 1)
+    assert (first.current_stage, first.status, first.user_id, first.run_link) == (
+        "Production",
+        READY,
+        "bob",
+        "https://tracking/r1",
+    )
+    assert (first.last_updated_timestamp, dict(first.tags), list(first.aliases)) == (
+        1_600_000_000_002,
+        {"auc": "0.9"},
+        ["champion"],
+    )
+    third = get_version(stub, "imported", 3)
+    assert (third.current_stage, third.status) == ("None", READY)
+    expect_error(
+        stub.GetModelVersion,
+        pb.GetModelVersionRequest(name="imported", version=2),
+        NOT_FOUND,
+        "version",
+    )
+    assert create_version(stub, "imported").version == 4
+
+
+def test_import_conflict_policies_over_the_wire(stub: Stub) -> None:
+    stub.ImportRegisteredModel(import_request(), timeout=TIMEOUT)
+    before = snapshot(stub)
+
+    skipped = stub.ImportRegisteredModel(
+        import_request(on_conflict=pb.IMPORT_CONFLICT_POLICY_SKIP), timeout=TIMEOUT
+    )
+    assert skipped.outcome == pb.IMPORT_OUTCOME_SKIPPED
+    assert snapshot(stub) == before
+
+    renamed = stub.ImportRegisteredModel(
+        import_request(on_conflict=pb.IMPORT_CONFLICT_POLICY_RENAME), timeout=TIMEOUT
+    )
+    assert renamed.outcome == pb.IMPORT_OUTCOME_RENAMED
+    assert renamed.registered_model.name == "imported-imported"
+    assert get_version(stub, "imported-imported", 3).source == "s3://b/3"

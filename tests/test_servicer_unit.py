@@ -1,6 +1,6 @@
 """ModelRegistryServicer driven directly through grpcio-testing, on both backends.
 
-Each of the 21 RPCs: its normal path and its documented errors, read the way a client reads them
+Each RPC: its normal path and its documented errors, read the way a client reads them
 (status code, and the google.rpc.ErrorInfo in the "grpc-status-details-bin" trailer).
 """
 
@@ -858,3 +858,42 @@ class TestUnexpectedFailures:
             (grpc.StatusCode.UNAVAILABLE, "TEMPORARILY_UNAVAILABLE"),
             None,
         )
+
+
+# -- ImportRegisteredModel ---------------------------------------------------------------------
+
+
+class TestImportRegisteredModel:
+    def test_empty_stage_is_none_and_unspecified_status_is_ready(self, registry: Registry) -> None:
+        request = pb.ImportRegisteredModelRequest(
+            registered_model={"name": "fraud", "creation_timestamp": 1_000},
+            model_versions=[{"version": 7, "source": "s3://b/7", "creation_timestamp": 2_000}],
+        )
+        response = registry.ok("ImportRegisteredModel", request)
+
+        assert response.outcome == pb.IMPORT_OUTCOME_CREATED
+        assert response.registered_model.creation_timestamp == 1_000
+        version = registry.get_version("fraud", 7)
+        assert (version.current_stage, version.status, version.creation_timestamp) == (
+            "None",
+            READY,
+            2_000,
+        )
+        assert registry.version().version == 8
+
+    def test_unspecified_policy_fails_on_an_existing_name(self, registry: Registry) -> None:
+        registry.model("fraud")
+        request = pb.ImportRegisteredModelRequest(registered_model={"name": "fraud"})
+        registry.fails("ImportRegisteredModel", request, ALREADY_EXISTS, "registered_model.name")
+
+    def test_a_bad_version_names_its_place_in_the_request(self, registry: Registry) -> None:
+        request = pb.ImportRegisteredModelRequest(
+            registered_model={"name": "fraud"},
+            model_versions=[
+                {"version": 1, "source": "s3://b/1"},
+                {"version": 2, "source": "s3://b/2", "run_link": "line\nbreak"},
+            ],
+        )
+        registry.fails("ImportRegisteredModel", request, INVALID, "model_versions[1].run_link")
+        search = registry.ok("SearchRegisteredModels", pb.SearchRegisteredModelsRequest())
+        assert list(search.registered_models) == []

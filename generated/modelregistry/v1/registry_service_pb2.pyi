@@ -1,12 +1,36 @@
+from google.api import annotations_pb2 as _annotations_pb2
 from modelregistry.v1 import model_version_pb2 as _model_version_pb2
 from modelregistry.v1 import registered_model_pb2 as _registered_model_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ImportConflictPolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    IMPORT_CONFLICT_POLICY_UNSPECIFIED: _ClassVar[ImportConflictPolicy]
+    IMPORT_CONFLICT_POLICY_FAIL: _ClassVar[ImportConflictPolicy]
+    IMPORT_CONFLICT_POLICY_SKIP: _ClassVar[ImportConflictPolicy]
+    IMPORT_CONFLICT_POLICY_RENAME: _ClassVar[ImportConflictPolicy]
+
+class ImportOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    IMPORT_OUTCOME_UNSPECIFIED: _ClassVar[ImportOutcome]
+    IMPORT_OUTCOME_CREATED: _ClassVar[ImportOutcome]
+    IMPORT_OUTCOME_SKIPPED: _ClassVar[ImportOutcome]
+    IMPORT_OUTCOME_RENAMED: _ClassVar[ImportOutcome]
+IMPORT_CONFLICT_POLICY_UNSPECIFIED: ImportConflictPolicy
+IMPORT_CONFLICT_POLICY_FAIL: ImportConflictPolicy
+IMPORT_CONFLICT_POLICY_SKIP: ImportConflictPolicy
+IMPORT_CONFLICT_POLICY_RENAME: ImportConflictPolicy
+IMPORT_OUTCOME_UNSPECIFIED: ImportOutcome
+IMPORT_OUTCOME_CREATED: ImportOutcome
+IMPORT_OUTCOME_SKIPPED: ImportOutcome
+IMPORT_OUTCOME_RENAMED: ImportOutcome
 
 class CreateRegisteredModelRequest(_message.Message):
     __slots__ = ("name", "tags", "description")
@@ -335,3 +359,23 @@ class GetModelVersionByAliasResponse(_message.Message):
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     model_version: _model_version_pb2.ModelVersion
     def __init__(self, model_version: _Optional[_Union[_model_version_pb2.ModelVersion, _Mapping]] = ...) -> None: ...
+
+class ImportRegisteredModelRequest(_message.Message):
+    __slots__ = ("registered_model", "model_versions", "last_version", "on_conflict")
+    REGISTERED_MODEL_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    LAST_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ON_CONFLICT_FIELD_NUMBER: _ClassVar[int]
+    registered_model: _registered_model_pb2.RegisteredModel
+    model_versions: _containers.RepeatedCompositeFieldContainer[_model_version_pb2.ModelVersion]
+    last_version: int
+    on_conflict: ImportConflictPolicy
+    def __init__(self, registered_model: _Optional[_Union[_registered_model_pb2.RegisteredModel, _Mapping]] = ..., model_versions: _Optional[_Iterable[_Union[_model_version_pb2.ModelVersion, _Mapping]]] = ..., last_version: _Optional[int] = ..., on_conflict: _Optional[_Union[ImportConflictPolicy, str]] = ...) -> None: ...
+
+class ImportRegisteredModelResponse(_message.Message):
+    __slots__ = ("registered_model", "outcome")
+    REGISTERED_MODEL_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    registered_model: _registered_model_pb2.RegisteredModel
+    outcome: ImportOutcome
+    def __init__(self, registered_model: _Optional[_Union[_registered_model_pb2.RegisteredModel, _Mapping]] = ..., outcome: _Optional[_Union[ImportOutcome, str]] = ...) -> None: ...

@@ -30,7 +30,9 @@ class ModelRegistryServiceStub:
     annotations and lineage. Semantics follow the MLflow Model Registry. Failures carry a canonical
     gRPC code and a google.rpc.ErrorInfo detail whose reason is MLflow's error code
     (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE) and whose metadata
-    key "field" names the offending request field when there is one.
+    key "field" names the offending request field when there is one. Each RPC is also served as
+    HTTP/JSON at MLflow's REST path and method (its google.api.http option), so the stock MLflow
+    client works against this service unchanged.
     """
 
     def __init__(self, channel):
@@ -144,6 +146,11 @@ class ModelRegistryServiceStub:
                 request_serializer=modelregistry_dot_v1_dot_registry__service__pb2.GetModelVersionByAliasRequest.SerializeToString,
                 response_deserializer=modelregistry_dot_v1_dot_registry__service__pb2.GetModelVersionByAliasResponse.FromString,
                 _registered_method=True)
+        self.ImportRegisteredModel = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/ImportRegisteredModel',
+                request_serializer=modelregistry_dot_v1_dot_registry__service__pb2.ImportRegisteredModelRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_registry__service__pb2.ImportRegisteredModelResponse.FromString,
+                _registered_method=True)
 
 
 class ModelRegistryServiceServicer:
@@ -151,7 +158,9 @@ class ModelRegistryServiceServicer:
     annotations and lineage. Semantics follow the MLflow Model Registry. Failures carry a canonical
     gRPC code and a google.rpc.ErrorInfo detail whose reason is MLflow's error code
     (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE) and whose metadata
-    key "field" names the offending request field when there is one.
+    key "field" names the offending request field when there is one. Each RPC is also served as
+    HTTP/JSON at MLflow's REST path and method (its google.api.http option), so the stock MLflow
+    client works against this service unchanged.
     """
 
     def CreateRegisteredModel(self, request, context):
@@ -304,6 +313,17 @@ class ModelRegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportRegisteredModel(self, request, context):
+        """Recreates a whole registered model copied from another registry (an export file, an MLflow
+        server) in one transaction: its versions keep their numbers, stages, timestamps and users, and
+        the model's version counter resumes after last_version, so numbers deleted in the source are
+        never handed out again. Either the whole model is imported or nothing is. An administrative
+        operation: the server has no authentication yet, so any caller that reaches it may import.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ModelRegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -412,6 +432,11 @@ def add_ModelRegistryServiceServicer_to_server(servicer, server):
                     request_deserializer=modelregistry_dot_v1_dot_registry__service__pb2.GetModelVersionByAliasRequest.FromString,
                     response_serializer=modelregistry_dot_v1_dot_registry__service__pb2.GetModelVersionByAliasResponse.SerializeToString,
             ),
+            'ImportRegisteredModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportRegisteredModel,
+                    request_deserializer=modelregistry_dot_v1_dot_registry__service__pb2.ImportRegisteredModelRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_registry__service__pb2.ImportRegisteredModelResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'modelregistry.v1.ModelRegistryService', rpc_method_handlers)
@@ -425,7 +450,9 @@ class ModelRegistryService:
     annotations and lineage. Semantics follow the MLflow Model Registry. Failures carry a canonical
     gRPC code and a google.rpc.ErrorInfo detail whose reason is MLflow's error code
     (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE) and whose metadata
-    key "field" names the offending request field when there is one.
+    key "field" names the offending request field when there is one. Each RPC is also served as
+    HTTP/JSON at MLflow's REST path and method (its google.api.http option), so the stock MLflow
+    client works against this service unchanged.
     """
 
     @staticmethod
@@ -985,6 +1012,33 @@ class ModelRegistryService:
             '/modelregistry.v1.ModelRegistryService/GetModelVersionByAlias',
             modelregistry_dot_v1_dot_registry__service__pb2.GetModelVersionByAliasRequest.SerializeToString,
             modelregistry_dot_v1_dot_registry__service__pb2.GetModelVersionByAliasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportRegisteredModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/ImportRegisteredModel',
+            modelregistry_dot_v1_dot_registry__service__pb2.ImportRegisteredModelRequest.SerializeToString,
+            modelregistry_dot_v1_dot_registry__service__pb2.ImportRegisteredModelResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,74 @@
+"""The ASGI application: one route per google.api.http binding, each calling its RPC's servicer
+method on a bounded thread pool, since the servicer blocks on the database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from typing import Any
+
+from google.protobuf.message import Message
+from modelregistry.v1 import registry_service_pb2
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from registry_service.errors import InvalidArgument, RegistryError
+from registry_service.gateway.context import call_servicer
+from registry_service.gateway.errors import error_response, http_error_response
+from registry_service.gateway.mlflow_json import request_from_json, request_from_query, to_json
+from registry_service.gateway.routes import HttpRoute, http_routes
+from registry_service.servicer import ModelRegistryServicer
+
+SERVICE = registry_service_pb2.DESCRIPTOR.services_by_name["ModelRegistryService"]
+
+
+def build_app(servicer: ModelRegistryServicer, executor: Executor) -> Starlette:
+    routes = [
+        Route(
+            route.path,
+            _endpoint(route, getattr(servicer, route.rpc), executor),
+            methods=[route.http_method],
+        )
+        for route in http_routes(SERVICE)
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: http_error_response})
+
+
+def _endpoint(
+    route: HttpRoute, method: Callable[[Any, Any], Message], executor: Executor
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            message = await _request_message(route, request)
+            response = await asyncio.get_running_loop().run_in_executor(
+                executor, call_servicer, method, message, _peer(request)
+            )
+        except RegistryError as error:
+            return error_response(error)
+        return JSONResponse(to_json(response))
+
+    return endpoint
+
+
+async def _request_message(route: HttpRoute, request: Request) -> Message:
+    if not route.from_body:
+        return request_from_query(route.request_type, request.query_params.multi_items())
+    body = await request.body()
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except ValueError as error:
+        raise InvalidArgument(f"the request body is not valid JSON: {error}") from None
+    return request_from_json(route.request_type, data)
+
+
+def _peer(request: Request) -> str:
+    # gRPC's spelling of a peer, so the servicer sees the same kind of string on both paths.
+    if request.client is None:
+        return "unknown"
+    host, port = request.client
+    return f"ipv6:[{host}]:{port}" if ":" in host else f"ipv4:{host}:{port}"

@@ -1,0 +1,1 @@
+"""The `registry` operator CLI: commands over RegistryClient, MLflow migration, export/import."""

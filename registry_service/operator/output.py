@@ -1,0 +1,165 @@
+"""What the CLI prints for people: aligned tables, field lists, import summaries.
+
+Scripts use ``--json`` instead, whose shapes are ``records``'; nothing here is meant to be parsed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from modelregistry.v1.model_version_pb2 import ModelVersion
+from modelregistry.v1.registered_model_pb2 import RegisteredModel
+
+from registry_service.operator.records import status_word
+from registry_service.operator.transfer import Result, Summary
+
+# Longest description shown in a table cell; `get` shows it whole.
+CELL_WIDTH = 48
+
+
+def millis_text(millis: int) -> str:
+    if not millis:
+        return ""
+    moment = datetime.fromtimestamp(millis / 1000, UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def counted(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns two spaces apart, headed by ``headers``."""
+    widths = [len(header) for header in headers]
+    for row in rows:
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in [list(headers), *rows]
+    ]
+    return "\n".join(lines)
+
+
+def models_table(models: Sequence[RegisteredModel]) -> str:
+    if not models:
+        return "no registered models"
+    rows = [
+        [
+            model.name,
+            ", ".join(f"{v.version} ({v.current_stage})" for v in model.latest_versions),
+            _pairs(model.aliases),
+            millis_text(model.last_updated_timestamp),
+            _cell(model.description),
+        ]
+        for model in models
+    ]
+    return table(["NAME", "LATEST VERSIONS", "ALIASES", "UPDATED", "DESCRIPTION"], rows)
+
+
+def versions_table(versions: Sequence[ModelVersion]) -> str:
+    if not versions:
+        return "no model versions"
+    rows = [
+        [
+            version.name,
+            str(version.version),
+            version.current_stage,
+            ", ".join(version.aliases),
+            millis_text(version.creation_timestamp),
+            version.source,
+        ]
+        for version in versions
+    ]
+    return table(["NAME", "VERSION", "STAGE", "ALIASES", "CREATED", "SOURCE"], rows)
+
+
+def model_details(model: RegisteredModel) -> str:
+    latest = ", ".join(f"{v.version} ({v.current_stage})" for v in model.latest_versions)
+    return _fields(
+        [
+            ("name", model.name),
+            ("description", model.description),
+            ("created", millis_text(model.creation_timestamp)),
+            ("updated", millis_text(model.last_updated_timestamp)),
+            ("user", model.user_id),
+            ("latest versions", latest),
+            ("aliases", _pairs(model.aliases)),
+            ("tags", _pairs(model.tags)),
+        ]
+    )
+
+
+def version_details(version: ModelVersion) -> str:
+    status = status_word(version.status)
+    if version.status_message:
+        status += f" ({version.status_message})"
+    return _fields(
+        [
+            ("name", version.name),
+            ("version", str(version.version)),
+            ("stage", version.current_stage),
+            ("status", status),
+            ("description", version.description),
+            ("source", version.source),
+            ("run id", version.run_id),
+            ("run link", version.run_link),
+            ("experiment id", version.experiment_id),
+            ("created", millis_text(version.creation_timestamp)),
+            ("updated", millis_text(version.last_updated_timestamp)),
+            ("user", version.user_id),
+            ("aliases", ", ".join(version.aliases)),
+            ("tags", _pairs(version.tags)),
+        ]
+    )
+
+
+def summary_text(summary: Summary) -> str:
+    """The counts, then one line per model that was not simply copied."""
+    copied = summary.count(Result.COPIED, Result.RENAMED)
+    versions = sum(outcome.versions for outcome in summary.outcomes)
+    lines = [
+        f"copied {counted(copied, 'model')} with {counted(versions, 'version')}, skipped "
+        f"{summary.count(Result.SKIPPED)}, failed {summary.count(Result.FAILED)}"
+    ]
+    for outcome in summary.outcomes:
+        if outcome.result is Result.RENAMED:
+            lines.append(f"  renamed  {outcome.name} -> {outcome.detail}")
+        elif outcome.result is not Result.COPIED:
+            lines.append(f"  {outcome.result.value:<8} {outcome.name}: {outcome.detail}")
+    return "\n".join(lines)
+
+
+def summary_json(summary: Summary) -> dict[str, Any]:
+    return {
+        "copied": summary.count(Result.COPIED, Result.RENAMED),
+        "skipped": summary.count(Result.SKIPPED),
+        "failed": summary.count(Result.FAILED),
+        "models": [
+            {
+                "name": outcome.name,
+                "result": outcome.result.value,
+                "detail": outcome.detail,
+                "versions": outcome.versions,
+            }
+            for outcome in summary.outcomes
+        ],
+    }
+
+
+def _fields(pairs: Sequence[tuple[str, str]]) -> str:
+    width = max(len(label) for label, _ in pairs) + 1
+    return "\n".join(f"{label + ':':<{width}} {value}".rstrip() for label, value in pairs)
+
+
+def _pairs(mapping: Any) -> str:
+    return ", ".join(f"{key}={value}" for key, value in sorted(mapping.items()))
+
+
+def _cell(text: str) -> str:
+    """The first line, cut to the cell width; "…" marks anything left out."""
+    lines = text.splitlines() or [""]
+    if len(lines) == 1 and len(lines[0]) <= CELL_WIDTH:
+        return lines[0]
+    return lines[0][: CELL_WIDTH - 1] + "…"
