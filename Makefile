@@ -8,10 +8,16 @@ PROTOS := $(wildcard protos/modelregistry/v1/*.proto)
 # google/api/annotations.proto comes from the googleapis-common-protos package in the venv, whose
 # runtime modules the generated code imports; so its protos are never generated into $(OUT).
 GOOGLEAPIS = $(shell $(PY) -c 'import google.api, pathlib; print(pathlib.Path(google.api.__path__[0]).parents[1])')
-# buf resolves imports only from buf modules: a gitignored copy that protos/buf.yaml never lints.
-THIRD_PARTY := protos/third_party/google/api
+# buf resolves imports only from buf modules: `make googleapis` copies the googleapis protos that the
+# contract and its clients import into protos/buf.yaml's second module (gitignored, never linted).
+GOOGLEAPIS_MODULE := protos/third_party/googleapis
+GOOGLEAPIS_PROTOS := google/api/annotations.proto google/api/http.proto \
+	google/rpc/status.proto google/rpc/error_details.proto
+BUF := $(CURDIR)/$(VENV)/bin/buf
+# Commit that `buf breaking` compares protos/ with; empty means the previous commit of main.
+BUF_AGAINST ?=
 
-.PHONY: run test generate lint venv
+.PHONY: run test generate lint venv googleapis docs
 
 venv: $(STAMP)
 
@@ -32,10 +38,19 @@ generate: $(STAMP)
 	$(PY) -m grpc_tools.protoc -I protos -I $(GOOGLEAPIS) --python_out=$(OUT) --pyi_out=$(OUT) \
 		--grpc_python_out=$(OUT) $(PROTOS)
 
-lint: $(STAMP)
-	$(VENV)/bin/ruff check registry_service tests
-	$(VENV)/bin/ruff format --check registry_service tests
+lint: googleapis
+	$(VENV)/bin/ruff check registry_service tests tools
+	$(VENV)/bin/ruff format --check registry_service tests tools
 	$(VENV)/bin/mypy
-	mkdir -p $(THIRD_PARTY)
-	cp $(GOOGLEAPIS)/google/api/annotations.proto $(GOOGLEAPIS)/google/api/http.proto $(THIRD_PARTY)
-	cd protos && ../$(VENV)/bin/buf lint
+	cd protos && $(BUF) lint
+	cd protos && $(BUF) format --diff --exit-code --path modelregistry
+	BUF=$(BUF) tools/buf-breaking.sh $(BUF_AGAINST)
+
+# docs/api.md from the comments in protos/ (tests/test_api_reference.py fails when it is stale).
+docs: $(STAMP)
+	$(PY) tools/api_reference.py
+
+googleapis: $(STAMP)
+	for proto in $(GOOGLEAPIS_PROTOS); do \
+		install -D -m 644 $(GOOGLEAPIS)/$$proto $(GOOGLEAPIS_MODULE)/$$proto || exit 1; \
+	done

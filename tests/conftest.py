@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +21,17 @@ from registry_service.store.engine import make_engine
 from registry_service.store.registry_store import RegistryStore
 from registry_service.store.tables import metadata
 
+ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_URL = os.environ.get("REGISTRY_TEST_POSTGRES_URL", "")
 SKIP_POSTGRES = "REGISTRY_TEST_POSTGRES_URL is not set: PostgreSQL cases skipped"
 BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def googleapis_module() -> Path:
+    """protos/buf.yaml's second module, copied from googleapis-common-protos by make."""
+    subprocess.run(["make", "-s", "googleapis"], cwd=ROOT, check=True)
+    return ROOT / "protos" / "third_party" / "googleapis"
 
 
 @pytest.fixture(scope="session")
