@@ -9,6 +9,7 @@ access-log line and updates the Prometheus metrics.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from registry_service.store.engine import call_bounds
 
 REQUEST_ID = "x-request-id"
 
+log = logging.getLogger(__name__)
 access_log = logging.getLogger("registry_service.access")
 
 Observing = Callable[[grpc.ServicerContext], AbstractContextManager[None]]
@@ -71,9 +73,22 @@ class CallInterceptor(grpc.ServerInterceptor):
                     remaining = context.time_remaining()
                     budget = self._max_deadline if remaining is None else remaining
                     with call_bounds(min(budget, self._max_deadline)) as bounds:
-                        if not context.add_callback(bounds.cancel):
-                            bounds.cancel()
+                        finished = threading.Event()
+
+                        def ended_by_caller() -> None:
+                            # Runs when the call ends, on gRPC's thread; before the behavior
+                            # returned, that means the caller cancelled or its deadline passed.
+                            if not finished.is_set():
+                                bounds.cancel()
+                                log.info(
+                                    "the caller went away; its call's work is rolled back",
+                                    extra={logs.FIELDS: {"request_id": call_id}},
+                                )
+
+                        if not context.add_callback(ended_by_caller):
+                            ended_by_caller()
                         yield
+                        finished.set()
                 except BaseException:
                     failed = True
                     raise

@@ -81,6 +81,13 @@ def test_cancelled_call_rolls_back_and_leaves_nothing_written(
                 "grpc_server_started_total", 1, grpc_method="CreateRegisteredModel"
             )
             assert call.cancel()
+            # Until the server has heard of the cancellation, the call is still wanted.
+            served.wait_for_log(
+                lambda line: (
+                    line["message"].startswith("the caller went away")
+                    and line["request_id"] == "abandoned-call"
+                )
+            )
             if make_url(database_url).get_backend_name() == "postgresql":
                 # PostgreSQL is sent a cancel request: the waiting statement ends at once.
                 # (SQLite cannot interrupt a lock wait; it rolls back when the wait ends.)
