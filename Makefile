@@ -39,16 +39,16 @@ generate: $(STAMP)
 		--grpc_python_out=$(OUT) $(PROTOS)
 
 lint: googleapis
-	$(VENV)/bin/ruff check registry_service tests tools
-	$(VENV)/bin/ruff format --check registry_service tests tools
+	$(VENV)/bin/ruff check registry_service tests docs
+	$(VENV)/bin/ruff format --check registry_service tests docs
 	$(VENV)/bin/mypy
 	cd protos && $(BUF) lint
 	cd protos && $(BUF) format --diff --exit-code --path modelregistry
-	BUF=$(BUF) tools/buf-breaking.sh $(BUF_AGAINST)
+	BUF=$(BUF) protos/buf-breaking.sh $(BUF_AGAINST)
 
 # docs/api.md from the comments in protos/ (tests/test_api_reference.py fails when it is stale).
 docs: $(STAMP)
-	$(PY) tools/api_reference.py
+	$(PY) docs/api_reference.py
 
 googleapis: $(STAMP)
 	for proto in $(GOOGLEAPIS_PROTOS); do \

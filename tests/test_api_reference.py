@@ -28,7 +28,7 @@ EXAMPLE = re.compile(
 
 
 def load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("api_reference", ROOT / "tools/api_reference.py")
+    spec = importlib.util.spec_from_file_location("api_reference", ROOT / "docs/api_reference.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is made

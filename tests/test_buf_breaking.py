@@ -1,4 +1,4 @@
-"""tools/buf-breaking.sh (part of `make lint`): protos/ against the previous commit of main.
+"""protos/buf-breaking.sh (part of `make lint`): protos/ against the previous commit of main.
 
 Each case builds a small git history of the real protos/ in a temporary repository.
 """
@@ -44,7 +44,7 @@ def commit_all(repo: Path, message: str) -> None:
 
 def breaking(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["tools/buf-breaking.sh", *args],
+        ["protos/buf-breaking.sh", *args],
         cwd=repo,
         env={**os.environ, "BUF": str(BUF)},
         capture_output=True,
@@ -54,10 +54,9 @@ def breaking(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def repo(tmp_path: Path, googleapis_module: Path) -> Path:
-    """A repository whose main has one commit: today's protos/, buf.yaml and the script."""
+    """A repository whose main has one commit: today's protos/ with buf.yaml and the script."""
     repo = tmp_path / "repo"
     shutil.copytree(ROOT / "protos", repo / "protos", ignore=shutil.ignore_patterns("third_party"))
-    shutil.copytree(ROOT / "tools", repo / "tools")
     shutil.copytree(googleapis_module, repo / "protos" / "third_party" / "googleapis")
     (repo / ".gitignore").write_text("protos/third_party/\n")
     git(repo, "init", "-q", "-b", "main")

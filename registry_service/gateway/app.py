@@ -22,6 +22,7 @@ from registry_service.gateway.context import call_servicer
 from registry_service.gateway.errors import error_response, http_error_response
 from registry_service.gateway.mlflow_json import request_from_json, request_from_query, to_json
 from registry_service.gateway.routes import HttpRoute, http_routes
+from registry_service.gateway.ui_routes import ui_routes
 from registry_service.servicer import ModelRegistryServicer
 
 SERVICE = registry_service_pb2.DESCRIPTOR.services_by_name["ModelRegistryService"]
@@ -36,7 +37,9 @@ def build_app(servicer: ModelRegistryServicer, executor: Executor) -> Starlette:
         )
         for route in http_routes(SERVICE)
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: http_error_response})
+    return Starlette(
+        routes=[*routes, *ui_routes()], exception_handlers={HTTPException: http_error_response}
+    )
 
 
 def _endpoint(

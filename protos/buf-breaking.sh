@@ -9,7 +9,7 @@
 # When main has no previous commit here (its first commit, or a shallow clone) or an old commit
 # has no contract yet, it says so and exits 0: there is nothing to compare with.
 #
-# Usage: tools/buf-breaking.sh [REVISION]     BUF=path/to/buf (default: buf on PATH)
+# Usage: protos/buf-breaking.sh [REVISION]     BUF=path/to/buf (default: buf on PATH)
 # Needs protos/third_party/googleapis, which `make googleapis` fills.
 set -euo pipefail
 BUF=$(command -v "${BUF:-buf}") || {

@@ -1,7 +1,7 @@
 """Write docs/api.md, the API reference of modelregistry.v1, from the comments in protos/.
 
-    python tools/api_reference.py           # rewrite docs/api.md (what `make docs` runs)
-    python tools/api_reference.py --check   # exit 1 with a diff when docs/api.md is stale
+    python docs/api_reference.py           # rewrite docs/api.md (what `make docs` runs)
+    python docs/api_reference.py --check   # exit 1 with a diff when docs/api.md is stale
 
 The protos are compiled by grpc_tools' protoc into a descriptor set with source info, which holds
 every comment; nothing else is read. Each RPC gets its comment, its HTTP route (google.api.http),
@@ -110,7 +110,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 HEADER = f"""\
 # API reference: {PACKAGE}
 
-<!-- Generated from the comments in protos/ by tools/api_reference.py. Edit the protos and run
+<!-- Generated from the comments in protos/ by docs/api_reference.py. Edit the protos and run
 `make docs`; never edit this file. A test fails when it is stale. -->
 
 The contract is `protos/{PACKAGE.replace(".", "/")}/*.proto`, package `{PACKAGE}`. Generate a

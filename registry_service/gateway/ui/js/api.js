@@ -1,0 +1,128 @@
+// The registry's MLflow-compatible JSON API: the only thing this UI talks to.
+
+const BASE = "/api/2.0/mlflow";
+
+/** A failed call, carrying the server's {error_code, message} when it sent one. */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+  }
+
+  get notFound() {
+    return this.status === 404;
+  }
+}
+
+export function isAbort(error) {
+  return error?.name === "AbortError";
+}
+
+async function call(method, path, { query, body, signal } = {}) {
+  let url = BASE + path;
+  if (query) {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) {
+      for (const item of [value].flat()) {
+        if (item !== undefined && item !== null && item !== "") params.append(key, item);
+      }
+    }
+    const text = params.toString();
+    if (text) url += `?${text}`;
+  }
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      signal,
+      headers: body ? { "Content-Type": "application/json" } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  } catch (error) {
+    if (isAbort(error)) throw error;
+    throw new ApiError(0, "NETWORK_ERROR", "Could not reach the registry. Check that it is running and try again.");
+  }
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : {};
+  } catch {
+    // A proxy's HTML error page, for instance: fall through to the status line.
+  }
+  if (!response.ok) {
+    const message = data?.message || `The server answered ${response.status} ${response.statusText}.`;
+    throw new ApiError(response.status, data?.error_code || "", message);
+  }
+  if (data === null) throw new ApiError(response.status, "", "The server's answer is not JSON.");
+  return data;
+}
+
+/** MLflow's tag list as [key, value] pairs, sorted by key. */
+export function tagPairs(tags) {
+  return (tags ?? []).map((tag) => [tag.key, tag.value ?? ""]).sort(([a], [b]) => a.localeCompare(b));
+}
+
+/** A quoted string literal of the filter language. */
+export function filterString(text) {
+  return `'${text.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;
+}
+
+/** A LIKE pattern that matches `text` literally anywhere. */
+export function containsPattern(text) {
+  return filterString(`%${text.replace(/[\\%_]/g, "\\$&")}%`);
+}
+
+export const api = {
+  searchModels: ({ filter, pageSize, pageToken, orderBy }, signal) =>
+    call("GET", "/registered-models/search", {
+      query: { filter, max_results: pageSize, page_token: pageToken, order_by: orderBy },
+      signal,
+    }),
+  getModel: async (name, signal) =>
+    (await call("GET", "/registered-models/get", { query: { name }, signal })).registered_model,
+  createModel: async (name) =>
+    (await call("POST", "/registered-models/create", { body: { name } })).registered_model,
+  renameModel: async (name, newName) =>
+    (await call("POST", "/registered-models/rename", { body: { name, new_name: newName } }))
+      .registered_model,
+  updateModel: async (name, description) =>
+    (await call("PATCH", "/registered-models/update", { body: { name, description } }))
+      .registered_model,
+  deleteModel: (name) => call("DELETE", "/registered-models/delete", { body: { name } }),
+  setModelTag: (name, key, value) =>
+    call("POST", "/registered-models/set-tag", { body: { name, key, value } }),
+  deleteModelTag: (name, key) =>
+    call("DELETE", "/registered-models/delete-tag", { body: { name, key } }),
+  setAlias: (name, alias, version) =>
+    call("POST", "/registered-models/alias", { body: { name, alias, version: String(version) } }),
+  deleteAlias: (name, alias) =>
+    call("DELETE", "/registered-models/alias", { body: { name, alias } }),
+
+  searchVersions: ({ filter, pageSize, pageToken, orderBy }, signal) =>
+    call("GET", "/model-versions/search", {
+      query: { filter, max_results: pageSize, page_token: pageToken, order_by: orderBy },
+      signal,
+    }),
+  getVersion: async (name, version, signal) =>
+    (await call("GET", "/model-versions/get", { query: { name, version }, signal })).model_version,
+  createVersion: async ({ name, source, runId }) =>
+    (await call("POST", "/model-versions/create", { body: { name, source, run_id: runId } }))
+      .model_version,
+  updateVersion: async (name, version, description) =>
+    (await call("PATCH", "/model-versions/update", { body: { name, version, description } }))
+      .model_version,
+  transition: async (name, version, stage, archiveExistingVersions) =>
+    (
+      await call("POST", "/model-versions/transition-stage", {
+        body: { name, version, stage, archive_existing_versions: archiveExistingVersions },
+      })
+    ).model_version,
+  deleteVersion: (name, version) =>
+    call("DELETE", "/model-versions/delete", { body: { name, version } }),
+  setVersionTag: (name, version, key, value) =>
+    call("POST", "/model-versions/set-tag", { body: { name, version, key, value } }),
+  deleteVersionTag: (name, version, key) =>
+    call("DELETE", "/model-versions/delete-tag", { body: { name, version, key } }),
+};

@@ -1,0 +1,54 @@
+// Entry point: maps URLs to pages (the server serves index.html for the same paths) and wires
+// the header's Register button.
+
+import { isAbort } from "./api.js";
+import { errorBox } from "./components.js";
+import { replace } from "./dom.js";
+import { openRegisterDialog } from "./register-dialog.js";
+import { onNavigate, refresh } from "./router.js";
+import { modelsPage } from "./pages/models.js";
+import { modelPage } from "./pages/model.js";
+import { versionPage } from "./pages/version.js";
+
+const ROUTES = [
+  [/^\/$/, modelsPage, []],
+  [/^\/models\/([^/]+)$/, modelPage, ["name"]],
+  [/^\/models\/([^/]+)\/versions\/([^/]+)$/, versionPage, ["name", "version"]],
+];
+
+const main = document.getElementById("main");
+// Aborted when the next page starts, so a slow answer never draws over a newer page.
+let pageRequests = null;
+
+async function render({ focus }) {
+  pageRequests?.abort();
+  pageRequests = new AbortController();
+  const { signal } = pageRequests;
+  // The server serves this page for these paths only, so one of them matches.
+  const [pattern, page, names] = ROUTES.find(([candidate]) => candidate.test(location.pathname));
+  const values = pattern.exec(location.pathname).slice(1).map(decodeURIComponent);
+  const drawn = page({
+    main,
+    signal,
+    params: Object.fromEntries(names.map((name, index) => [name, values[index]])),
+    query: new URLSearchParams(location.search),
+    state: history.state,
+  });
+  // The heading is drawn at once; moving focus there tells screen readers the page changed.
+  if (focus) {
+    main.querySelector("h1")?.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }
+  try {
+    await drawn;
+  } catch (error) {
+    if (!isAbort(error) && !signal.aborted) {
+      replace(main, errorBox(error, { title: "This page could not be shown", retry: refresh }));
+    }
+  }
+}
+
+// Whichever page is behind the dialog may show the new version: draw it again.
+document.getElementById("register-button").addEventListener("click", () => openRegisterDialog({ registered: refresh }));
+onNavigate(render);
+render({ focus: false });

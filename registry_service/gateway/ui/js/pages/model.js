@@ -1,0 +1,249 @@
+// One registered model: description, tags, aliases, its versions, rename and delete.
+
+import { api, filterString, isAbort } from "../api.js";
+import { h, replace, safeHref, uniqueId } from "../dom.js";
+import {
+  aliasChip,
+  announce,
+  breadcrumbs,
+  errorBox,
+  loading,
+  muted,
+  section,
+  stageBadge,
+  table,
+  timeAgo,
+} from "../components.js";
+import { aliasesEditor, descriptionEditor, tagsEditor } from "../editors.js";
+import { confirmDialog } from "../dialogs.js";
+import { openRegisterDialog } from "../register-dialog.js";
+import { modelUrl, navigate, refresh, versionUrl } from "../router.js";
+
+const VERSIONS_PAGE = 50;
+
+export async function modelPage({ main, signal, params }) {
+  const { name } = params;
+  document.title = `${name} · Model Registry`;
+  const actions = h("div", { class: "head-actions" });
+  const body = h("div", { "aria-busy": "true" }, loading("model"));
+  replace(
+    main,
+    breadcrumbs(["Registered models", "/"], [name]),
+    h("div", { class: "page-head" }, h("div", {}, h("p", { class: "kicker" }, "Registered model"), h("h1", { tabindex: "-1" }, name)), actions),
+    body,
+  );
+
+  let model;
+  try {
+    model = await api.getModel(name, signal);
+  } catch (error) {
+    body.removeAttribute("aria-busy");
+    replace(
+      body,
+      error.notFound
+        ? [errorBox(error, { title: "Model not found" }), h("p", {}, h("a", { href: "/" }, "Back to registered models"))]
+        : errorBox(error, { title: "The model could not be loaded", retry: refresh }),
+    );
+    return;
+  }
+  body.removeAttribute("aria-busy");
+
+  const versions = versionsSection(name, signal);
+  replace(
+    actions,
+    h("button", { type: "button", class: "button primary", onclick: () => openRegisterDialog({ model: name, registered: () => versions.reload() }) }, "Register version"),
+    h("button", { type: "button", class: "button", onclick: () => rename(name) }, "Rename"),
+    h("button", { type: "button", class: "button danger-outline", onclick: () => remove(name) }, "Delete"),
+  );
+  replace(
+    body,
+    h(
+      "p",
+      { class: "meta" },
+      "Created ",
+      timeAgo(model.creation_timestamp),
+      " · Last updated ",
+      timeAgo(model.last_updated_timestamp),
+      model.user_id ? ` · by ${model.user_id}` : null,
+    ),
+    h(
+      "div",
+      { class: "layout" },
+      h(
+        "div",
+        { class: "main-column" },
+        descriptionEditor({
+          description: model.description,
+          save: async (description) => {
+            await api.updateModel(name, description);
+            announce("Description saved");
+          },
+        }),
+        tagsEditor({
+          tags: model.tags,
+          set: (key, value) => api.setModelTag(name, key, value),
+          remove: (key) => api.deleteModelTag(name, key),
+        }),
+      ),
+      h(
+        "div",
+        { class: "side-column" },
+        aliasesEditor({
+          name,
+          aliases: (model.aliases ?? []).map((alias) => [alias.alias, alias.version]),
+          versions: (model.latest_versions ?? []).map((version) => Number(version.version)).sort((a, b) => b - a),
+          set: async (alias, version) => {
+            await api.setAlias(name, alias, version);
+            announce(`Alias ${alias} now points at version ${version}`);
+            versions.reload();
+          },
+          remove: async (alias) => {
+            await api.deleteAlias(name, alias);
+            announce(`Alias ${alias} removed`);
+            versions.reload();
+          },
+        }),
+      ),
+    ),
+    versions.element,
+  );
+}
+
+function versionsSection(name, signal) {
+  const content = h("div");
+  const element = section("Versions", content);
+  element.classList.add("versions");
+  let rows = [];
+
+  async function load(pageToken) {
+    const page = await api.searchVersions(
+      { filter: `name = ${filterString(name)}`, pageSize: VERSIONS_PAGE, pageToken, orderBy: ["version_number DESC"] },
+      signal,
+    );
+    return { items: page.model_versions ?? [], next: page.next_page_token ?? "" };
+  }
+
+  function draw(next) {
+    if (rows.length === 0) {
+      replace(
+        content,
+        h(
+          "div",
+          { class: "empty small" },
+          h("p", {}, "This model has no versions yet."),
+          h("button", { type: "button", class: "button primary", onclick: () => openRegisterDialog({ model: name, registered: reload }) }, "Register a version"),
+        ),
+      );
+      return;
+    }
+    const more = next
+      ? h(
+          "button",
+          {
+            type: "button",
+            class: "button",
+            async onclick() {
+              more.disabled = true;
+              try {
+                const page = await load(next);
+                rows = [...rows, ...page.items];
+                draw(page.next);
+              } catch (error) {
+                more.replaceWith(errorBox(error, { title: "More versions could not be loaded", retry: reload }));
+              }
+            },
+          },
+          "Show more versions",
+        )
+      : null;
+    replace(
+      content,
+      table("Versions", ["Version", "Stage", "Aliases", "Source", "Run", "Created"], rows.map(versionRow)),
+      more,
+    );
+  }
+
+  async function reload() {
+    content.setAttribute("aria-busy", "true");
+    if (rows.length === 0) replace(content, loading("versions"));
+    try {
+      const page = await load("");
+      rows = page.items;
+      draw(page.next);
+    } catch (error) {
+      if (!isAbort(error)) replace(content, errorBox(error, { title: "The versions could not be loaded", retry: reload }));
+    } finally {
+      content.removeAttribute("aria-busy");
+    }
+  }
+
+  reload();
+  return { element, reload };
+}
+
+function versionRow(version) {
+  const runHref = version.run_link ? safeHref(version.run_link) : null;
+  let run = muted("—");
+  if (runHref) {
+    run = h("a", { href: runHref, target: "_blank", rel: "noopener noreferrer", class: "mono" }, version.run_id || "Open run");
+  } else if (version.run_id) {
+    run = h("span", { class: "mono" }, version.run_id);
+  }
+  return h(
+    "tr",
+    {},
+    h("td", { class: "nowrap" }, h("a", { href: versionUrl(version.name, version.version) }, `Version ${version.version}`)),
+    h("td", {}, stageBadge(version.current_stage)),
+    h(
+      "td",
+      {},
+      version.aliases?.length ? h("ul", { class: "chips" }, version.aliases.map((alias) => h("li", {}, aliasChip(alias)))) : muted("—"),
+    ),
+    h("td", { class: "source-cell mono", title: version.source ?? "" }, version.source ?? ""),
+    h("td", { class: "run-cell" }, run),
+    h("td", { class: "nowrap" }, timeAgo(version.creation_timestamp)),
+  );
+}
+
+async function rename(name) {
+  const id = uniqueId("new-name");
+  const renamed = await confirmDialog({
+    title: "Rename model",
+    message: "Its versions, tags and aliases move with it. Clients that still use the old name will not find it.",
+    confirmLabel: "Rename",
+    extra: h(
+      "div",
+      { class: "field" },
+      h("label", { for: id }, "New name"),
+      h("input", { id, name: "new_name", value: name, required: true, maxlength: 256, autocomplete: "off", spellcheck: "false", autofocus: true }),
+    ),
+    action: (form) => api.renameModel(name, form.elements.new_name.value.trim()),
+  });
+  if (renamed) {
+    navigate(modelUrl(renamed.name), { replace: true });
+    announce(`Renamed to ${renamed.name}`);
+  }
+}
+
+async function remove(name) {
+  const deleted = await confirmDialog({
+    title: "Delete model",
+    message: h(
+      "span",
+      {},
+      "Delete ",
+      h("strong", {}, name),
+      " with all its versions, tags and aliases? This cannot be undone.",
+    ),
+    confirmLabel: "Delete model",
+    danger: true,
+    action: async () => {
+      await api.deleteModel(name);
+      return true;
+    },
+  });
+  if (deleted) {
+    navigate("/", { replace: true });
+    announce(`Deleted ${name}`);
+  }
+}

@@ -1,0 +1,168 @@
+// One model version: the stage drop-down, description, tags, aliases and lineage.
+
+import { api } from "../api.js";
+import { h, replace, safeHref } from "../dom.js";
+import { announce, breadcrumbs, errorBox, loading, muted, section, timeAgo } from "../components.js";
+import { aliasesEditor, descriptionEditor, tagsEditor } from "../editors.js";
+import { confirmDialog } from "../dialogs.js";
+import { stageMenu } from "../stage-menu.js";
+import { modelUrl, navigate, refresh } from "../router.js";
+
+export async function versionPage({ main, signal, params }) {
+  const { name, version: number } = params;
+  document.title = `${name} version ${number} · Model Registry`;
+  const stage = h("div", { class: "head-actions" });
+  const body = h("div", { "aria-busy": "true" }, loading("version"));
+  replace(
+    main,
+    breadcrumbs(["Registered models", "/"], [name, modelUrl(name)], [`Version ${number}`]),
+    h(
+      "div",
+      { class: "page-head" },
+      h("div", {}, h("p", { class: "kicker" }, h("a", { href: modelUrl(name) }, name)), h("h1", { tabindex: "-1" }, `Version ${number}`)),
+      stage,
+    ),
+    body,
+  );
+
+  let version;
+  try {
+    version = await api.getVersion(name, number, signal);
+  } catch (error) {
+    body.removeAttribute("aria-busy");
+    replace(
+      body,
+      error.notFound
+        ? [errorBox(error, { title: "Version not found" }), h("p", {}, h("a", { href: modelUrl(name) }, `Back to ${name}`))]
+        : errorBox(error, { title: "The version could not be loaded", retry: refresh }),
+    );
+    return;
+  }
+  body.removeAttribute("aria-busy");
+
+  function draw(current) {
+    replace(
+      stage,
+      stageMenu({
+        version: current,
+        transition: (target, archive) => api.transition(name, current.version, target, archive),
+        changed(updated) {
+          draw(updated);
+          stage.querySelector("button").focus();
+          announce(`Version ${updated.version} moved to ${updated.current_stage}`);
+        },
+      }),
+    );
+    replace(body, details(current));
+  }
+  draw(version);
+}
+
+function details(version) {
+  const { name } = version;
+  return [
+    h(
+      "p",
+      { class: "meta" },
+      "Registered ",
+      timeAgo(version.creation_timestamp),
+      " · Last updated ",
+      timeAgo(version.last_updated_timestamp),
+      version.user_id ? ` · by ${version.user_id}` : null,
+      version.status && version.status !== "READY" ? ` · ${version.status}` : null,
+      version.status_message ? ` (${version.status_message})` : null,
+    ),
+    h(
+      "div",
+      { class: "layout" },
+      h(
+        "div",
+        { class: "main-column" },
+        descriptionEditor({
+          description: version.description,
+          save: async (description) => {
+            await api.updateVersion(name, version.version, description);
+            announce("Description saved");
+          },
+        }),
+        lineage(version),
+        tagsEditor({
+          tags: version.tags,
+          set: (key, value) => api.setVersionTag(name, version.version, key, value),
+          remove: (key) => api.deleteVersionTag(name, version.version, key),
+        }),
+      ),
+      h(
+        "div",
+        { class: "side-column" },
+        aliasesEditor({
+          name,
+          version: version.version,
+          aliases: (version.aliases ?? []).map((alias) => [alias, version.version]),
+          set: async (alias) => {
+            await api.setAlias(name, alias, version.version);
+            announce(`Alias ${alias} now points at version ${version.version}`);
+          },
+          remove: async (alias) => {
+            await api.deleteAlias(name, alias);
+            announce(`Alias ${alias} removed`);
+          },
+        }),
+        section(
+          "Delete version",
+          h("p", { class: "hint" }, "Removes this version and any alias pointing at it. Its number is never reused."),
+          h("button", { type: "button", class: "button danger-outline", onclick: () => remove(version) }, `Delete version ${version.version}`),
+        ),
+      ),
+    ),
+  ];
+}
+
+function lineage(version) {
+  const runHref = version.run_link ? safeHref(version.run_link) : null;
+  const notRecorded = muted("Not recorded");
+  return section(
+    "Lineage",
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", {}, "Source URI"),
+      h("dd", { class: "mono break" }, version.source || notRecorded.cloneNode(true)),
+      h("dt", {}, "Run ID"),
+      h("dd", { class: "mono break" }, version.run_id || notRecorded.cloneNode(true)),
+      h("dt", {}, "Run link"),
+      h(
+        "dd",
+        { class: "break" },
+        runHref
+          ? h("a", { href: runHref, target: "_blank", rel: "noopener noreferrer" }, version.run_link)
+          : version.run_link || notRecorded.cloneNode(true),
+      ),
+      h("dt", {}, "Experiment ID"),
+      h("dd", { class: "mono break" }, version.experiment_id || notRecorded.cloneNode(true)),
+    ),
+  );
+}
+
+async function remove(version) {
+  const deleted = await confirmDialog({
+    title: "Delete version",
+    message: h(
+      "span",
+      {},
+      `Delete version ${version.version} of `,
+      h("strong", {}, version.name),
+      "? Aliases pointing at it are removed too. This cannot be undone.",
+    ),
+    confirmLabel: `Delete version ${version.version}`,
+    danger: true,
+    action: async () => {
+      await api.deleteVersion(version.name, version.version);
+      return true;
+    },
+  });
+  if (deleted) {
+    navigate(modelUrl(version.name), { replace: true });
+    announce(`Deleted version ${version.version} of ${version.name}`);
+  }
+}

@@ -1,0 +1,61 @@
+"""The web UI: one page for every UI path, and the static files it loads.
+
+The page's scripts route in the browser and read the registry through the JSON API only, so the
+server knows nothing of the UI beyond which paths are its pages.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+UI_DIR = Path(__file__).with_name("ui")
+
+# Everything the page uses is served from here; the policy keeps it so (no CDN, no inline
+# script), which also blunts any markup that slipped into a model's fields.
+_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# Revalidate on every load (a cheap 304): a browser must not run an older script against a
+# newer server after an upgrade.
+_REVALIDATE = "no-cache"
+
+
+class _UiFiles(StaticFiles):
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = _REVALIDATE
+        return response
+
+
+async def _page(_request: Request) -> Response:
+    return FileResponse(
+        UI_DIR / "index.html",
+        headers={
+            "Cache-Control": _REVALIDATE,
+            "Content-Security-Policy": _CONTENT_SECURITY_POLICY,
+        },
+    )
+
+
+def ui_routes() -> list[BaseRoute]:
+    """The pages (their paths mirror the browser-side router in ui/js/main.js) and /ui/ files."""
+    return [
+        Route("/", _page, methods=["GET"]),
+        Route("/models/{name}", _page, methods=["GET"]),
+        Route("/models/{name}/versions/{version}", _page, methods=["GET"]),
+        Mount("/ui", app=_UiFiles(directory=UI_DIR)),
+    ]
