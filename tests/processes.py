@@ -97,7 +97,9 @@ class Served:
                         return line
                 left = deadline - time.monotonic()
                 assert left > 0, "no such log line:\n" + "".join(self._lines)
-                self._changed.wait(left)
+                # Woken by this server's new lines, and now and then for a predicate that
+                # looks at other servers' lines too.
+                self._changed.wait(min(left, 0.1))
 
     def metric(self, name: str, **labels: str) -> float:
         """The sum of the samples of ``name`` whose labels include ``labels``."""

@@ -40,9 +40,12 @@ def test_calls_are_spread_round_robin_over_every_address(tmp_path: Path) -> None
     ):
         for i in range(20):
             client.create_registered_model(f"m{i}")
-        served = [len(s.access_logs("CreateRegisteredModel")) for s in (first, second)]
-    assert sum(served) == 20
-    assert min(served) > 0, f"one replica got every call: {served}"
+
+        def served() -> list[int]:
+            return [len(s.access_logs("CreateRegisteredModel")) for s in (first, second)]
+
+        first.wait_for_log(lambda _: sum(served()) == 20)
+    assert min(served()) > 0, f"one replica got every call: {served()}"
 
 
 def test_unavailable_reads_are_retried_and_mutations_without_a_key_are_not(
@@ -60,6 +63,13 @@ def test_unavailable_reads_are_retried_and_mutations_without_a_key_are_not(
                     client.get_registered_model("m")
                 with pytest.raises(Unavailable):
                     client.create_registered_model("m")
+            # Every attempt was logged before its answer left the server; wait until read.
+            served.wait_for_log(
+                lambda _: (
+                    len(served.access_logs("GetRegisteredModel")) >= RETRY_POLICY.max_attempts
+                    and len(served.access_logs("CreateRegisteredModel")) >= 1
+                )
+            )
             reads = served.access_logs("GetRegisteredModel")
             writes = served.access_logs("CreateRegisteredModel")
             proxy.up()

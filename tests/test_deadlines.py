@@ -45,7 +45,9 @@ def test_client_deadline_ends_the_database_work_and_writes_nothing(
                 )
             assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
             line = served.wait_for_log(logged_for("late-call"), patience=WITHIN_S)
-            assert line["code"] == "DEADLINE_EXCEEDED"
+            # The client cancels at its deadline; the server's copy of the deadline is a little
+            # later (it starts when the call arrives), so either may end the call there first.
+            assert line["code"] in ("DEADLINE_EXCEEDED", "CANCELLED")
         assert store.search_registered_models().items == []
 
 

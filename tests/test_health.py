@@ -66,4 +66,6 @@ def test_health_is_not_serving_while_the_database_is_unreachable_and_recovers(
         assert health_status(channel, REGISTRY) == SERVING
         overall.cancel()
         registry.cancel()
-    assert "health NOT_SERVING, the database is unreachable" in served.text()
+    served.wait_for_log(
+        lambda line: line["message"].startswith("health NOT_SERVING, the database is unreachable")
+    )

@@ -58,7 +58,7 @@ def test_stop_signal_lets_calls_in_flight_finish_after_health_turns_not_serving(
         if served.process.poll() is None:
             served.process.kill()
 
-    assert "stopped" in [line["message"] for line in served.logs()]
+    served.wait_for_log(lambda line: line["message"] == "stopped")
     stored = sorted(model.name for model in store.search_registered_models().items)
     assert stored == [f"m{i}" for i in range(IN_FLIGHT)]
 

@@ -40,6 +40,9 @@ def test_two_workers_on_one_port_give_every_version_number_once(
         handled = served.metric(
             "grpc_server_handled_total", grpc_method="CreateModelVersion", grpc_code="OK"
         )
+        served.wait_for_log(
+            lambda _: len(served.access_logs("CreateModelVersion")) == CLIENTS * PER_CLIENT
+        )
         workers = {line["pid"] for line in served.access_logs("CreateModelVersion")}
 
     expected = list(range(1, CLIENTS * PER_CLIENT + 1))
@@ -63,7 +66,9 @@ def test_a_worker_that_dies_stops_the_server_with_status_1(tmp_path: Path) -> No
     finally:
         if served.process.poll() is None:
             served.process.kill()
-    assert "a worker exited unexpectedly; stopping the others" in served.text()
+    served.wait_for_log(
+        lambda line: line["message"] == "a worker exited unexpectedly; stopping the others"
+    )
     # The survivor was stopped and reaped by the supervisor.
     try:
         os.kill(workers[1], 0)
