@@ -12,13 +12,17 @@ Every write sends a ``request_id``, a fresh UUID unless the caller passes one: a
 request (by the channel, or by the caller with the same id) is then applied once. Writes to an
 existing model or version take an ``etag`` (from a RegisteredModel or ModelVersion read earlier)
 and then fail with Aborted if someone else changed the resource in between.
+
+The channel balances calls round_robin over every address it is given, gives each call a
+deadline, and retries calls that failed with UNAVAILABLE (see ``service_config``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -30,6 +34,8 @@ from modelregistry.v1.registered_model_pb2 import RegisteredModel
 
 from registry_service.errors import AlreadyExists, InvalidArgument
 from registry_service.grpc_errors import from_rpc_error
+from registry_service.service_config import invoke, service_config, static_target
+from registry_service.tls import channel_credentials
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 # Seconds a call may take unless the caller says otherwise.
@@ -39,17 +45,44 @@ Item = TypeVar("Item")
 
 
 class RegistryClient:
-    """A connection to a registry server. Use as a context manager, or call ``close()``."""
+    """A connection to a registry server. Use as a context manager, or call ``close()``.
+
+    ``target`` is one gRPC target (``host:port``, ``dns:///name:port``, …) or a list of
+    ``host:port`` addresses of replicas; calls are spread over them round_robin.
+    ``timeout`` is each call's deadline in seconds (None: no deadline).
+    TLS is used when ``tls`` is true or any ``tls_*`` file is given: ``tls_ca`` is the CA that
+    signed the server's certificate (default: the system's roots); ``tls_cert`` and ``tls_key``
+    are this client's certificate for servers that require one (mTLS).
+    ``options`` are extra gRPC channel arguments. ``channel`` replaces all of the above with a
+    channel of your own.
+    """
 
     def __init__(
         self,
-        target: str = DEFAULT_TARGET,
+        target: str | Sequence[str] = DEFAULT_TARGET,
         *,
         channel: grpc.Channel | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
+        tls: bool = False,
+        tls_ca: str | Path | None = None,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
+        options: Sequence[tuple[str, Any]] = (),
     ) -> None:
         self._own_channel = channel is None
-        self._channel = channel or grpc.insecure_channel(target)
+        if channel is None:
+            address = target if isinstance(target, str) else static_target(target)
+            channel_options = [
+                ("grpc.service_config", service_config()),
+                ("grpc.enable_retries", 1),
+                *options,
+            ]
+            if tls or tls_ca is not None or tls_cert is not None or tls_key is not None:
+                credentials = channel_credentials(tls_ca, tls_cert, tls_key)
+                channel = grpc.secure_channel(address, credentials, channel_options)
+            else:
+                channel = grpc.insecure_channel(address, channel_options)
+        self._channel = channel
         self._stub = registry_service_pb2_grpc.ModelRegistryServiceStub(self._channel)
         self._timeout = timeout
 
@@ -69,8 +102,10 @@ class RegistryClient:
         self.close()
 
     def _call(self, method: Callable[..., Any], request: Any) -> Any:
+        # The default deadline is passed with every call (see service_config for why not in
+        # the service config), so it holds on a caller's own channel too.
         try:
-            return method(request, timeout=self._timeout)
+            return invoke(method, request, self._timeout)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 

@@ -1,60 +1,190 @@
-"""Settings: one dataclass, filled from REGISTRY_* environment variables and then flags."""
+"""Settings: one dataclass, filled from REGISTRY_* environment variables and then flags.
+
+Each field ``x`` is read from the variable REGISTRY_X and the flag ``--x`` (underscores become
+dashes); its help text, shown by ``--help`` and in docs/deploy.md, is the field's metadata.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import types
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import Field, dataclass, field, fields
+from typing import Any, TypeVar, get_type_hints
 
 from registry_service.store.engine import DEFAULT_TIMEOUT
 from registry_service.store.idempotency import DEFAULT_WINDOW_S
 
 DEFAULT_DATABASE_URL = "sqlite:///registry.db"
+DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
+
+T = TypeVar("T")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _setting(default: T, help: str, *, minimum: float | None = None, positive: bool = False) -> T:
+    result: T = field(
+        default=default, metadata={"help": help, "minimum": minimum, "positive": positive}
+    )
+    return result
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How the server runs. Each field ``x`` is read from REGISTRY_X and the flag ``--x``."""
+    """How the server runs."""
 
-    # Interface to listen on.
-    host: str = "127.0.0.1"
-    # gRPC port; 0 picks a free one (the log line says which).
-    port: int = 50051
-    # HTTP/JSON port serving MLflow's REST API (MLflow's default port); 0 picks a free one,
-    # a negative value turns HTTP off.
-    http_port: int = 5000
-    # SQLAlchemy URL of the store: sqlite:///file.db (default, in the working directory) or
-    # postgresql://user@host:port/db.
-    database_url: str = DEFAULT_DATABASE_URL
-    # Threads that serve calls concurrently in one process.
-    threads: int = 16
-    # Seconds in-flight calls get to finish after SIGTERM or SIGINT.
-    grace: float = 10.0
-    # Python logging level name.
-    log_level: str = "INFO"
-    # Seconds a call waits for the database (to connect, for a pooled connection, for SQLite's
-    # write lock) before failing with UNAVAILABLE.
-    database_timeout: float = DEFAULT_TIMEOUT
-    # Seconds a write's request_id is remembered, so that a retry within it changes nothing.
-    idempotency_window: float = DEFAULT_WINDOW_S
+    host: str = _setting("127.0.0.1", "interface to listen on")
+    port: int = _setting(50051, "gRPC port; 0 picks a free one", minimum=0)
+    http_port: int = _setting(
+        5000,
+        "HTTP/JSON port serving MLflow's REST API (MLflow's default); 0 picks a free one; -1: off",
+        minimum=-1,
+    )
+    database_url: str = _setting(
+        DEFAULT_DATABASE_URL,
+        "SQLAlchemy URL of the store: sqlite:///path.db or postgresql://user@host:5432/db",
+    )
+    threads: int = _setting(16, "calls served at once by each process", positive=True)
+    workers: int = _setting(
+        1, "server processes sharing the port (SO_REUSEPORT), each with its threads", positive=True
+    )
+    grace: float = _setting(
+        10.0, "seconds in-flight calls get to finish after SIGTERM or SIGINT", minimum=0
+    )
+    max_deadline: float = _setting(
+        30.0,
+        "seconds a call may work: calls without a deadline, or with a longer one, get this one",
+        positive=True,
+    )
+    health_check_interval: float = _setting(
+        5.0, "seconds between the database probes behind the health service", positive=True
+    )
+    reflection: bool = _setting(True, "serve gRPC server reflection")
+    metrics_port: int | None = _setting(
+        None, "port of the Prometheus /metrics endpoint; 0 picks a free one; unset: off", minimum=0
+    )
+    tls_cert: str | None = _setting(None, "PEM server certificate chain; unset: plaintext")
+    tls_key: str | None = _setting(None, "PEM private key of --tls-cert")
+    tls_client_ca: str | None = _setting(
+        None, "PEM CA bundle; when set, clients must present a certificate it signed (mTLS)"
+    )
+    keepalive_time: float = _setting(
+        60.0, "seconds between keepalive pings on an idle connection; 0: off", minimum=0
+    )
+    keepalive_timeout: float = _setting(
+        20.0, "seconds to wait for a keepalive ping's answer before closing", positive=True
+    )
+    max_message_size: int = _setting(
+        DEFAULT_MAX_MESSAGE_SIZE, "largest request or response in bytes", positive=True
+    )
+    max_concurrent_calls: int = _setting(
+        100, "calls in progress per process before RESOURCE_EXHAUSTED; 0: no limit", minimum=0
+    )
+    max_connection_age: float = _setting(
+        300.0,
+        "seconds before a connection is asked to close (clients reconnect and rebalance); 0: never",
+        minimum=0,
+    )
+    max_connection_age_grace: float = _setting(
+        30.0, "seconds a closing connection's calls get to finish", minimum=0
+    )
+    database_timeout: float = _setting(
+        DEFAULT_TIMEOUT,
+        "seconds a call waits for the database (to connect, for a pooled connection, for "
+        "SQLite's write lock) before failing with UNAVAILABLE",
+        positive=True,
+    )
+    idempotency_window: float = _setting(
+        DEFAULT_WINDOW_S,
+        "seconds a write's request_id is remembered, so that a retry within it changes nothing",
+        positive=True,
+    )
+    log_level: str = _setting("INFO", "Python logging level")
+
+    def __post_init__(self) -> None:
+        for setting in fields(self):
+            value = getattr(self, setting.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            minimum, positive = setting.metadata["minimum"], setting.metadata["positive"]
+            if positive and value <= 0:
+                raise ValueError(f"{described(setting.name)} must be above 0, got {value}")
+            if minimum is not None and value < minimum:
+                raise ValueError(
+                    f"{described(setting.name)} must be at least {minimum:g}, got {value}"
+                )
+        for port_setting in ("port", "http_port", "metrics_port"):
+            port = getattr(self, port_setting)
+            if port is not None and port > 65535:
+                raise ValueError(f"{described(port_setting)} must be at most 65535, got {port}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError(
+                f"{described('tls_cert')} and {described('tls_key')} must be given together"
+            )
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ValueError(
+                f"{described('tls_client_ca')} needs {described('tls_cert')} and "
+                f"{described('tls_key')}: mTLS is TLS first"
+            )
+        if not isinstance(logging.getLevelName(self.log_level.upper()), int):
+            raise ValueError(f"{described('log_level')} {self.log_level!r} is not a logging level")
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
         environ = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for setting in fields(cls):
-            raw = environ.get(f"REGISTRY_{setting.name.upper()}")
+            raw = environ.get(env_name(setting))
             if raw is not None and raw != "":
-                values[setting.name] = _parse(setting.name, setting.type, raw)
+                values[setting.name] = parse(setting, raw)
         return cls(**values)  # type: ignore[arg-type]
 
 
-def _parse(name: str, kind: object, raw: str) -> object:
+def env_name(setting: Field[Any]) -> str:
+    return f"REGISTRY_{setting.name.upper()}"
+
+
+def flag_name(setting: Field[Any]) -> str:
+    return "--" + setting.name.replace("_", "-")
+
+
+def shown(value: object) -> str:
+    """A setting's value as --help and the docs spell it."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def described(name: str) -> str:
+    """How an error message names a setting: both ways of giving it."""
+    setting = next(setting for setting in fields(Settings) if setting.name == name)
+    return f"{flag_name(setting)} ({env_name(setting)})"
+
+
+def value_type(setting: Field[Any]) -> type:
+    """The type a setting's values have, ``int`` for ``int | None``."""
+    kind = get_type_hints(Settings)[setting.name]
+    if isinstance(kind, types.UnionType):
+        (kind,) = (member for member in kind.__args__ if member is not type(None))
+    assert isinstance(kind, type)
+    return kind
+
+
+def parse(setting: Field[Any], raw: str) -> object:
+    """The value of ``setting`` spelled ``raw`` in its REGISTRY_* variable."""
+    kind = value_type(setting)
+    if kind is bool:
+        if raw.lower() in _TRUE | _FALSE:
+            return raw.lower() in _TRUE
+        raise ValueError(f"{env_name(setting)}={raw!r} is not true or false")
     try:
-        if kind in (int, "int"):
-            return int(raw)
-        if kind in (float, "float"):
-            return float(raw)
+        return kind(raw)
     except ValueError as error:
-        raise ValueError(f"REGISTRY_{name.upper()}={raw!r} is not a {kind}") from error
-    return raw
+        raise ValueError(f"{env_name(setting)}={raw!r} is not a valid {kind.__name__}") from error

@@ -68,3 +68,15 @@ class Aborted(RegistryError):
     again and retry. MLflow has no such error; the reason word is this service's own."""
 
     reason = "ABORTED"
+
+
+class DeadlineExceeded(RegistryError):
+    """The call's deadline passed before its database work finished; nothing was changed."""
+
+    reason = "DEADLINE_EXCEEDED"
+
+
+class Cancelled(RegistryError):
+    """The caller went away before the call finished; nothing was changed."""
+
+    reason = "CANCELLED"

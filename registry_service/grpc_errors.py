@@ -21,6 +21,8 @@ from grpc_status import rpc_status
 from registry_service.errors import (
     Aborted,
     AlreadyExists,
+    Cancelled,
+    DeadlineExceeded,
     InvalidArgument,
     NotFound,
     RegistryError,
@@ -41,6 +43,8 @@ _CODE_OF_ERROR: dict[type[RegistryError], grpc.StatusCode] = {
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
     Aborted: grpc.StatusCode.ABORTED,
+    DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
+    Cancelled: grpc.StatusCode.CANCELLED,
 }
 _ERROR_OF_CODE = {code: error for error, code in _CODE_OF_ERROR.items()}
 

@@ -1,30 +1,41 @@
-"""Builds and runs the gRPC server on a store."""
+"""Builds and runs the gRPC server on a store: interceptors, health, reflection, TLS, limits,
+metrics and graceful shutdown."""
 
 from __future__ import annotations
 
 import logging
-import signal
-import threading
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
-from types import FrameType
 
 import grpc
 from google.protobuf import message_factory
+from grpc_health.v1 import health, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 from modelregistry.v1 import registry_service_pb2
+from prometheus_client import CollectorRegistry
 
+from registry_service.addresses import format_address
 from registry_service.config import Settings
 from registry_service.gateway.http_server import HttpServer, start_http
 from registry_service.grpc_errors import tolerant_parser
+from registry_service.health import DatabaseHealth
+from registry_service.interceptors import CallInterceptor
+from registry_service.metrics import MetricsEndpoint, ServerMetrics
 from registry_service.servicer import ModelRegistryServicer
+from registry_service.shutdown import ShutdownRequests
 from registry_service.store import schema
 from registry_service.store.engine import is_sqlite, make_engine
 from registry_service.store.registry_store import RegistryStore
+from registry_service.tls import server_credentials
 
 log = logging.getLogger(__name__)
 
-# How often the main thread wakes to run signal handlers queued by other threads.
-_SIGNAL_POLL_S = 0.5
+REGISTRY_SERVICE = registry_service_pb2.DESCRIPTOR.services_by_name[
+    "ModelRegistryService"
+].full_name
+# Health answers for the server as a whole ("") and for the registry service by name.
+HEALTH_SERVICES = (health.OVERALL_HEALTH, REGISTRY_SERVICE)
 
 
 @dataclass
@@ -34,14 +45,21 @@ class RunningServer:
     server: grpc.Server
     port: int
     store: RegistryStore
+    health: DatabaseHealth
+    metrics: MetricsEndpoint | None
     # The HTTP/JSON gateway on the same servicer; None when HTTP is off.
-    http: HttpServer | None = None
+    http: HttpServer | None
 
     def stop(self, grace: float | None = None) -> None:
+        """Health NOT_SERVING first, then stop taking calls (gRPC and HTTP) and give those in
+        flight ``grace`` seconds to finish before they are cancelled."""
+        self.health.shutdown()
         stopped = self.server.stop(grace)
         if self.http is not None:
             self.http.stop(grace)
         stopped.wait()
+        if self.metrics is not None:
+            self.metrics.stop()
         self.store.engine.dispose()
 
 
@@ -86,55 +104,103 @@ def add_registry_service(server: grpc.Server, servicer: ModelRegistryServicer) -
     server.add_registered_method_handlers(service.full_name, handlers)
 
 
-def format_address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+def channel_options(settings: Settings, *, reuse_port: bool) -> list[tuple[str, int]]:
+    def ms(seconds: float) -> int:
+        return round(seconds * 1000)
+
+    options = [
+        # Without an explicit 0, a second server would silently share the port; 1 only for the
+        # deliberate sharing of `--workers`.
+        ("grpc.so_reuseport", int(reuse_port)),
+        ("grpc.max_receive_message_length", settings.max_message_size),
+        ("grpc.max_send_message_length", settings.max_message_size),
+        # gRPC has no "off": a ping every 2^31 - 1 ms (24 days) is none.
+        ("grpc.keepalive_time_ms", ms(settings.keepalive_time) or 2**31 - 1),
+        ("grpc.keepalive_timeout_ms", ms(settings.keepalive_timeout)),
+        # Idle connections are pinged too, without gRPC's default cap of two pings between
+        # data frames: a peer that vanished without closing is noticed however long it idles.
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.max_connection_age_grace_ms", ms(settings.max_connection_age_grace)),
+    ]
+    if settings.max_connection_age > 0:
+        options.append(("grpc.max_connection_age_ms", ms(settings.max_connection_age)))
+    return options
 
 
-def start(settings: Settings, store: RegistryStore | None = None) -> RunningServer:
+def start(
+    settings: Settings, store: RegistryStore | None = None, *, reuse_port: bool = False
+) -> RunningServer:
     store = store or open_store(settings)
+    metrics_registry = CollectorRegistry()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="rpc"),
-        # One process owns its port: without this, a second server would silently share it.
-        options=[("grpc.so_reuseport", 0)],
+        interceptors=[CallInterceptor(ServerMetrics(metrics_registry), settings.max_deadline)],
+        options=channel_options(settings, reuse_port=reuse_port),
+        maximum_concurrent_rpcs=settings.max_concurrent_calls or None,
     )
     servicer = ModelRegistryServicer(store)
     add_registry_service(server, servicer)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if settings.reflection:
+        reflection.enable_server_reflection(
+            (REGISTRY_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
     address = format_address(settings.host, settings.port)
+    credentials = server_credentials(settings)
     try:
-        port = server.add_insecure_port(address)
+        port = (
+            server.add_insecure_port(address)
+            if credentials is None
+            else server.add_secure_port(address, credentials)
+        )
     except RuntimeError as error:
         raise OSError(f"cannot listen on {address}: {error}") from error
     if port == 0:
         raise OSError(f"cannot listen on {address}")
-    server.start()
-    log.info("listening on %s", format_address(settings.host, port))
     try:
-        http = start_http(settings, servicer)
+        http = start_http(settings, servicer, reuse_port=reuse_port)
     except OSError as error:
-        server.stop(None)
         http_address = format_address(settings.host, settings.http_port)
         raise OSError(f"cannot listen on {http_address} for http: {error}") from error
     if http is not None:
         log.info("http listening on %s", format_address(settings.host, http.port))
-    return RunningServer(server=server, port=port, store=store, http=http)
+    database_health = DatabaseHealth(
+        health_servicer, store.engine, HEALTH_SERVICES, settings.health_check_interval
+    )
+    database_health.start()
+    metrics = (
+        None
+        if settings.metrics_port is None
+        else MetricsEndpoint(metrics_registry, settings.host, settings.metrics_port)
+    )
+    server.start()
+    return RunningServer(
+        server=server, port=port, store=store, health=database_health, metrics=metrics, http=http
+    )
 
 
-def serve(settings: Settings) -> None:
-    """Run until SIGTERM or SIGINT, then let in-flight calls finish within the grace period."""
-    stopping = threading.Event()
+def log_listening(host: str, port: int) -> None:
+    log.info("listening on %s", format_address(host, port))
 
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s; stopping within %.1fs", signal.Signals(signum).name, settings.grace)
-        stopping.set()
 
-    # Installed before the server announces its port, so a signal sent as soon as it is
-    # listening is handled rather than killing the process.
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    running = start(settings)
-    # The kernel may deliver the signal to one of grpc's threads; Python then runs the handler
-    # only when the main thread next wakes up, which an untimed wait never does.
-    while not stopping.wait(timeout=_SIGNAL_POLL_S):
-        pass
+def serve(
+    settings: Settings,
+    *,
+    reuse_port: bool = False,
+    ready: Callable[[int], None] | None = None,
+    shutdown: ShutdownRequests | None = None,
+) -> None:
+    """Serve until SIGTERM or SIGINT (or a request to ``shutdown``), then shut down gracefully.
+
+    ``ready`` is told the port once the server takes calls; by default it logs
+    "listening on HOST:PORT".
+    """
+    shutdown = shutdown or ShutdownRequests()
+    running = start(settings, reuse_port=reuse_port)
+    (ready or (lambda port: log_listening(settings.host, port)))(running.port)
+    shutdown.wait()
+    log.info("stopping: health NOT_SERVING, %gs for calls in flight", settings.grace)
     running.stop(settings.grace)
     log.info("stopped")

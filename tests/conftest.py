@@ -103,7 +103,7 @@ def server(store: RegistryStore) -> Iterator[RunningServer]:
     """A real gRPC server on a free port, serving ``store``."""
     running = start(Settings(port=0, http_port=-1), store=store)
     yield running
-    running.server.stop(None).wait()
+    running.stop(None)
 
 
 @pytest.fixture

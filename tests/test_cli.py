@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,64 +19,7 @@ from sqlalchemy.engine import make_url
 from registry_service.client import RegistryClient
 
 from .conftest import POSTGRES_URL, SKIP_POSTGRES
-
-ROOT = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-m", "registry_service"]
-LISTENING = re.compile(r"(?<!http )listening on (\S+):(\d+)")
-HTTP_LISTENING = re.compile(r"http listening on (\S+):(\d+)")
-
-
-@contextmanager
-def server_process(
-    *args: str,
-    env: dict[str, str] | None = None,
-    cwd: Path = ROOT,
-    until: re.Pattern[str] = LISTENING,
-) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    """Start `registry-service serve`; yield the process and the port of the first log line
-    matching ``until``. A process still running at the end is killed. HTTP takes a free port
-    unless ``env`` or ``args`` say otherwise: its default, 5000, may be taken on a shared
-    machine."""
-    process = subprocess.Popen(
-        [*CLI, "serve", *args],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "REGISTRY_HTTP_PORT": "0", **(env or {})},
-        cwd=cwd,
-    )
-    assert process.stderr is not None
-    try:
-        port = None
-        lines = []
-        for line in process.stderr:
-            lines.append(line)
-            match = until.search(line)
-            if match:
-                port = int(match.group(2))
-                break
-        assert port is not None, "server exited before listening:\n" + "".join(lines)
-        # Keep draining the log, so that a server writing a lot never blocks on a full pipe.
-        threading.Thread(target=process.stderr.read, daemon=True).start()
-        yield process, port
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
-@contextmanager
-def serving(
-    *args: str,
-    env: dict[str, str] | None = None,
-    cwd: Path = ROOT,
-    until: re.Pattern[str] = LISTENING,
-) -> Iterator[int]:
-    """Start `registry-service serve`, yield the port of the first log line matching ``until``,
-    then SIGTERM it and expect 0."""
-    with server_process(*args, env=env, cwd=cwd, until=until) as (process, port):
-        yield port
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+from .processes import CLI, ROOT, serving
 
 
 def readme_quickstart() -> str:
@@ -91,28 +31,28 @@ def readme_quickstart() -> str:
 
 def test_serve_logs_its_real_port_and_answers(tmp_path: Path) -> None:
     with (
-        serving("--port", "0", "--database-url", f"sqlite:///{tmp_path}/r.db") as port,
-        RegistryClient(f"127.0.0.1:{port}") as client,
+        serving("--port", "0", "--database-url", f"sqlite:///{tmp_path}/r.db") as served,
+        RegistryClient(served.address) as client,
     ):
         assert client.create_registered_model("m").name == "m"
 
 
 def test_serve_reads_registry_environment_variables(tmp_path: Path) -> None:
     env = {"REGISTRY_PORT": "0", "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path}/env.db"}
-    with serving(env=env) as port, RegistryClient(f"127.0.0.1:{port}") as client:
+    with serving(env=env) as served, RegistryClient(served.address) as client:
         client.create_registered_model("from-env")
     assert (tmp_path / "env.db").exists()
 
 
 def test_default_database_is_a_sqlite_file_in_the_working_directory(tmp_path: Path) -> None:
     with (
-        serving("--port", "0", cwd=tmp_path) as port,
-        RegistryClient(f"127.0.0.1:{port}") as client,
+        serving("--port", "0", cwd=tmp_path) as served,
+        RegistryClient(served.address) as client,
     ):
         client.create_registered_model("kept")
     with (
-        serving("--port", "0", cwd=tmp_path) as port,
-        RegistryClient(f"127.0.0.1:{port}") as client,
+        serving("--port", "0", cwd=tmp_path) as served,
+        RegistryClient(served.address) as client,
     ):
         assert client.get_registered_model("kept").name == "kept"
     assert (tmp_path / "registry.db").exists()
@@ -121,8 +61,8 @@ def test_default_database_is_a_sqlite_file_in_the_working_directory(tmp_path: Pa
 def test_readme_quickstart_runs_against_a_served_registry(tmp_path: Path) -> None:
     code = readme_quickstart()
     assert "127.0.0.1:50051" in code
-    with serving("--port", "0", "--database-url", f"sqlite:///{tmp_path}/q.db") as port:
-        script = code.replace("127.0.0.1:50051", f"127.0.0.1:{port}")
+    with serving("--port", "0", "--database-url", f"sqlite:///{tmp_path}/q.db") as served:
+        script = code.replace("127.0.0.1:50051", served.address)
         for _ in range(2):  # verbatim twice: the quickstart must not assume an empty registry
             result = subprocess.run(
                 [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
@@ -131,7 +71,8 @@ def test_readme_quickstart_runs_against_a_served_registry(tmp_path: Path) -> Non
 
 
 def test_port_in_use_is_refused_with_a_message(tmp_path: Path) -> None:
-    with serving("--port", "0", "--database-url", f"sqlite:///{tmp_path}/a.db") as port:
+    with serving("--port", "0", "--database-url", f"sqlite:///{tmp_path}/a.db") as served:
+        port = served.port
         result = subprocess.run(
             [*CLI, "serve", "--port", str(port), "--database-url", f"sqlite:///{tmp_path}/b.db"],
             capture_output=True,
@@ -147,12 +88,12 @@ def test_serve_answers_the_mlflow_client_over_http_beside_grpc(
 ) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     database = f"sqlite:///{tmp_path}/r.db"
-    with serving("--port", "0", "--database-url", database, until=HTTP_LISTENING) as http_port:
-        url = f"http://127.0.0.1:{http_port}"
+    with serving("--port", "0", "--database-url", database) as served:
+        url = f"http://127.0.0.1:{served.http_port}"
         MlflowClient(registry_uri=url, tracking_uri=url).create_registered_model("over-http")
     with (
-        serving("--port", "0", "--database-url", database) as port,
-        RegistryClient(f"127.0.0.1:{port}") as client,
+        serving("--port", "0", "--database-url", database) as served,
+        RegistryClient(served.address) as client,
     ):
         assert client.get_registered_model("over-http").name == "over-http"
 
@@ -182,16 +123,28 @@ def test_http_port_minus_one_turns_http_off(tmp_path: Path) -> None:
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
 
-def test_bad_environment_value_is_refused() -> None:
+@pytest.mark.parametrize(
+    ("flags", "environment", "message"),
+    [
+        ((), {"REGISTRY_PORT": "fifty"}, "REGISTRY_PORT='fifty' is not a valid int"),
+        ((), {"REGISTRY_REFLECTION": "maybe"}, "REGISTRY_REFLECTION='maybe' is not true or false"),
+        (("--workers", "0"), {}, "--workers (REGISTRY_WORKERS) must be above 0"),
+        ((), {"REGISTRY_MAX_DEADLINE": "-1"}, "--max-deadline (REGISTRY_MAX_DEADLINE) must be"),
+        (("--grace", "soon"), {}, "argument --grace: 'soon' is not a valid float"),
+    ],
+)
+def test_bad_setting_is_refused_with_a_message_naming_it(
+    flags: tuple[str, ...], environment: dict[str, str], message: str
+) -> None:
     result = subprocess.run(
-        [*CLI, "serve"],
+        [*CLI, "serve", *flags],
         capture_output=True,
         text=True,
-        env={**os.environ, "REGISTRY_PORT": "fifty"},
+        env={**os.environ, **environment},
         timeout=60,
     )
     assert result.returncode == 2
-    assert "REGISTRY_PORT" in result.stderr
+    assert message in result.stderr
 
 
 @pytest.fixture
@@ -232,8 +185,8 @@ def test_outdated_postgres_schema_refuses_to_serve_until_upgraded(
     assert upgraded.returncode == 0, upgraded.stderr
 
     with (
-        serving("--port", "0", "--database-url", empty_postgres_database) as port,
-        RegistryClient(f"127.0.0.1:{port}") as client,
+        serving("--port", "0", "--database-url", empty_postgres_database) as served,
+        RegistryClient(served.address) as client,
     ):
         client.create_registered_model("on-postgres")
         assert client.get_registered_model("on-postgres").name == "on-postgres"

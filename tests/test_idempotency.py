@@ -25,7 +25,7 @@ from registry_service.server import RunningServer
 from registry_service.store.engine import make_engine
 from registry_service.store.registry_store import RegistryStore
 
-from .test_cli import serving
+from .processes import serving
 from .test_grpc_integration import (
     INVALID,
     NOT_FOUND,
@@ -306,8 +306,8 @@ def test_a_request_id_is_remembered_for_the_window_and_free_after_it(database_ur
 def test_serve_takes_the_window_from_its_flag(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/r.db"
     with (
-        serving("--port", "0", "--database-url", url, "--idempotency-window", "0") as port,
-        RegistryClient(f"127.0.0.1:{port}") as client,
+        serving("--port", "0", "--database-url", url, "--idempotency-window", "0") as served,
+        RegistryClient(served.address) as client,
     ):
         client.create_registered_model("m")
         request_id = new_id()

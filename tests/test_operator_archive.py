@@ -32,8 +32,7 @@ def target(sqlite_template: Path, tmp_path: Path) -> Iterator[RunningServer]:
     engine = make_engine(f"sqlite:///{path}")
     running = start(Settings(port=0, http_port=-1), store=RegistryStore(engine))
     yield running
-    running.server.stop(None).wait()
-    engine.dispose()
+    running.stop(None)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import requests
 from registry_service.gateway.ui_routes import UI_DIR
 from registry_service.server import RunningServer
 
-from .test_cli import HTTP_LISTENING, serving
+from .processes import serving
 
 # What the page loads: <script src>, <link href>, <img src> and ES module imports.
 REFERENCE = re.compile(r"""(?:src|href)="([^"#]+)"|^import [^;]*? from "([^"]+)";""", re.MULTILINE)
@@ -82,11 +82,9 @@ def test_everything_the_page_loads_is_a_local_file_of_the_package() -> None:
 
 
 def test_the_serve_command_serves_the_ui(tmp_path: Path) -> None:
-    with serving(
-        "--database-url", f"sqlite:///{tmp_path / 'registry.db'}", until=HTTP_LISTENING
-    ) as port:
-        page = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
-        script = requests.get(f"http://127.0.0.1:{port}/ui/js/pages/version.js", timeout=10)
+    with serving("--port", "0", "--database-url", f"sqlite:///{tmp_path / 'registry.db'}") as s:
+        page = requests.get(f"http://127.0.0.1:{s.http_port}/", timeout=10)
+        script = requests.get(f"http://127.0.0.1:{s.http_port}/ui/js/pages/version.js", timeout=10)
     assert page.status_code == 200
     assert "<title>Model Registry</title>" in page.text
     assert script.status_code == 200

@@ -17,7 +17,9 @@ from registry_service.servicer import ModelRegistryServicer
 class HttpServer:
     """A running gateway and the port it really listens on."""
 
-    def __init__(self, settings: Settings, servicer: ModelRegistryServicer) -> None:
+    def __init__(
+        self, settings: Settings, servicer: ModelRegistryServicer, *, reuse_port: bool = False
+    ) -> None:
         # Bound here, not by uvicorn, so that a taken port fails the start like gRPC's does and
         # port 0 is resolved before the first request.
         ipv6 = ":" in settings.host
@@ -26,6 +28,8 @@ class HttpServer:
             family=socket.AF_INET6 if ipv6 else socket.AF_INET,
             # As gRPC does: "::" takes IPv4 connections too.
             dualstack_ipv6=ipv6 and socket.has_dualstack_ipv6(),
+            # Shared by the processes of `--workers`, as their gRPC port is.
+            reuse_port=reuse_port,
         )
         self.port: int = self._socket.getsockname()[1]
         # As many calls at once as gRPC serves, so HTTP cannot drain the database pool alone.
@@ -55,6 +59,10 @@ class HttpServer:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def start_http(settings: Settings, servicer: ModelRegistryServicer) -> HttpServer | None:
+def start_http(
+    settings: Settings, servicer: ModelRegistryServicer, *, reuse_port: bool = False
+) -> HttpServer | None:
     """The gateway on ``settings.http_port``, or None when that is negative (disabled)."""
-    return HttpServer(settings, servicer) if settings.http_port >= 0 else None
+    if settings.http_port < 0:
+        return None
+    return HttpServer(settings, servicer, reuse_port=reuse_port)

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
+from functools import partial
 from typing import Any
 
 import sqlalchemy
 from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from registry_service.errors import Cancelled, DeadlineExceeded, RegistryError, Unavailable
+
+log = logging.getLogger(__name__)
 
 # Connection execution option that marks a transaction as one that will write.
 WRITE_TRANSACTION = "registry_write_transaction"
@@ -19,6 +31,13 @@ WRITE_TRANSACTION = "registry_write_transaction"
 DEFAULT_TIMEOUT = 5.0
 # libpq's connect_timeout is whole seconds, and it treats anything below 2 as 2.
 _MIN_CONNECT_TIMEOUT_S = 2
+
+# How long PostgreSQL gets to answer a connection attempt; an unreachable host otherwise holds a
+# call (and the health probe) for the operating system's TCP timeout, minutes.
+POSTGRES_CONNECT_TIMEOUT_S = 5
+
+# SQLite runs the progress handler every this many virtual machine instructions.
+SQLITE_PROGRESS_STEPS = 1000
 
 
 def normalize_url(url: str) -> URL:
@@ -57,6 +76,9 @@ def make_engine(url: str, *, pool_size: int = 10, timeout: float = DEFAULT_TIMEO
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, timeout)
+    connect_args = {}
+    if "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = max(_MIN_CONNECT_TIMEOUT_S, math.ceil(timeout))
     return sqlalchemy.create_engine(
         parsed,
         pool_size=pool_size,
@@ -65,7 +87,7 @@ def make_engine(url: str, *, pool_size: int = 10, timeout: float = DEFAULT_TIMEO
         # A pooled connection to a database that restarted is found dead here and replaced, so
         # service resumes without a restart once the database is back.
         pool_pre_ping=True,
-        connect_args={"connect_timeout": max(_MIN_CONNECT_TIMEOUT_S, math.ceil(timeout))},
+        connect_args=connect_args,
     )
 
 
@@ -89,6 +111,8 @@ def _sqlite_engine(url: URL, timeout: float) -> Engine:
         cursor.execute("PRAGMA case_sensitive_like=ON")
         cursor.execute(f"PRAGMA busy_timeout={round(timeout * 1000)}")
         cursor.close()
+        # Kept with the connection: a call's deadline lowers busy_timeout and restores this one.
+        _record.info[_BUSY_TIMEOUT_MS] = round(timeout * 1000)
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
@@ -96,3 +120,185 @@ def _sqlite_engine(url: URL, timeout: float) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
+
+
+# Key of the engine's SQLite busy_timeout in each pooled connection's info.
+_BUSY_TIMEOUT_MS = "registry_busy_timeout_ms"
+
+
+def first_line(error: Exception) -> str:
+    """The driver's own message, without SQLAlchemy's statement and background link."""
+    text = str(getattr(error, "orig", None) or error)
+    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+
+
+def ping(engine: Engine, timeout: float) -> None:
+    """Raise unless the database answers a query within ``timeout`` seconds."""
+    with call_bounds(timeout), engine.connect() as connection, bounded_transaction(connection):
+        connection.exec_driver_sql("SELECT 1")
+
+
+# -- deadlines and cancellation ---------------------------------------------------------------
+
+
+class CallBounds:
+    """The time left to the call a transaction serves, and whether its caller went away."""
+
+    def __init__(self, seconds: float) -> None:
+        self._deadline = time.monotonic() + seconds
+        self._cancelled = threading.Event()
+        # Interrupts the statement running for this call; set only while a transaction is open.
+        self._interrupt: Callable[[], None] | None = None
+        self._lock = threading.Lock()
+
+    def remaining(self) -> float:
+        return self._deadline - time.monotonic()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def over(self) -> bool:
+        return self.cancelled or self.remaining() <= 0
+
+    def ended(self) -> RegistryError | None:
+        """Why this call's database work must stop, if it must."""
+        if self.cancelled:
+            return Cancelled("the call was cancelled; its transaction was rolled back")
+        if self.remaining() <= 0:
+            return DeadlineExceeded(
+                "the call's deadline passed before the database finished; "
+                "its transaction was rolled back"
+            )
+        return None
+
+    def check(self) -> None:
+        error = self.ended()
+        if error is not None:
+            raise error
+
+    def cancel(self) -> None:
+        """Stop this call's database work: its caller cancelled or its deadline passed.
+
+        gRPC calls this on the thread that serves every connection, which must not wait on the
+        database, so a running statement is interrupted from a thread of its own.
+        """
+        self._cancelled.set()
+        with self._lock:
+            if self._interrupt is not None:
+                threading.Thread(target=self._run_interrupt, daemon=True).start()
+
+    def _run_interrupt(self) -> None:
+        # Under the lock, so the connection cannot go back to the pool, and on to another call,
+        # while it is being interrupted.
+        with self._lock:
+            if self._interrupt is None:
+                return
+            try:
+                self._interrupt()
+            except Exception as error:
+                # The transaction still ends at its deadline; only promptness is lost.
+                log.warning("could not interrupt a cancelled call's statement: %s", error)
+
+    @contextmanager
+    def interruptible(self, interrupt: Callable[[], None] | None) -> Iterator[None]:
+        """While open, ``cancel()`` runs ``interrupt`` to stop the statement in progress."""
+        with self._lock:
+            self._interrupt = interrupt
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._interrupt = None
+
+
+_current_call: ContextVar[CallBounds | None] = ContextVar("registry_call_bounds", default=None)
+
+
+@contextmanager
+def call_bounds(seconds: float) -> Iterator[CallBounds]:
+    """Bound the transactions begun in this context to ``seconds`` from now; ``cancel()`` on
+    the bounds rolls them back early."""
+    bounds = CallBounds(seconds)
+    token = _current_call.set(bounds)
+    try:
+        yield bounds
+    finally:
+        _current_call.reset(token)
+
+
+@contextmanager
+def holding(lock: threading.Lock | None, timeout: float) -> Iterator[None]:
+    """Hold ``lock`` (when there is one), waiting no longer than ``timeout`` seconds or what is
+    left of the current call's deadline, whichever ends first. Bounded, so that while another
+    process holds SQLite's lock the queued writers fail instead of waiting in turn."""
+    if lock is None:
+        yield
+        return
+    bounds = _current_call.get()
+    remaining = None if bounds is None else max(bounds.remaining(), 0)
+    if not lock.acquire(timeout=timeout if remaining is None else min(timeout, remaining)):
+        if remaining is not None and remaining <= timeout:
+            raise DeadlineExceeded("the call's deadline passed while it queued for the database")
+        raise Unavailable(f"the database is busy: no turn to write within {timeout:g} seconds")
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextmanager
+def bounded_transaction(connection: Connection) -> Iterator[None]:
+    """A transaction on ``connection`` that ends, rolled back, when the current call's deadline
+    passes or its caller cancels: never committed for a caller that is gone.
+
+    PostgreSQL bounds each statement with statement_timeout and is sent a cancel request when
+    the caller goes away; SQLite bounds lock waits with busy_timeout and interrupts statements
+    from its progress handler.
+    """
+    bounds = _current_call.get()
+    if bounds is None:
+        with connection.begin():
+            yield
+        return
+    bounds.check()
+    raw: Any = connection.connection.dbapi_connection
+    sqlite = connection.dialect.name == "sqlite"
+    budget_ms = max(math.ceil(bounds.remaining() * 1000), 1)
+    try:
+        with (
+            (
+                _sqlite_bounds(raw, bounds, budget_ms, connection.info[_BUSY_TIMEOUT_MS])
+                if sqlite
+                else nullcontext()
+            ),
+            bounds.interruptible(
+                None if sqlite else partial(raw.cancel_safe, timeout=POSTGRES_CONNECT_TIMEOUT_S)
+            ),
+            connection.begin(),
+        ):
+            if not sqlite:
+                connection.exec_driver_sql(f"SET LOCAL statement_timeout = {budget_ms}")
+            yield
+            # The work is done but not committed: a caller that has gone gets a rollback.
+            bounds.check()
+    except DBAPIError as error:
+        # An interrupted statement, a statement_timeout or a lock wait cut short all surface as
+        # database errors; what they mean is that the call ended.
+        ended = bounds.ended()
+        if ended is not None:
+            raise ended from error
+        raise
+
+
+@contextmanager
+def _sqlite_bounds(
+    raw: Any, bounds: CallBounds, budget_ms: int, busy_timeout_ms: int
+) -> Iterator[None]:
+    raw.execute(f"PRAGMA busy_timeout={min(budget_ms, busy_timeout_ms)}")
+    raw.set_progress_handler(bounds.over, SQLITE_PROGRESS_STEPS)
+    try:
+        yield
+    finally:
+        raw.set_progress_handler(None, 0)
+        raw.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")

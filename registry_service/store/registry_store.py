@@ -40,7 +40,14 @@ from registry_service.domain import (
 from registry_service.errors import Aborted, AlreadyExists, InvalidArgument, NotFound, Unavailable
 from registry_service.search import SearchQuery, model_version_search, registered_model_search
 from registry_service.store import idempotency
-from registry_service.store.engine import DEFAULT_TIMEOUT, WRITE_TRANSACTION, is_sqlite
+from registry_service.store.engine import (
+    DEFAULT_TIMEOUT,
+    WRITE_TRANSACTION,
+    bounded_transaction,
+    first_line,
+    holding,
+    is_sqlite,
+)
 from registry_service.store.loading import (
     latest_versions,
     models_from_rows,
@@ -99,12 +106,14 @@ class RegistryStore:
 
     # -- transactions ------------------------------------------------------------------------
 
+    # Transactions are bounded by the deadline of the call they serve (see engine.call_bounds).
+
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
         with (
             _database_errors_as_unavailable(),
             self._engine.connect() as connection,
-            connection.begin(),
+            bounded_transaction(connection),
         ):
             yield connection
 
@@ -112,28 +121,12 @@ class RegistryStore:
     def _writing(self) -> Iterator[Connection]:
         with (
             _database_errors_as_unavailable(),
-            self._write_turn(),
+            holding(self._write_lock, self._timeout),
             self._engine.connect() as connection,
         ):
             connection.execution_options(**{WRITE_TRANSACTION: True})
-            with connection.begin():
+            with bounded_transaction(connection):
                 yield connection
-
-    @contextmanager
-    def _write_turn(self) -> Iterator[None]:
-        """This process's turn to write on SQLite. Bounded, so that while another process holds
-        the database lock the queued writers fail with Unavailable instead of waiting in turn."""
-        if self._write_lock is None:
-            yield
-            return
-        if not self._write_lock.acquire(timeout=self._timeout):
-            raise Unavailable(
-                f"the database is busy: no turn to write within {self._timeout:g} seconds"
-            )
-        try:
-            yield
-        finally:
-            self._write_lock.release()
 
     def _write(
         self,
@@ -714,16 +707,11 @@ def _database_errors_as_unavailable() -> Iterator[None]:
     try:
         yield
     except (OperationalError, PoolTimeoutError) as error:
-        raise Unavailable(f"the database is unavailable: {_first_line(error)}") from error
+        raise Unavailable(f"the database is unavailable: {first_line(error)}") from error
     except DBAPIError as error:
         if error.connection_invalidated:
-            raise Unavailable(f"the database connection was lost: {_first_line(error)}") from error
+            raise Unavailable(f"the database connection was lost: {first_line(error)}") from error
         raise
-
-
-def _first_line(error: Exception) -> str:
-    text = str(getattr(error, "orig", None) or error)
-    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
 
 
 def _page_rows(

@@ -1,0 +1,48 @@
+"""Log lines as JSON objects, one per line, each carrying the request id of the call (and the
+trace of the span) it was written in, so that a log pipeline can join them without parsing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from registry_service import tracing
+
+# The id of the call being served in this context; set by the call interceptor.
+request_id: ContextVar[str | None] = ContextVar("registry_request_id", default=None)
+
+# `extra=` key under which a log call passes fields of its own (the access log's).
+FIELDS = "fields"
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "pid": os.getpid(),
+        }
+        call = request_id.get()
+        if call is not None:
+            line["request_id"] = call
+        span = tracing.current_ids()
+        if span is not None:
+            line["trace_id"], line["span_id"] = span
+        line.update(getattr(record, FIELDS, {}))
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def configure(level: str) -> None:
+    """Send every logger's records to stderr as JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
