@@ -100,7 +100,7 @@ class Settings:
     idempotency_window: float = _setting(
         DEFAULT_WINDOW_S,
         "seconds a write's request_id is remembered, so that a retry within it changes nothing",
-        positive=True,
+        minimum=0,
     )
     log_level: str = _setting("INFO", "Python logging level")
 
