@@ -17,7 +17,7 @@ BUF := $(CURDIR)/$(VENV)/bin/buf
 # Commit that `buf breaking` compares protos/ with; empty means the previous commit of main.
 BUF_AGAINST ?=
 
-.PHONY: run test generate lint venv googleapis docs
+.PHONY: run test generate lint venv googleapis docs bench-search
 
 venv: $(STAMP)
 
@@ -39,8 +39,8 @@ generate: $(STAMP)
 		--grpc_python_out=$(OUT) $(PROTOS)
 
 lint: googleapis
-	$(VENV)/bin/ruff check registry_service tests docs
-	$(VENV)/bin/ruff format --check registry_service tests docs
+	$(VENV)/bin/ruff check registry_service tests docs bench
+	$(VENV)/bin/ruff format --check registry_service tests docs bench
 	$(VENV)/bin/mypy
 	cd protos && $(BUF) lint
 	cd protos && $(BUF) format --diff --exit-code --path modelregistry
@@ -54,3 +54,8 @@ googleapis: $(STAMP)
 	for proto in $(GOOGLEAPIS_PROTOS); do \
 		install -D -m 644 $(GOOGLEAPIS)/$$proto $(GOOGLEAPIS_MODULE)/$$proto || exit 1; \
 	done
+
+# Not part of `make test`: seeds 100k models / 1M versions (cached in bench/.data/) and takes
+# minutes. BENCH_ARGS passes options, e.g. BENCH_ARGS="--backend postgres".
+bench-search: $(STAMP)
+	$(PY) -m bench.run $(BENCH_ARGS)

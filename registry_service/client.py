@@ -8,13 +8,20 @@ Methods return the protobuf messages (RegisteredModel, ModelVersion); failures r
 errors of ``registry_service.errors`` (NotFound, AlreadyExists, InvalidArgument, …) carrying the
 gRPC ``code`` and the ErrorInfo ``reason``.
 
+Every write sends a ``request_id``, a fresh UUID unless the caller passes one: a retry of the same
+request (by the channel, or by the caller with the same id) is then applied once. Writes to an
+existing model or version take an ``etag`` (from a RegisteredModel or ModelVersion read earlier)
+and then fail with Aborted if someone else changed the resource in between.
+
 The channel balances calls round_robin over every address it is given, gives each call a
-deadline, and retries calls that failed with UNAVAILABLE (see ``service_config``).
+deadline, and retries calls that failed with UNAVAILABLE: reads always, writes because they
+carry their request_id (see ``service_config``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -106,10 +113,18 @@ class RegistryClient:
     # -- registered models -------------------------------------------------------------------
 
     def create_registered_model(
-        self, name: str, tags: dict[str, str] | None = None, description: str | None = None
+        self,
+        name: str,
+        tags: dict[str, str] | None = None,
+        description: str | None = None,
+        *,
+        request_id: str | None = None,
     ) -> RegisteredModel:
         request = pb.CreateRegisteredModelRequest(
-            name=name, tags=tags or {}, description=description or ""
+            name=name,
+            tags=tags or {},
+            description=description or "",
+            request_id=_request_id(request_id),
         )
         model: RegisteredModel = self._call(
             self._stub.CreateRegisteredModel, request
@@ -121,22 +136,48 @@ class RegistryClient:
         model: RegisteredModel = self._call(self._stub.GetRegisteredModel, request).registered_model
         return model
 
-    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
-        request = pb.RenameRegisteredModelRequest(name=name, new_name=new_name)
+    def rename_registered_model(
+        self,
+        name: str,
+        new_name: str,
+        *,
+        etag: str | None = None,
+        request_id: str | None = None,
+    ) -> RegisteredModel:
+        request = pb.RenameRegisteredModelRequest(
+            name=name, new_name=new_name, etag=etag or "", request_id=_request_id(request_id)
+        )
         model: RegisteredModel = self._call(
             self._stub.RenameRegisteredModel, request
         ).registered_model
         return model
 
-    def update_registered_model(self, name: str, description: str | None = None) -> RegisteredModel:
-        request = pb.UpdateRegisteredModelRequest(name=name, description=description)
+    def update_registered_model(
+        self,
+        name: str,
+        description: str | None = None,
+        *,
+        etag: str | None = None,
+        request_id: str | None = None,
+    ) -> RegisteredModel:
+        request = pb.UpdateRegisteredModelRequest(
+            name=name,
+            description=description,
+            etag=etag or "",
+            request_id=_request_id(request_id),
+        )
         model: RegisteredModel = self._call(
             self._stub.UpdateRegisteredModel, request
         ).registered_model
         return model
 
-    def delete_registered_model(self, name: str) -> None:
-        self._call(self._stub.DeleteRegisteredModel, pb.DeleteRegisteredModelRequest(name=name))
+    def delete_registered_model(
+        self, name: str, *, etag: str | None = None, request_id: str | None = None
+    ) -> None:
+        request = pb.DeleteRegisteredModelRequest(
+            name=name, etag=etag or "", request_id=_request_id(request_id)
+        )
+        self._call(self._stub.DeleteRegisteredModel, request)
 
     def search_registered_models(
         self,
@@ -178,6 +219,8 @@ class RegistryClient:
         run_link: str | None = None,
         description: str | None = None,
         experiment_id: str | None = None,
+        *,
+        request_id: str | None = None,
     ) -> ModelVersion:
         request = pb.CreateModelVersionRequest(
             name=name,
@@ -187,6 +230,7 @@ class RegistryClient:
             run_link=run_link or "",
             description=description or "",
             experiment_id=experiment_id or "",
+            request_id=_request_id(request_id),
         )
         version: ModelVersion = self._call(self._stub.CreateModelVersion, request).model_version
         return version
@@ -198,13 +242,16 @@ class RegistryClient:
         run_id: str | None = None,
         tags: dict[str, str] | None = None,
         description: str | None = None,
+        *,
+        request_id: str | None = None,
     ) -> ModelVersion:
         """Create the next version of ``name`` from ``source``, creating the model first when it
-        does not exist yet (like MLflow's ``register_model``)."""
+        does not exist yet (like MLflow's ``register_model``). ``request_id`` identifies the
+        version's creation; creating the model needs none, as an existing model is accepted."""
         with contextlib.suppress(AlreadyExists):
             self.create_registered_model(name)
         return self.create_model_version(
-            name, source, run_id=run_id, tags=tags, description=description
+            name, source, run_id=run_id, tags=tags, description=description, request_id=request_id
         )
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
@@ -221,15 +268,30 @@ class RegistryClient:
         version: int | str,
         description: str | None = None,
         stage: str | None = None,
+        *,
+        etag: str | None = None,
+        request_id: str | None = None,
     ) -> ModelVersion:
-        """Change a version's description and/or stage (``stage`` as older MLflow docs show it)."""
+        """Change a version's description and/or stage (``stage`` as older MLflow docs show it).
+        With both, the stage changes first and the description update is checked against the
+        etag the transition returned (when ``etag`` was given), under an id derived from
+        ``request_id`` so that retrying the whole call replays both halves."""
         number = _version(version)
+        request_id = _request_id(request_id)
         result: ModelVersion | None = None
         if stage is not None:
-            result = self.transition_model_version_stage(name, number, stage)
+            result = self.transition_model_version_stage(
+                name, number, stage, etag=etag, request_id=request_id
+            )
+            etag = result.etag if etag else None
+            request_id = str(uuid.uuid5(uuid.UUID(request_id), "description"))
         if description is not None or result is None:
             request = pb.UpdateModelVersionRequest(
-                name=name, version=number, description=description
+                name=name,
+                version=number,
+                description=description,
+                etag=etag or "",
+                request_id=request_id,
             )
             result = self._call(self._stub.UpdateModelVersion, request).model_version
         return result
@@ -240,20 +302,37 @@ class RegistryClient:
         version: int | str,
         stage: str,
         archive_existing_versions: bool = False,
+        *,
+        etag: str | None = None,
+        request_id: str | None = None,
     ) -> ModelVersion:
         request = pb.TransitionModelVersionStageRequest(
             name=name,
             version=_version(version),
             stage=stage,
             archive_existing_versions=archive_existing_versions,
+            etag=etag or "",
+            request_id=_request_id(request_id),
         )
         result: ModelVersion = self._call(
             self._stub.TransitionModelVersionStage, request
         ).model_version
         return result
 
-    def delete_model_version(self, name: str, version: int | str) -> None:
-        request = pb.DeleteModelVersionRequest(name=name, version=_version(version))
+    def delete_model_version(
+        self,
+        name: str,
+        version: int | str,
+        *,
+        etag: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        request = pb.DeleteModelVersionRequest(
+            name=name,
+            version=_version(version),
+            etag=etag or "",
+            request_id=_request_id(request_id),
+        )
         self._call(self._stub.DeleteModelVersion, request)
 
     def search_model_versions(
@@ -286,34 +365,92 @@ class RegistryClient:
 
     # -- tags --------------------------------------------------------------------------------
 
-    def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
-        request = pb.SetRegisteredModelTagRequest(name=name, key=key, value=value)
+    def set_registered_model_tag(
+        self,
+        name: str,
+        key: str,
+        value: str,
+        *,
+        etag: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        request = pb.SetRegisteredModelTagRequest(
+            name=name, key=key, value=value, etag=etag or "", request_id=_request_id(request_id)
+        )
         self._call(self._stub.SetRegisteredModelTag, request)
 
-    def delete_registered_model_tag(self, name: str, key: str) -> None:
-        request = pb.DeleteRegisteredModelTagRequest(name=name, key=key)
+    def delete_registered_model_tag(
+        self, name: str, key: str, *, etag: str | None = None, request_id: str | None = None
+    ) -> None:
+        request = pb.DeleteRegisteredModelTagRequest(
+            name=name, key=key, etag=etag or "", request_id=_request_id(request_id)
+        )
         self._call(self._stub.DeleteRegisteredModelTag, request)
 
-    def set_model_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
+    def set_model_version_tag(
+        self,
+        name: str,
+        version: int | str,
+        key: str,
+        value: str,
+        *,
+        etag: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
         request = pb.SetModelVersionTagRequest(
-            name=name, version=_version(version), key=key, value=value
+            name=name,
+            version=_version(version),
+            key=key,
+            value=value,
+            etag=etag or "",
+            request_id=_request_id(request_id),
         )
         self._call(self._stub.SetModelVersionTag, request)
 
-    def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
-        request = pb.DeleteModelVersionTagRequest(name=name, version=_version(version), key=key)
+    def delete_model_version_tag(
+        self,
+        name: str,
+        version: int | str,
+        key: str,
+        *,
+        etag: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        request = pb.DeleteModelVersionTagRequest(
+            name=name,
+            version=_version(version),
+            key=key,
+            etag=etag or "",
+            request_id=_request_id(request_id),
+        )
         self._call(self._stub.DeleteModelVersionTag, request)
 
     # -- aliases -----------------------------------------------------------------------------
 
-    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
+    def set_registered_model_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | str,
+        *,
+        etag: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
         request = pb.SetRegisteredModelAliasRequest(
-            name=name, alias=alias, version=_version(version)
+            name=name,
+            alias=alias,
+            version=_version(version),
+            etag=etag or "",
+            request_id=_request_id(request_id),
         )
         self._call(self._stub.SetRegisteredModelAlias, request)
 
-    def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        request = pb.DeleteRegisteredModelAliasRequest(name=name, alias=alias)
+    def delete_registered_model_alias(
+        self, name: str, alias: str, *, etag: str | None = None, request_id: str | None = None
+    ) -> None:
+        request = pb.DeleteRegisteredModelAliasRequest(
+            name=name, alias=alias, etag=etag or "", request_id=_request_id(request_id)
+        )
         self._call(self._stub.DeleteRegisteredModelAlias, request)
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
@@ -329,6 +466,8 @@ class RegistryClient:
         model_versions: Iterable[ModelVersion] = (),
         on_conflict: str = "fail",
         last_version: int = 0,
+        *,
+        request_id: str | None = None,
     ) -> pb.ImportRegisteredModelResponse:
         """Recreate a whole model copied from another registry, with its versions' numbers,
         stages, timestamps and users; ``on_conflict`` is "fail", "skip" or "rename". The response
@@ -345,6 +484,7 @@ class RegistryClient:
             model_versions=list(model_versions),
             last_version=last_version,
             on_conflict=policy,
+            request_id=_request_id(request_id),
         )
         response: pb.ImportRegisteredModelResponse = self._call(
             self._stub.ImportRegisteredModel, request
@@ -357,6 +497,12 @@ _CONFLICT_POLICIES = {
     "skip": pb.IMPORT_CONFLICT_POLICY_SKIP,
     "rename": pb.IMPORT_CONFLICT_POLICY_RENAME,
 }
+
+
+def _request_id(request_id: str | None) -> str:
+    """The caller's request_id, or a fresh one: made once per method call, so that every retry
+    of that call carries the same id and the server applies the write once."""
+    return request_id or str(uuid.uuid4())
 
 
 def _version(version: int | str) -> int:

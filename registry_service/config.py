@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from dataclasses import Field, dataclass, field, fields
 from typing import Any, TypeVar, get_type_hints
 
+from registry_service.store.engine import DEFAULT_TIMEOUT
+from registry_service.store.idempotency import DEFAULT_WINDOW_S
+
 DEFAULT_DATABASE_URL = "sqlite:///registry.db"
 DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 
@@ -89,6 +92,17 @@ class Settings:
         30.0, "seconds a closing connection's calls get to finish", minimum=0
     )
     log_level: str = _setting("INFO", "Python logging level")
+    database_timeout: float = _setting(
+        DEFAULT_TIMEOUT,
+        "seconds a call waits for the database (to connect, for a pooled connection, for "
+        "SQLite's write lock) before failing with UNAVAILABLE",
+        positive=True,
+    )
+    idempotency_window: float = _setting(
+        DEFAULT_WINDOW_S,
+        "seconds a write's request_id is remembered, so that a retry within it changes nothing",
+        minimum=0,
+    )
 
     def __post_init__(self) -> None:
         for setting in fields(self):

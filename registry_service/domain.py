@@ -41,6 +41,9 @@ class ModelVersion:
     experiment_id: str
     status: VersionStatus
     status_message: str
+    # Changes whenever the version changes; a write that carries it fails if it no longer matches.
+    # Empty on records that go into the store (an import); set on every record that comes out.
+    etag: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
 
@@ -54,6 +57,9 @@ class RegisteredModel:
     last_updated_timestamp: int
     user_id: str
     description: str
+    # Changes whenever the model or anything under it (tags, aliases, versions) changes; empty
+    # on records that go into the store.
+    etag: str = ""
     latest_versions: list[ModelVersion] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)

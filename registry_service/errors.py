@@ -73,3 +73,10 @@ class Cancelled(RegistryError):
     """The caller went away before the call finished; nothing was changed."""
 
     reason = "CANCELLED"
+
+
+class Aborted(RegistryError):
+    """The call lost a race: the etag it carried no longer matches the resource. Read the resource
+    again and retry. MLflow has no such error; the reason word is this service's own."""
+
+    reason = "ABORTED"

@@ -14,10 +14,12 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError, Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from registry_service.errors import (
+    Aborted,
     AlreadyExists,
     Cancelled,
     DeadlineExceeded,
@@ -28,6 +30,10 @@ from registry_service.errors import (
 )
 
 ERROR_DOMAIN = "modelregistry.v1"
+# A status message travels twice in the trailers (grpc-message, percent-encoded, and inside
+# grpc-status-details-bin), and clients refuse trailers beyond 8 to 16 KiB. Messages quote the
+# offending input, which may be far longer, so they are cut to this many UTF-8 bytes.
+MAX_MESSAGE_BYTES = 1024
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,7 @@ _CODE_OF_ERROR: dict[type[RegistryError], grpc.StatusCode] = {
     Unavailable: grpc.StatusCode.UNAVAILABLE,
     DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     Cancelled: grpc.StatusCode.CANCELLED,
+    Aborted: grpc.StatusCode.ABORTED,
 }
 _ERROR_OF_CODE = {code: error for error, code in _CODE_OF_ERROR.items()}
 
@@ -49,6 +56,15 @@ def status_code_of(error: RegistryError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+def _bounded(message: str) -> str:
+    encoded = message.encode()
+    if len(encoded) <= MAX_MESSAGE_BYTES:
+        return message
+    ellipsis = "…"
+    kept = encoded[: MAX_MESSAGE_BYTES - len(ellipsis.encode())]
+    return kept.decode(errors="ignore") + ellipsis
+
+
 def to_status(error: RegistryError) -> grpc.Status:
     code = status_code_of(error)
     info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)
@@ -57,7 +73,7 @@ def to_status(error: RegistryError) -> grpc.Status:
     detail = any_pb2.Any()
     detail.Pack(info)
     status: grpc.Status = rpc_status.to_status(
-        status_pb2.Status(code=code.value[0], message=error.message, details=[detail])
+        status_pb2.Status(code=code.value[0], message=_bounded(error.message), details=[detail])
     )
     return status
 
@@ -92,6 +108,22 @@ def _abort(context: grpc.ServicerContext, status: grpc.Status) -> None:
     context.abort(status.code, status.details)
 
 
+def tolerant_parser(message_class: type[Message]) -> Callable[[bytes], Any]:
+    """A request deserializer that hands bytes it cannot parse (bad UTF-8 in a string field,
+    truncated or garbled messages) to the servicer as an InvalidArgument for ``abort_on_error`` to
+    raise: grpc answers a deserializer's exception with INTERNAL, and bad input is not a bug."""
+
+    def parse(data: bytes) -> Message | InvalidArgument:
+        try:
+            return message_class.FromString(data)
+        except DecodeError as error:
+            return InvalidArgument(
+                f"the request is not a valid {message_class.DESCRIPTOR.full_name} message: {error}"
+            )
+
+    return parse
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 S = TypeVar("S")
@@ -101,13 +133,16 @@ def abort_on_error(
     method: Callable[Concatenate[S, Any, grpc.ServicerContext, P], R],
 ) -> Callable[Concatenate[S, Any, grpc.ServicerContext, P], R]:
     """Wrap a servicer method so a domain error aborts the call with its status, and anything
-    unexpected aborts with INTERNAL (logged with its traceback) instead of UNKNOWN."""
+    unexpected aborts with INTERNAL (logged with its traceback) instead of UNKNOWN. A request that
+    ``tolerant_parser`` could not parse arrives as its InvalidArgument and is answered as such."""
 
     @functools.wraps(method)
     def wrapper(
         self: S, request: Any, context: grpc.ServicerContext, *args: P.args, **kwargs: P.kwargs
     ) -> R:
         try:
+            if isinstance(request, InvalidArgument):
+                raise request
             return method(self, request, context, *args, **kwargs)
         except RegistryError as error:
             _abort(context, to_status(error))

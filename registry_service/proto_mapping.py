@@ -39,6 +39,7 @@ def model_version_message(version: ModelVersion) -> model_version_pb2.ModelVersi
         experiment_id=version.experiment_id,
         status=_STATUS[version.status],
         status_message=version.status_message,
+        etag=version.etag,
         tags=version.tags,
         aliases=version.aliases,
     )
@@ -51,6 +52,7 @@ def registered_model_message(model: RegisteredModel) -> registered_model_pb2.Reg
         last_updated_timestamp=model.last_updated_timestamp,
         user_id=model.user_id,
         description=model.description,
+        etag=model.etag,
         latest_versions=[model_version_message(v) for v in model.latest_versions],
         tags=model.tags,
         aliases=model.aliases,

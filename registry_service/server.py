@@ -9,14 +9,16 @@ from concurrent import futures
 from dataclasses import dataclass
 
 import grpc
+from google.protobuf import message_factory
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from modelregistry.v1 import registry_service_pb2, registry_service_pb2_grpc
+from modelregistry.v1 import registry_service_pb2
 from prometheus_client import CollectorRegistry
 
 from registry_service.addresses import format_address
 from registry_service.config import Settings
 from registry_service.gateway.http_server import HttpServer, start_http
+from registry_service.grpc_errors import tolerant_parser
 from registry_service.health import DatabaseHealth
 from registry_service.interceptors import CallInterceptor
 from registry_service.metrics import MetricsEndpoint, ServerMetrics
@@ -68,12 +70,38 @@ def open_store(settings: Settings) -> RegistryStore:
     works); a shared PostgreSQL is migrated only by an operator's explicit `db upgrade`, never by
     whichever replica happens to start first.
     """
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, timeout=settings.database_timeout)
     if is_sqlite(engine):
         schema.upgrade(engine)
     else:
         schema.require_current(engine)
-    return RegistryStore(engine)
+    return RegistryStore(
+        engine,
+        timeout=settings.database_timeout,
+        idempotency_window=settings.idempotency_window,
+    )
+
+
+def add_registry_service(server: grpc.Server, servicer: ModelRegistryServicer) -> None:
+    """What the generated add_ModelRegistryServiceServicer_to_server does, except that request
+    bytes that do not parse are answered with INVALID_ARGUMENT (see ``tolerant_parser``)."""
+    service = registry_service_pb2.DESCRIPTOR.services_by_name["ModelRegistryService"]
+    handlers = {
+        method.name: grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method.name),
+            request_deserializer=tolerant_parser(
+                message_factory.GetMessageClass(method.input_type)
+            ),
+            response_serializer=message_factory.GetMessageClass(
+                method.output_type
+            ).SerializeToString,
+        )
+        for method in service.methods
+    }
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
+    )
+    server.add_registered_method_handlers(service.full_name, handlers)
 
 
 def channel_options(settings: Settings, *, reuse_port: bool) -> list[tuple[str, int]]:
@@ -112,7 +140,7 @@ def start(
         maximum_concurrent_rpcs=settings.max_concurrent_calls or None,
     )
     servicer = ModelRegistryServicer(store)
-    registry_service_pb2_grpc.add_ModelRegistryServiceServicer_to_server(servicer, server)
+    add_registry_service(server, servicer)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:

@@ -30,7 +30,7 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
         self, request: pb.CreateRegisteredModelRequest, context: grpc.ServicerContext
     ) -> pb.CreateRegisteredModelResponse:
         model = self._store.create_registered_model(
-            request.name, dict(request.tags), request.description
+            request.name, dict(request.tags), request.description, request_id=request.request_id
         )
         return pb.CreateRegisteredModelResponse(registered_model=registered_model_message(model))
 
@@ -45,7 +45,9 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
     def RenameRegisteredModel(
         self, request: pb.RenameRegisteredModelRequest, context: grpc.ServicerContext
     ) -> pb.RenameRegisteredModelResponse:
-        model = self._store.rename_registered_model(request.name, request.new_name)
+        model = self._store.rename_registered_model(
+            request.name, request.new_name, etag=request.etag, request_id=request.request_id
+        )
         return pb.RenameRegisteredModelResponse(registered_model=registered_model_message(model))
 
     @abort_on_error
@@ -53,14 +55,18 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
         self, request: pb.UpdateRegisteredModelRequest, context: grpc.ServicerContext
     ) -> pb.UpdateRegisteredModelResponse:
         description = request.description if request.HasField("description") else None
-        model = self._store.update_registered_model(request.name, description)
+        model = self._store.update_registered_model(
+            request.name, description, etag=request.etag, request_id=request.request_id
+        )
         return pb.UpdateRegisteredModelResponse(registered_model=registered_model_message(model))
 
     @abort_on_error
     def DeleteRegisteredModel(
         self, request: pb.DeleteRegisteredModelRequest, context: grpc.ServicerContext
     ) -> pb.DeleteRegisteredModelResponse:
-        self._store.delete_registered_model(request.name)
+        self._store.delete_registered_model(
+            request.name, etag=request.etag, request_id=request.request_id
+        )
         return pb.DeleteRegisteredModelResponse()
 
     @abort_on_error
@@ -98,6 +104,7 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
             run_link=request.run_link,
             description=request.description,
             experiment_id=request.experiment_id,
+            request_id=request.request_id,
         )
         return pb.CreateModelVersionResponse(model_version=model_version_message(version))
 
@@ -113,7 +120,13 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
         self, request: pb.UpdateModelVersionRequest, context: grpc.ServicerContext
     ) -> pb.UpdateModelVersionResponse:
         description = request.description if request.HasField("description") else None
-        version = self._store.update_model_version(request.name, request.version, description)
+        version = self._store.update_model_version(
+            request.name,
+            request.version,
+            description,
+            etag=request.etag,
+            request_id=request.request_id,
+        )
         return pb.UpdateModelVersionResponse(model_version=model_version_message(version))
 
     @abort_on_error
@@ -121,7 +134,12 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
         self, request: pb.TransitionModelVersionStageRequest, context: grpc.ServicerContext
     ) -> pb.TransitionModelVersionStageResponse:
         version = self._store.transition_model_version_stage(
-            request.name, request.version, request.stage, request.archive_existing_versions
+            request.name,
+            request.version,
+            request.stage,
+            request.archive_existing_versions,
+            etag=request.etag,
+            request_id=request.request_id,
         )
         return pb.TransitionModelVersionStageResponse(model_version=model_version_message(version))
 
@@ -129,7 +147,9 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
     def DeleteModelVersion(
         self, request: pb.DeleteModelVersionRequest, context: grpc.ServicerContext
     ) -> pb.DeleteModelVersionResponse:
-        self._store.delete_model_version(request.name, request.version)
+        self._store.delete_model_version(
+            request.name, request.version, etag=request.etag, request_id=request.request_id
+        )
         return pb.DeleteModelVersionResponse()
 
     @abort_on_error
@@ -157,28 +177,49 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
     def SetRegisteredModelTag(
         self, request: pb.SetRegisteredModelTagRequest, context: grpc.ServicerContext
     ) -> pb.SetRegisteredModelTagResponse:
-        self._store.set_registered_model_tag(request.name, request.key, request.value)
+        self._store.set_registered_model_tag(
+            request.name,
+            request.key,
+            request.value,
+            etag=request.etag,
+            request_id=request.request_id,
+        )
         return pb.SetRegisteredModelTagResponse()
 
     @abort_on_error
     def DeleteRegisteredModelTag(
         self, request: pb.DeleteRegisteredModelTagRequest, context: grpc.ServicerContext
     ) -> pb.DeleteRegisteredModelTagResponse:
-        self._store.delete_registered_model_tag(request.name, request.key)
+        self._store.delete_registered_model_tag(
+            request.name, request.key, etag=request.etag, request_id=request.request_id
+        )
         return pb.DeleteRegisteredModelTagResponse()
 
     @abort_on_error
     def SetModelVersionTag(
         self, request: pb.SetModelVersionTagRequest, context: grpc.ServicerContext
     ) -> pb.SetModelVersionTagResponse:
-        self._store.set_model_version_tag(request.name, request.version, request.key, request.value)
+        self._store.set_model_version_tag(
+            request.name,
+            request.version,
+            request.key,
+            request.value,
+            etag=request.etag,
+            request_id=request.request_id,
+        )
         return pb.SetModelVersionTagResponse()
 
     @abort_on_error
     def DeleteModelVersionTag(
         self, request: pb.DeleteModelVersionTagRequest, context: grpc.ServicerContext
     ) -> pb.DeleteModelVersionTagResponse:
-        self._store.delete_model_version_tag(request.name, request.version, request.key)
+        self._store.delete_model_version_tag(
+            request.name,
+            request.version,
+            request.key,
+            etag=request.etag,
+            request_id=request.request_id,
+        )
         return pb.DeleteModelVersionTagResponse()
 
     # -- aliases -----------------------------------------------------------------------------
@@ -187,14 +228,22 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
     def SetRegisteredModelAlias(
         self, request: pb.SetRegisteredModelAliasRequest, context: grpc.ServicerContext
     ) -> pb.SetRegisteredModelAliasResponse:
-        self._store.set_registered_model_alias(request.name, request.alias, request.version)
+        self._store.set_registered_model_alias(
+            request.name,
+            request.alias,
+            request.version,
+            etag=request.etag,
+            request_id=request.request_id,
+        )
         return pb.SetRegisteredModelAliasResponse()
 
     @abort_on_error
     def DeleteRegisteredModelAlias(
         self, request: pb.DeleteRegisteredModelAliasRequest, context: grpc.ServicerContext
     ) -> pb.DeleteRegisteredModelAliasResponse:
-        self._store.delete_registered_model_alias(request.name, request.alias)
+        self._store.delete_registered_model_alias(
+            request.name, request.alias, etag=request.etag, request_id=request.request_id
+        )
         return pb.DeleteRegisteredModelAliasResponse()
 
     @abort_on_error
@@ -219,6 +268,7 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
             ],
             last_version=request.last_version,
             on_conflict=conflict_policy_of(request.on_conflict),
+            request_id=request.request_id,
         )
         return pb.ImportRegisteredModelResponse(
             registered_model=registered_model_message(result.model),

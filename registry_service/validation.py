@@ -22,8 +22,13 @@ MAX_RUN_LINK_LENGTH = 4096
 MAX_EXPERIMENT_ID_LENGTH = 256
 MAX_ALIAS_LENGTH = 255
 MAX_USER_ID_LENGTH = 256
-# Version numbers are INTEGER columns; only an import can ask for one this large.
+# Version numbers are INTEGER (32-bit) columns; the contract's int64 has room they do not.
 MAX_VERSION = 2**31 - 1
+MAX_STAGES_PER_REQUEST = 10
+# The canonical text form of a UUID: 8-4-4-4-12 hexadecimal digits.
+REQUEST_ID_LENGTH = 36
+# An etag is a resource's revision as 16 hexadecimal digits.
+ETAG_LENGTH = 16
 
 # Control characters break logs, URIs and terminals; NUL is also refused by PostgreSQL text columns.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -31,6 +36,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_EXCEPT_WHITESPACE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ALIAS = re.compile(r"[A-Za-z0-9_-]+")
 _RESERVED_VERSION_ALIAS = re.compile(r"v\d+", re.IGNORECASE)
+_REQUEST_ID = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", re.IGNORECASE)
+_ETAG = re.compile(f"[0-9a-f]{{{ETAG_LENGTH}}}")
 
 LATEST_ALIAS = "latest"
 
@@ -79,8 +86,10 @@ def check_model_name(value: str, field: str = "name") -> str:
 
 
 def check_version(value: int, field: str = "version") -> int:
-    if value < 1:
-        raise InvalidArgument(f"{field} must be 1 or more, got {value}", field=field)
+    if not 1 <= value <= MAX_VERSION:
+        raise InvalidArgument(
+            f"{field} must be between 1 and {MAX_VERSION}, got {value}", field=field
+        )
     return value
 
 
@@ -111,6 +120,15 @@ def check_tag_entries(tags: dict[str, str], field: str = "tags") -> dict[str, st
 
 def check_description(value: str, field: str = "description") -> str:
     return check_text(field, value, MAX_DESCRIPTION_LENGTH)
+
+
+def parse_stages(values: list[str], field: str = "stages") -> list[Stage]:
+    if len(values) > MAX_STAGES_PER_REQUEST:
+        raise InvalidArgument(
+            f"{field} has {len(values)} entries; the maximum is {MAX_STAGES_PER_REQUEST}",
+            field=field,
+        )
+    return [parse_stage(value, field) for value in values]
 
 
 def parse_stage(value: str, field: str = "stage") -> Stage:
@@ -144,3 +162,32 @@ def check_alias_to_resolve(value: str, field: str = "alias") -> str:
             f"{field} {value!r} may contain only letters, digits, '_' and '-'", field=field
         )
     return value
+
+
+def check_request_id(value: str, field: str = "request_id") -> str | None:
+    """None when absent; otherwise the UUID in lower case, so that one id has one spelling."""
+    if not value:
+        return None
+    if not _REQUEST_ID.fullmatch(value):
+        raise InvalidArgument(
+            f"{field} must be a UUID (8-4-4-4-12 hexadecimal digits), got {value!r:.80}",
+            field=field,
+        )
+    return value.lower()
+
+
+def etag_of(revision: int) -> str:
+    return f"{revision:0{ETAG_LENGTH}x}"
+
+
+def check_etag(value: str, field: str = "etag") -> int | None:
+    """The revision an etag names, or None when the caller sent none (no check wanted)."""
+    if not value:
+        return None
+    if not _ETAG.fullmatch(value):
+        raise InvalidArgument(
+            f"{field} {value!r:.80} is not an etag this service issued; pass the etag of the "
+            "resource as last read, unchanged",
+            field=field,
+        )
+    return int(value, 16)

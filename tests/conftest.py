@@ -9,8 +9,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 import sqlalchemy
+from modelregistry.v1 import registry_service_pb2 as pb
+from modelregistry.v1.registry_service_pb2_grpc import ModelRegistryServiceStub
 from sqlalchemy.engine import make_url
 
 from registry_service.client import RegistryClient
@@ -115,3 +118,26 @@ def http_server(store: RegistryStore) -> Iterator[RunningServer]:
 def client(server: RunningServer) -> Iterator[RegistryClient]:
     with RegistryClient(f"127.0.0.1:{server.port}") as registry_client:
         yield registry_client
+
+
+@pytest.fixture
+def stub(server: RunningServer) -> Iterator[ModelRegistryServiceStub]:
+    """The generated stub on a real channel to ``server``: what a client in any language sees."""
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        yield ModelRegistryServiceStub(channel)
+
+
+@pytest.fixture
+def registry(stub: ModelRegistryServiceStub) -> ModelRegistryServiceStub:
+    """``stub`` on a small registry: fraud (tag team) with v1 (tag auc, alias champion) and v2,
+    and an empty churn."""
+    stub.CreateRegisteredModel(pb.CreateRegisteredModelRequest(name="fraud", tags={"team": "r"}))
+    stub.CreateModelVersion(
+        pb.CreateModelVersionRequest(name="fraud", source="s3://b/1", tags={"auc": "0.9"})
+    )
+    stub.CreateModelVersion(pb.CreateModelVersionRequest(name="fraud", source="s3://b/2"))
+    stub.SetRegisteredModelAlias(
+        pb.SetRegisteredModelAliasRequest(name="fraud", alias="champion", version=1)
+    )
+    stub.CreateRegisteredModel(pb.CreateRegisteredModelRequest(name="churn"))
+    return stub

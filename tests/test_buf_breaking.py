@@ -6,6 +6,7 @@ Each case builds a small git history of the real protos/ in a temporary reposito
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -64,6 +65,11 @@ def repo(tmp_path: Path, googleapis_module: Path) -> Path:
     return repo
 
 
+def unused_number(repo: Path) -> int:
+    """A field number ModelVersion does not use yet, so the examples stay valid as it grows."""
+    return max(int(n) for n in re.findall(r" = (\d+);", (repo / MODEL_VERSION).read_text())) + 1
+
+
 def edit(repo: Path, old: str, new: str) -> None:
     path = repo / MODEL_VERSION
     text = path.read_text()
@@ -80,10 +86,11 @@ def test_first_commit_of_main_is_skipped_with_a_reason(repo: Path) -> None:
 def test_compatible_change_passes_against_the_previous_commit(repo: Path) -> None:
     (repo / "README").write_text("second commit\n")
     commit_all(repo, "second")
+    number = unused_number(repo)
     edit(
         repo,
         "  repeated string aliases = 15;\n",
-        "  repeated string aliases = 15;\n  // A new field.\n  string etag = 16;\n",
+        f"  repeated string aliases = 15;\n  // A new field.\n  string note = {number};\n",
     )
     result = breaking(repo)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -93,7 +100,7 @@ def test_compatible_change_passes_against_the_previous_commit(repo: Path) -> Non
 def test_renumbered_field_is_reported(repo: Path) -> None:
     (repo / "README").write_text("second commit\n")
     commit_all(repo, "second")
-    edit(repo, "string run_link = 10;", "string run_link = 16;")
+    edit(repo, "string run_link = 10;", f"string run_link = {unused_number(repo)};")
     result = breaking(repo)
     assert result.returncode != 0
     assert 'Previously present field "10" with name "run_link"' in result.stdout

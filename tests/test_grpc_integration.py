@@ -4,7 +4,7 @@ language sees on the wire (status codes, google.rpc.ErrorInfo details, field val
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -13,10 +13,9 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from modelregistry.v1 import model_version_pb2, registry_service_pb2, registry_service_pb2_grpc
 
-from registry_service.server import RunningServer
-
 pb = registry_service_pb2
 Stub = registry_service_pb2_grpc.ModelRegistryServiceStub
+SERVICE = pb.DESCRIPTOR.services_by_name["ModelRegistryService"]
 
 DOMAIN = "modelregistry.v1"
 NOT_FOUND = (grpc.StatusCode.NOT_FOUND, "RESOURCE_DOES_NOT_EXIST")
@@ -26,13 +25,6 @@ READY = model_version_pb2.MODEL_VERSION_STATUS_READY
 TIMEOUT = 10.0
 # More pages than any search in these tests can need: a search still going is not advancing.
 MAX_PAGES = 50
-
-
-@pytest.fixture
-def stub(server: RunningServer) -> Iterator[Stub]:
-    channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
-    yield Stub(channel)
-    channel.close()
 
 
 def now_millis() -> int:
@@ -799,6 +791,8 @@ ERROR_CASES: list[tuple[str, str, Any, tuple[grpc.StatusCode, str], str]] = [
      pb.GetModelVersionRequest(name="ghost", version=1), NOT_FOUND, "name"),
     ("get-version-zero", "GetModelVersion",
      pb.GetModelVersionRequest(name="fraud", version=0), INVALID, "version"),
+    ("get-version-beyond-32-bits", "GetModelVersion",
+     pb.GetModelVersionRequest(name="fraud", version=2**31), INVALID, "version"),
     ("update-version-missing", "UpdateModelVersion",
      pb.UpdateModelVersionRequest(name="fraud", version=9, description="x"), NOT_FOUND,
      "version"),
@@ -933,8 +927,7 @@ def test_documented_error_changes_nothing(
 
 
 def test_every_rpc_has_an_error_case() -> None:
-    service = registry_service_pb2.DESCRIPTOR.services_by_name["ModelRegistryService"]
-    assert {case[1] for case in ERROR_CASES} == set(service.methods_by_name)
+    assert {case[1] for case in ERROR_CASES} == set(SERVICE.methods_by_name)
 
 
 def test_rejected_archiving_transition_moves_no_version(seeded: Stub) -> None:

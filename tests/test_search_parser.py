@@ -334,6 +334,15 @@ def test_unbalanced_parentheses(text: str, expected: str) -> None:
         ("tag.", "expected a name after '.' at position 5, found the end of the filter"),
         ("tag.`` = 'x'", "empty tag key at position 1"),
         ("name = 'a\x00b'", "NUL character at position 10"),
+        ("name = '\ud800'", "invalid Unicode at position 9"),
+        (
+            "name = 'x' AND tag.k = 'y' OR",
+            "expected an attribute, a tag, '(' or NOT at position 30",
+        ),
+        ("name IN ('a', 'b'", "expected ',' or ')' in the IN list at position 18"),
+        ("tag.`a`.`b = 'x'", "unterminated quoted name starting at position 9"),
+        ("NOT", "expected an attribute, a tag, '(' or NOT at position 4, found the end"),
+        ("name NOT", "expected IN, LIKE or ILIKE after NOT at position 9, found the end"),
     ],
 )
 def test_syntax_errors(text: str, expected: str) -> None:

@@ -1,4 +1,5 @@
-"""Search filters, ordering and paging run against SQLite, as the store runs them."""
+"""Search filters, ordering and paging run against SQLite and PostgreSQL (migrated schemas), as
+the store runs them; property tests compare every result with a plain-Python reference."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -23,7 +23,6 @@ from registry_service.search import (
 )
 from registry_service.store.engine import make_engine
 from registry_service.store.tables import (
-    metadata,
     model_version_tags,
     model_versions,
     registered_model_aliases,
@@ -202,12 +201,6 @@ def models(engine: Engine, filter: str = "", order_by: Sequence[str] = ()) -> li
     return [name for page in model_pages(engine, filter, order_by) for name in page]
 
 
-def new_engine(path: Path) -> Engine:
-    engine = make_engine(f"sqlite:///{path}")
-    metadata.create_all(engine)
-    return engine
-
-
 SEED = [
     Model(
         "alpha",
@@ -256,11 +249,17 @@ SEED = [
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = new_engine(tmp_path / "search.db")
-    store(engine, SEED)
+def empty(database_url: str) -> Iterator[Engine]:
+    """A migrated, empty database on each backend."""
+    engine = make_engine(database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def engine(empty: Engine) -> Engine:
+    store(empty, SEED)
+    return empty
 
 
 # -- model version filters -----------------------------------------------------------------------
@@ -580,10 +579,14 @@ def test_tampered_token_values_are_refused(engine: Engine) -> None:
 # -- property: SQL agrees with a plain-Python reference --------------------------------------------
 
 NAMES = ["a", "b", "ab", "Ab", "ba", "b_a"]
-STRINGS = ["a", "A", "b", "ab", "Ab", "ba", "b_a", "r1", "R1", "r2", "v", "V", "w", ""]
-PATTERNS = ["a%", "%a", "%b%", "_", "__", "A%", "%", "r_", "b\\_a", "%\\%"]
+STRINGS = ["a", "A", "b", "ab", "Ab", "ba", "b_a", "r1", "R1", "r2", "v", "V", "w", "", "s3://a"]
+SOURCES = ["s3://a", "s3://b", "S3://a"]
+STATUSES = ["READY", "FAILED_REGISTRATION", "PENDING_REGISTRATION"]
+# Values longer than the indexed prefix that share it: only the full comparison tells them apart.
+LONG = "x" * 200
+PATTERNS = ["a%", "%a", "%b%", "_", "__", "A%", "%", "r_", "b\\_a", "%\\%", "x%", "%xb"]
 TAG_KEYS = ["k", "K", "x.y"]
-TAG_VALUES = ["v", "V", "w", "vw", "%"]
+TAG_VALUES = ["v", "V", "w", "vw", "%", LONG, LONG + "a", LONG + "b", "x" * 199]
 ALIASES = ["champ", "Champ", "prod"]
 STAGES = ["None", "Staging", "Production", "Archived"]
 
@@ -601,6 +604,8 @@ def registries(draw: st.DrawFn) -> list[Model]:
                 number,
                 stage=draw(st.sampled_from(STAGES)),
                 run_id=draw(st.sampled_from(["r1", "R1", "r2"])),
+                source=draw(st.sampled_from(SOURCES)),
+                status=draw(st.sampled_from(STATUSES)),
                 user_id=draw(st.sampled_from(["u", "U", "w"])),
                 created=draw(small),
                 updated=draw(small),
@@ -659,6 +664,8 @@ def conditions(targets: dict[str, str]) -> st.SearchStrategy[Cond]:
             pool = st.sampled_from(TAG_VALUES)
         elif kind == "alias":
             pool = st.sampled_from(ALIASES)
+        elif kind == "status":
+            pool = st.sampled_from([*STATUSES, "READ"])
         else:
             pool = st.sampled_from(STRINGS)
         count = draw(st.integers(1, 3)) if "IN" in op.split() else 1
@@ -683,8 +690,11 @@ VERSION_TARGETS = {
     "name": "string",
     "run_id": "string",
     "user_id": "string",
+    "source_path": "string",
+    "status": "status",
     "version_number": "integer",
     "creation_timestamp": "integer",
+    "last_updated_timestamp": "integer",
     "current_stage": "stage",
     "alias": "alias",
     **{f"tag:{key}": "tag" for key in TAG_KEYS},
@@ -693,6 +703,7 @@ MODEL_TARGETS = {
     "name": "string",
     "description": "string",
     "user_id": "string",
+    "creation_timestamp": "integer",
     "last_updated_timestamp": "integer",
     "alias": "alias",
     **{f"tag:{key}": "tag" for key in TAG_KEYS},
@@ -798,6 +809,8 @@ def version_records(registry: list[Model]) -> list[dict[str, Any]]:
             "name": model.name,
             "run_id": version.run_id,
             "user_id": version.user_id,
+            "source_path": version.source,
+            "status": version.status,
             "version_number": version.version,
             "creation_timestamp": version.created,
             "last_updated_timestamp": version.updated,
@@ -834,14 +847,18 @@ def reference_order(records: list[dict[str, Any]], keys: list[tuple[str, bool]])
     return [record["key"] for record in ordered]
 
 
-@pytest.fixture(scope="module")
-def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    engine = new_engine(tmp_path_factory.mktemp("search") / "scratch.db")
-    yield engine
-    engine.dispose()
+@pytest.fixture
+def scratch(empty: Engine) -> Engine:
+    """One database per backend for all examples of a property; each example replaces its
+    content (hence the function_scoped_fixture health check is suppressed below)."""
+    return empty
 
 
-_PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_PROPERTY = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 @_PROPERTY

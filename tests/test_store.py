@@ -357,7 +357,7 @@ def test_get_missing_version_is_not_found(store: RegistryStore) -> None:
         store.get_model_version("ghost", 1)
 
 
-@pytest.mark.parametrize("version", [0, -1])
+@pytest.mark.parametrize("version", [0, -1, 2**31, 2**63 - 1])
 @pytest.mark.parametrize(
     "operation",
     [
@@ -370,7 +370,7 @@ def test_get_missing_version_is_not_found(store: RegistryStore) -> None:
         pytest.param(lambda s, v: s.get_model_version_download_uri("m", v), id="download"),
     ],
 )
-def test_version_below_one_is_invalid(
+def test_version_out_of_range_is_invalid(
     store: RegistryStore, operation: Callable[[RegistryStore, int], object], version: int
 ) -> None:
     store.create_registered_model("m")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_
+from sqlalchemy import BigInteger, ColumnElement, Table, and_, type_coerce
 
 from registry_service.store.tables import (
     model_version_tags,
@@ -28,11 +28,25 @@ class ValueKind(enum.Enum):
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """A column of another table reached through a key: under an OR, a positive comparison on it
+    becomes ``outer IN (SELECT inner FROM … WHERE column …)``. The model name of a version is
+    one: the database can then find the model by its name index and its versions by theirs, and
+    combine the OR's terms through several indexes (SQLite's multi-index OR) instead of scanning
+    the whole join in sort order."""
+
+    outer: ColumnElement[Any]
+    inner: ColumnElement[Any]
+    column: ColumnElement[Any]
+
+
+@dataclass(frozen=True)
 class Attribute:
     name: str
     kind: ValueKind
     # None for ALIAS, which has no column of its own.
     column: ColumnElement[Any] | None
+    lookup: Lookup | None = None
 
 
 @dataclass(frozen=True)
@@ -56,8 +70,15 @@ class Entity:
     tag_value: ColumnElement[Any]
     # Ties a tag row to the row being filtered.
     tag_scope: ColumnElement[bool]
+    # A positive tag comparison is "key IN (owners of matching tags)": unlike a correlated
+    # EXISTS, both databases can start from the tag index and look the owners up.
+    key: ColumnElement[Any]
+    tag_owner: ColumnElement[Any]
     alias_name: ColumnElement[Any]
     alias_scope: ColumnElement[bool]
+    # The same for aliases: the row's columns and the alias columns that point at it.
+    alias_target: tuple[ColumnElement[Any], ...]
+    alias_owner: tuple[ColumnElement[Any], ...]
     sort_columns: Mapping[str, SortColumn]
     # MLflow spellings of order_by keys.
     sort_synonyms: Mapping[str, str]
@@ -79,16 +100,30 @@ class Entity:
         return ", ".join(names)
 
 
+# The models table once more, for the name lookup: a different name from the one the search joins.
+_named_models = registered_models.alias("named_models")
+
+
 def _attributes(*attributes: Attribute) -> dict[str, Attribute]:
     return {attribute.name: attribute for attribute in attributes}
 
+
+# The version column is 32 bits wide, while filters and page tokens carry 64-bit integers. Typed
+# as BIGINT here (no CAST in the SQL), their literals are bound as BIGINT and PostgreSQL compares
+# across the widths, instead of failing to narrow an out-of-range literal to INTEGER.
+_VERSION = type_coerce(model_versions.c.version, BigInteger)
 
 MODEL_VERSIONS = Entity(
     name="model versions",
     table=model_versions,
     attributes=_attributes(
-        Attribute("name", ValueKind.STRING, registered_models.c.name),
-        Attribute("version_number", ValueKind.INTEGER, model_versions.c.version),
+        Attribute(
+            "name",
+            ValueKind.STRING,
+            registered_models.c.name,
+            Lookup(model_versions.c.model_id, _named_models.c.id, _named_models.c.name),
+        ),
+        Attribute("version_number", ValueKind.INTEGER, _VERSION),
         Attribute("run_id", ValueKind.STRING, model_versions.c.run_id),
         Attribute("source_path", ValueKind.STRING, model_versions.c.source),
         Attribute("current_stage", ValueKind.STAGE, model_versions.c.current_stage),
@@ -103,14 +138,18 @@ MODEL_VERSIONS = Entity(
     tag_key=model_version_tags.c.key,
     tag_value=model_version_tags.c.value,
     tag_scope=model_version_tags.c.version_id == model_versions.c.id,
+    key=model_versions.c.id,
+    tag_owner=model_version_tags.c.version_id,
     alias_name=registered_model_aliases.c.alias,
     alias_scope=and_(
         registered_model_aliases.c.model_id == model_versions.c.model_id,
         registered_model_aliases.c.version == model_versions.c.version,
     ),
+    alias_target=(model_versions.c.model_id, model_versions.c.version),
+    alias_owner=(registered_model_aliases.c.model_id, registered_model_aliases.c.version),
     sort_columns={
         "name": SortColumn("name", registered_models.c.name, integer=False),
-        "version_number": SortColumn("version_number", model_versions.c.version, integer=True),
+        "version_number": SortColumn("version_number", _VERSION, integer=True),
         "creation_timestamp": SortColumn(
             "creation_timestamp", model_versions.c.creation_timestamp, integer=True
         ),
@@ -141,8 +180,12 @@ REGISTERED_MODELS = Entity(
     tag_key=registered_model_tags.c.key,
     tag_value=registered_model_tags.c.value,
     tag_scope=registered_model_tags.c.model_id == registered_models.c.id,
+    key=registered_models.c.id,
+    tag_owner=registered_model_tags.c.model_id,
     alias_name=registered_model_aliases.c.alias,
     alias_scope=registered_model_aliases.c.model_id == registered_models.c.id,
+    alias_target=(registered_models.c.id,),
+    alias_owner=(registered_model_aliases.c.model_id,),
     sort_columns={
         "name": SortColumn("name", registered_models.c.name, integer=False),
         "creation_timestamp": SortColumn(

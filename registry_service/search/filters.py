@@ -1,9 +1,17 @@
 """Compiles a filter tree to a SQLAlchemy condition with bound parameters.
 
-Attributes compare their column directly. Tags and aliases are rows of their own, so a comparison
-becomes EXISTS over them; a negative comparison (!=, NOT IN, NOT LIKE) becomes NOT EXISTS of the
-positive one, so a row without the tag or alias satisfies it. MLflow clients depend on that: they
-add ``tag.`mlflow.prompt.is_prompt` != 'true'`` to every model search.
+Attributes compare their column directly. Tags and aliases are rows of their own: a positive
+comparison becomes "the row is among the owners of matching tag (alias) rows", an IN over a
+subquery that the tag (alias) index answers; a negative comparison (!=, NOT IN, NOT LIKE) becomes
+NOT EXISTS of the positive one, so a row without the tag or alias satisfies it. MLflow clients
+depend on that: they add ``tag.`mlflow.prompt.is_prompt` != 'true'`` to every model search.
+
+Tag values are indexed by a prefix (see ``tag_value_prefix``), so = and IN also compare the
+prefix: implied by the exact comparison, it only lets the index be used.
+
+Under an OR, every such "among the owners" term is a ``MemberOf``: PostgreSQL plans a plain
+``IN (subquery)`` inside an OR as a filter evaluated on every row of a full scan, but
+``= ANY(ARRAY(subquery))`` as an index condition, so that the OR becomes a BitmapOr of index scans.
 """
 
 from __future__ import annotations
@@ -12,7 +20,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, not_, or_, select, true
+from sqlalchemy import Boolean, ColumnElement, Select, and_, not_, or_, select, true, tuple_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
 from registry_service.errors import InvalidArgument
 from registry_service.search.entities import Attribute, Entity, ValueKind
@@ -33,6 +44,7 @@ from registry_service.search.nodes import (
     TagRef,
     Value,
 )
+from registry_service.store.tables import TAG_VALUE_PREFIX, tag_value_prefix
 from registry_service.validation import parse_stage
 
 # Backslash escapes % and _ in LIKE patterns on every database. PostgreSQL does that by default
@@ -41,26 +53,64 @@ LIKE_ESCAPE = "\\"
 _INTEGER_TEXT = re.compile(r"-?[0-9]+")
 
 
+class MemberOf(ColumnElement[bool]):
+    """``outer IN (subquery)``, spelled ``outer = ANY(ARRAY(subquery))`` on PostgreSQL.
+
+    The two agree because neither side is ever NULL (the subqueries select key columns).
+    """
+
+    inherit_cache = True
+    type = Boolean()
+    # A condition in its own right: without this, SQLite would get "(… IN …) = 1", which no
+    # index serves.
+    _is_implicitly_boolean = True
+    _traverse_internals: _TraverseInternalsType = [  # noqa: RUF012 (SQLAlchemy's protocol)
+        ("outer", InternalTraversal.dp_clauseelement),
+        ("subquery", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, outer: ColumnElement[Any], subquery: Select[Any]) -> None:
+        self.outer = outer
+        self.subquery = subquery
+
+
+@compiles(MemberOf)
+def _member_of(element: MemberOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.outer.in_(element.subquery), **kw)
+
+
+@compiles(MemberOf, "postgresql")
+def _member_of_postgresql(element: MemberOf, compiler: SQLCompiler, **kw: Any) -> str:
+    outer = compiler.process(element.outer, **kw)
+    subquery = compiler.process(element.subquery.scalar_subquery(), **kw)
+    return f"{outer} = ANY(ARRAY{subquery})"
+
+
+def _member(
+    outer: ColumnElement[Any], subquery: Select[Any], under_or: bool
+) -> ColumnElement[bool]:
+    return MemberOf(outer, subquery) if under_or else outer.in_(subquery)
+
+
 def compile_filter(node: Node | None, entity: Entity) -> ColumnElement[bool]:
     """The condition ``node`` puts on the rows of ``entity``; true() for an empty filter."""
     if node is None:
         return true()
-    return _compile(node, entity)
+    return _compile(node, entity, under_or=False)
 
 
-def _compile(node: Node, entity: Entity) -> ColumnElement[bool]:
+def _compile(node: Node, entity: Entity, under_or: bool) -> ColumnElement[bool]:
+    """``under_or``: whether an OR encloses ``node``; see ``Lookup`` for why that matters."""
     # Recursion here is as deep as the parse tree, which the parser bounds.
     match node:
         case And(operands):
-            return and_(*(_compile(operand, entity) for operand in operands))
+            return and_(*(_compile(operand, entity, under_or) for operand in operands))
         case Or(operands):
-            return or_(*(_compile(operand, entity) for operand in operands))
+            return or_(*(_compile(operand, entity, True) for operand in operands))
         case Not(operand):
-            return not_(_compile(operand, entity))
+            return not_(_compile(operand, entity, under_or))
         case Comparison(target=TagRef(key=key)):
-            return _related(
-                node, entity.tag_value, and_(entity.tag_scope, entity.tag_key == key), entity
-            )
+            return _tag(node, key, entity, under_or)
         case Comparison(target=AttributeRef() as target):
             attribute = entity.attributes.get(target.name)
             if attribute is None:
@@ -68,13 +118,15 @@ def _compile(node: Node, entity: Entity) -> ColumnElement[bool]:
                     f"unknown attribute {target.name!r} at position {target.position}; "
                     f"{entity.name} can be filtered on {entity.attribute_names()}"
                 )
-            return _attribute(node, attribute, entity)
+            return _attribute(node, attribute, entity, under_or)
     raise AssertionError(f"unhandled filter node {node!r}")  # pragma: no cover
 
 
-def _attribute(node: Comparison, attribute: Attribute, entity: Entity) -> ColumnElement[bool]:
+def _attribute(
+    node: Comparison, attribute: Attribute, entity: Entity, under_or: bool
+) -> ColumnElement[bool]:
     if attribute.kind is ValueKind.ALIAS:
-        return _related(node, entity.alias_name, entity.alias_scope, entity)
+        return _alias(node, entity, under_or)
     assert attribute.column is not None
     values: list[str] | list[int]
     if attribute.kind is ValueKind.INTEGER:
@@ -87,19 +139,55 @@ def _attribute(node: Comparison, attribute: Attribute, entity: Entity) -> Column
         values = [_stage(value) for value in node.values]
     else:
         values = [_string(value, node.op) for value in node.values]
+    lookup = attribute.lookup
+    # Outside an OR the joined column is better: the database can then read one model's
+    # versions in index order (say, newest first) and stop after a page.
+    if lookup is not None and under_or and node.op not in NEGATED:
+        owners = select(lookup.inner).where(_apply(lookup.column, node.op, values))
+        return _member(lookup.outer, owners, under_or)
     return _apply(attribute.column, node.op, values)
 
 
-def _related(
-    node: Comparison, column: ColumnElement[Any], scope: ColumnElement[bool], entity: Entity
-) -> ColumnElement[bool]:
-    """EXISTS a related row (tag or alias) in ``scope`` whose ``column`` satisfies ``node``."""
+def _tag(node: Comparison, key: str, entity: Entity, under_or: bool) -> ColumnElement[bool]:
     negated = node.op in NEGATED
     op = NEGATED[node.op] if negated else node.op
     values = [_string(value, op) for value in node.values]
-    subquery = select(column).where(scope, _apply(column, op, values)).correlate(entity.table)
-    exists = subquery.exists()
-    return not_(exists) if negated else exists
+    value = entity.tag_value
+    # EQ is spelled as a range: SQLite propagates "value = ?" into substr(value, …) below, which
+    # then no longer matches the expression index. Equivalent under byte-wise comparison.
+    if op is Operator.EQ:
+        exact = and_(value >= values[0], value <= values[0])
+    else:
+        exact = _apply(value, op, values)
+    condition = and_(entity.tag_key == key, exact)
+    if op in (Operator.EQ, Operator.IN):
+        prefixes = [_prefix(v) for v in values]
+        condition = and_(condition, _apply(tag_value_prefix(value), op, prefixes))
+    if negated:
+        return ~select(value).where(entity.tag_scope, condition).correlate(entity.table).exists()
+    return _member(entity.key, select(entity.tag_owner).where(condition), under_or)
+
+
+def _alias(node: Comparison, entity: Entity, under_or: bool) -> ColumnElement[bool]:
+    negated = node.op in NEGATED
+    op = NEGATED[node.op] if negated else node.op
+    values = [_string(value, op) for value in node.values]
+    condition = _apply(entity.alias_name, op, values)
+    if negated:
+        return ~(
+            select(entity.alias_name)
+            .where(entity.alias_scope, condition)
+            .correlate(entity.table)
+            .exists()
+        )
+    owners = select(*entity.alias_owner).where(condition)
+    if len(entity.alias_target) == 1:
+        return _member(entity.alias_target[0], owners, under_or)
+    return tuple_(*entity.alias_target).in_(owners)
+
+
+def _prefix(value: str | int) -> str:
+    return str(value)[:TAG_VALUE_PREFIX]
 
 
 def _apply(

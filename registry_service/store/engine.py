@@ -13,24 +13,24 @@ from functools import partial
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from registry_service.errors import Cancelled, DeadlineExceeded, RegistryError
+from registry_service.errors import Cancelled, DeadlineExceeded, RegistryError, Unavailable
 
 log = logging.getLogger(__name__)
 
 # Connection execution option that marks a transaction as one that will write.
 WRITE_TRANSACTION = "registry_write_transaction"
 
-# How long a SQLite writer waits for another process's write lock before giving up.
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-# How long PostgreSQL gets to answer a connection attempt; an unreachable host otherwise holds a
-# call (and the health probe) for the operating system's TCP timeout, minutes.
-POSTGRES_CONNECT_TIMEOUT_S = 5
+# Seconds a call waits for the database (to connect, for a pooled connection, for SQLite's write
+# lock) before it fails with UNAVAILABLE instead of hanging while the database is down or locked.
+DEFAULT_TIMEOUT = 5.0
+# libpq's connect_timeout is whole seconds, and it treats anything below 2 as 2.
+_MIN_CONNECT_TIMEOUT_S = 2
 
 # SQLite runs the progress handler every this many virtual machine instructions.
 SQLITE_PROGRESS_STEPS = 1000
@@ -48,35 +48,49 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+def insert_unless_present(connection: Connection, table: Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING: both databases spell it alike, SQLAlchemy builds it per
+    dialect."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+def make_engine(url: str, *, pool_size: int = 10, timeout: float = DEFAULT_TIMEOUT) -> Engine:
     """An engine whose connections follow the registry's rules on either database.
 
-    SQLite: WAL journal (readers never block the writer), synchronous=NORMAL (a committed
-    transaction survives a process crash), foreign keys on, case-sensitive LIKE (MLflow's LIKE is
-    case-sensitive; ILIKE is the insensitive one), and BEGIN IMMEDIATE for write transactions so
-    that concurrent writers queue on the lock instead of failing on a read-to-write upgrade.
+    SQLite: WAL journal (readers never block the writer), synchronous=NORMAL, foreign keys on,
+    case-sensitive LIKE (MLflow's LIKE is case-sensitive; ILIKE is the insensitive one), and BEGIN
+    IMMEDIATE for write transactions so that concurrent writers queue on the lock instead of
+    failing on a read-to-write upgrade. With WAL, NORMAL has written a commit to the WAL file (the
+    operating system's cache) before the commit returns, so a killed or crashed server process
+    loses nothing it acknowledged; only an operating-system crash or power loss can lose the last
+    commits, which FULL would prevent at the price of an fsync per commit.
+
+    ``timeout`` bounds every wait for the database, so that a database that is down or locked
+    makes calls fail with UNAVAILABLE rather than hang.
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
-    connect_args = {}
-    if "connect_timeout" not in parsed.query:
-        connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
+        return _sqlite_engine(parsed, timeout)
     return sqlalchemy.create_engine(
         parsed,
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=timeout,
+        # A pooled connection to a database that restarted is found dead here and replaced, so
+        # service resumes without a restart once the database is back.
         pool_pre_ping=True,
-        connect_args=connect_args,
+        connect_args={"connect_timeout": max(_MIN_CONNECT_TIMEOUT_S, math.ceil(timeout))},
     )
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, timeout: float) -> Engine:
     engine = sqlalchemy.create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        connect_args={"check_same_thread": False, "timeout": timeout},
         pool_size=8,
         max_overflow=8,
+        pool_timeout=timeout,
     )
 
     @event.listens_for(engine, "connect")
@@ -88,7 +102,7 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA case_sensitive_like=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={round(timeout * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -201,14 +215,18 @@ def call_bounds(seconds: float) -> Iterator[CallBounds]:
 
 
 @contextmanager
-def holding(lock: threading.Lock | None) -> Iterator[None]:
-    """Hold ``lock`` (when there is one), waiting no longer than the current call may."""
+def holding(lock: threading.Lock | None, timeout: float) -> Iterator[None]:
+    """Hold ``lock`` (when there is one), waiting at most ``timeout`` seconds and no longer
+    than the current call may: a busy database is Unavailable, a call out of time ends."""
     if lock is None:
         yield
         return
     bounds = _current_call.get()
-    if not lock.acquire(timeout=-1 if bounds is None else max(bounds.remaining(), 0)):
-        raise DeadlineExceeded("the call's deadline passed while it queued for the database")
+    wait = timeout if bounds is None else min(timeout, max(bounds.remaining(), 0))
+    if not lock.acquire(timeout=wait):
+        if bounds is not None:
+            bounds.check()
+        raise Unavailable(f"the database is busy: no turn to write within {timeout:g} seconds")
     try:
         yield
     finally:
@@ -237,7 +255,7 @@ def bounded_transaction(connection: Connection) -> Iterator[None]:
         with (
             _sqlite_bounds(raw, bounds, budget_ms) if sqlite else nullcontext(),
             bounds.interruptible(
-                None if sqlite else partial(raw.cancel_safe, timeout=POSTGRES_CONNECT_TIMEOUT_S)
+                None if sqlite else partial(raw.cancel_safe, timeout=DEFAULT_TIMEOUT)
             ),
             connection.begin(),
         ):
@@ -257,10 +275,11 @@ def bounded_transaction(connection: Connection) -> Iterator[None]:
 
 @contextmanager
 def _sqlite_bounds(raw: Any, bounds: CallBounds, budget_ms: int) -> Iterator[None]:
-    raw.execute(f"PRAGMA busy_timeout={min(budget_ms, SQLITE_BUSY_TIMEOUT_MS)}")
+    (engine_busy_ms,) = raw.execute("PRAGMA busy_timeout").fetchone()
+    raw.execute(f"PRAGMA busy_timeout={min(budget_ms, engine_busy_ms)}")
     raw.set_progress_handler(bounds.over, SQLITE_PROGRESS_STEPS)
     try:
         yield
     finally:
         raw.set_progress_handler(None, 0)
-        raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        raw.execute(f"PRAGMA busy_timeout={engine_busy_ms}")

@@ -1,13 +1,33 @@
 """Turning rows into domain records, a page at a time: tags, aliases and latest versions are read
-with one query each for the whole page, never one per row."""
+with one query each for the whole page, never one per row.
+
+The statements are built once and reused with bound parameters (the ids as an expanding IN):
+constructing SQLAlchemy statements costs more Python time per call than the indexed queries
+themselves take in the database.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, Select, Table, and_, literal, select, true, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    literal,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from registry_service.domain import ModelVersion, RegisteredModel, Stage, VersionStatus
@@ -18,44 +38,97 @@ from registry_service.store.tables import (
     registered_model_tags,
     registered_models,
 )
+from registry_service.validation import etag_of
 
 _STAGE_ORDER = {stage: position for position, stage in enumerate(Stage)}
 
 
+_VERSION_SELECT = select(model_versions, registered_models.c.name).select_from(
+    model_versions.join(registered_models, model_versions.c.model_id == registered_models.c.id)
+)
+
+
 def version_select() -> Select[Any]:
     """Version rows with their model's name: the shape ``versions_from_rows`` reads."""
-    return select(model_versions, registered_models.c.name).select_from(
-        model_versions.join(registered_models, model_versions.c.model_id == registered_models.c.id)
-    )
+    return _VERSION_SELECT
+
+
+# The columns of version rows, in the order ``version_select`` (and the latest-versions query)
+# returns them; rows are unpacked by position, which costs far less than attribute access when a
+# page holds hundreds of rows. Extra columns (the search's sort keys) may follow.
+VERSION_COLUMNS = (*model_versions.c.keys(), "name")
+assert VERSION_COLUMNS == (
+    "id",
+    "model_id",
+    "version",
+    "creation_timestamp",
+    "last_updated_timestamp",
+    "user_id",
+    "current_stage",
+    "description",
+    "source",
+    "run_id",
+    "run_link",
+    "experiment_id",
+    "status",
+    "status_message",
+    "revision",
+    "name",
+), "versions_from_rows unpacks rows by position: update it with the columns"
+_STAGES = {stage.value: stage for stage in Stage}
+_STATUSES = {status.value: status for status in VersionStatus}
 
 
 def versions_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list[ModelVersion]:
     if not rows:
         return []
-    tags = _tags(connection, model_version_tags, {row.id for row in rows})
+    # Rows as the plain tuples they are (typed Row[Any], mypy would take them for 1-tuples).
+    tuples: Sequence[Any] = rows
+    tags = _tags(connection, model_version_tags, {row[0] for row in tuples})
     aliases: dict[tuple[int, int], list[str]] = defaultdict(list)
-    for model_id, alias, version in _aliases(connection, {row.model_id for row in rows}):
+    for model_id, alias, version in _aliases(connection, {row[1] for row in tuples}):
         aliases[(model_id, version)].append(alias)
-    return [
-        ModelVersion(
-            name=row.name,
-            version=row.version,
-            creation_timestamp=row.creation_timestamp,
-            last_updated_timestamp=row.last_updated_timestamp,
-            user_id=row.user_id,
-            current_stage=Stage(row.current_stage),
-            description=row.description,
-            source=row.source,
-            run_id=row.run_id,
-            run_link=row.run_link,
-            experiment_id=row.experiment_id,
-            status=VersionStatus(row.status),
-            status_message=row.status_message,
-            tags=tags.get(row.id, {}),
-            aliases=aliases.get((row.model_id, row.version), []),
+    versions = []
+    for row in tuples:
+        (
+            version_id,
+            model_id,
+            number,
+            created,
+            updated,
+            user_id,
+            stage,
+            description,
+            source,
+            run_id,
+            run_link,
+            experiment_id,
+            status,
+            status_message,
+            revision,
+            name,
+        ) = row[:16]
+        versions.append(
+            ModelVersion(
+                name=name,
+                version=number,
+                creation_timestamp=created,
+                last_updated_timestamp=updated,
+                user_id=user_id,
+                current_stage=_STAGES[stage],
+                description=description,
+                source=source,
+                run_id=run_id,
+                run_link=run_link,
+                experiment_id=experiment_id,
+                status=_STATUSES[status],
+                status_message=status_message,
+                etag=etag_of(revision),
+                tags=tags.get(version_id, {}),
+                aliases=aliases.get((model_id, number), []),
+            )
         )
-        for row in rows
-    ]
+    return versions
 
 
 def latest_versions(
@@ -67,20 +140,47 @@ def latest_versions(
     wanted = list(dict.fromkeys(stages))
     if not ids or not wanted:
         return {}
+    statement = _latest_statement(connection.dialect.name, tuple(wanted))
+    rows = connection.execute(statement, {"ids": list(ids)}).all()
+    by_model: dict[int, list[ModelVersion]] = defaultdict(list)
+    for row, version in zip(rows, versions_from_rows(connection, rows), strict=True):
+        by_model[row.model_id].append(version)
+    for versions in by_model.values():
+        versions.sort(key=lambda v: _STAGE_ORDER[v.current_stage])
+    return by_model
+
+
+@cache
+def _latest_statement(dialect: str, wanted: tuple[Stage, ...]) -> Select[Any]:
+    """The latest-versions query for models ``:ids`` and the stages ``wanted``."""
     stage_rows = union_all(*(select(literal(stage.value).label("stage")) for stage in wanted))
     stage_table = stage_rows.subquery("stages")
-    probe = model_versions.alias("probe")
-    highest_in_stage = (
-        select(probe.c.version)
-        .where(probe.c.model_id == registered_models.c.id)
-        .where(probe.c.current_stage == stage_table.c.stage)
-        .order_by(probe.c.version.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    rows = connection.execute(
-        select(model_versions, registered_models.c.name)
-        .select_from(
+    if dialect == "postgresql":
+        # LATERAL ... LIMIT 1 can only be run as one backward index probe per (model, stage);
+        # the portable form below lets PostgreSQL's planner hash-join the whole table instead
+        # when it misjudges how many probes a page of models needs.
+        newest = (
+            select(model_versions)
+            .where(model_versions.c.model_id == registered_models.c.id)
+            .where(model_versions.c.current_stage == stage_table.c.stage)
+            .order_by(model_versions.c.version.desc())
+            .limit(1)
+            .lateral("newest")
+        )
+        statement = select(newest, registered_models.c.name).select_from(
+            registered_models.join(stage_table, true()).join(newest, true())
+        )
+    else:
+        probe = model_versions.alias("probe")
+        highest_in_stage = (
+            select(probe.c.version)
+            .where(probe.c.model_id == registered_models.c.id)
+            .where(probe.c.current_stage == stage_table.c.stage)
+            .order_by(probe.c.version.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        statement = select(model_versions, registered_models.c.name).select_from(
             registered_models.join(stage_table, true()).join(
                 model_versions,
                 and_(
@@ -89,14 +189,7 @@ def latest_versions(
                 ),
             )
         )
-        .where(registered_models.c.id.in_(ids))
-    ).all()
-    by_model: dict[int, list[ModelVersion]] = defaultdict(list)
-    for row, version in zip(rows, versions_from_rows(connection, rows), strict=True):
-        by_model[row.model_id].append(version)
-    for versions in by_model.values():
-        versions.sort(key=lambda v: _STAGE_ORDER[v.current_stage])
-    return by_model
+    return statement.where(_among_ids(registered_models.c.id, dialect))
 
 
 def models_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list[RegisteredModel]:
@@ -115,6 +208,7 @@ def models_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list[R
             last_updated_timestamp=row.last_updated_timestamp,
             user_id=row.user_id,
             description=row.description,
+            etag=etag_of(row.revision),
             latest_versions=latest.get(row.id, []),
             tags=tags.get(row.id, {}),
             aliases=aliases.get(row.id, {}),
@@ -125,23 +219,49 @@ def models_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list[R
 
 def _tags(connection: Connection, table: Table, owner_ids: set[int]) -> dict[int, dict[str, str]]:
     """Tags of many owners (models or versions) by owner id, keys in order."""
-    owner = table.c.model_id if "model_id" in table.c else table.c.version_id
     tags: dict[int, dict[str, str]] = defaultdict(dict)
-    for owner_id, key, value in connection.execute(
-        select(owner, table.c.key, table.c.value).where(owner.in_(owner_ids)).order_by(table.c.key)
-    ):
+    statement = _tags_statement(connection.dialect.name, table)
+    for owner_id, key, value in connection.execute(statement, {"ids": list(owner_ids)}).all():
         tags[owner_id][key] = value
     return tags
 
 
 def _aliases(connection: Connection, model_ids: set[int]) -> list[tuple[int, str, int]]:
     """(model_id, alias, version) of every alias of the given models, aliases in order."""
-    aliases = registered_model_aliases
+    statement = _aliases_statement(connection.dialect.name)
     return [
         (row.model_id, row.alias, row.version)
-        for row in connection.execute(
-            select(aliases.c.model_id, aliases.c.alias, aliases.c.version)
-            .where(aliases.c.model_id.in_(model_ids))
-            .order_by(aliases.c.alias)
-        )
+        for row in connection.execute(statement, {"ids": list(model_ids)}).all()
     ]
+
+
+def _among_ids(column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
+    """``column`` is one of the ``:ids`` parameter (a list).
+
+    PostgreSQL gets one array parameter, ``= ANY(:ids)``: the SQL text is then the same for any
+    number of ids, so the driver parses and prepares it once. Elsewhere the list expands to
+    ``IN (?, ?, …)``.
+    """
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", type_=postgresql.ARRAY(Integer)))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+@cache
+def _tags_statement(dialect: str, table: Table) -> Select[Any]:
+    owner = table.c.model_id if "model_id" in table.c else table.c.version_id
+    return (
+        select(owner, table.c.key, table.c.value)
+        .where(_among_ids(owner, dialect))
+        .order_by(table.c.key)
+    )
+
+
+@cache
+def _aliases_statement(dialect: str) -> Select[Any]:
+    aliases = registered_model_aliases
+    return (
+        select(aliases.c.model_id, aliases.c.alias, aliases.c.version)
+        .where(_among_ids(aliases.c.model_id, dialect))
+        .order_by(aliases.c.alias)
+    )

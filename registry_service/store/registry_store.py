@@ -4,17 +4,24 @@ Every method validates its input before touching the database, so a rejected cal
 Mutations of anything under a model first lock that model's row; with one lock order everywhere,
 concurrent writers queue instead of deadlocking, and multi-row invariants (one Production version
 after an archiving transition) hold under concurrency on PostgreSQL as well as on SQLite.
+
+Every write takes an optional ``request_id`` (a retry with the same id returns the first result and
+changes nothing, see ``idempotency``) and, where it targets an existing model or version, an
+optional ``etag``: the resource's revision as the caller last read it, checked under the lock so
+that a write based on a stale read fails with Aborted instead of overwriting someone else's change.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, delete, insert, select, update
+from sqlalchemy import Row, Select, Table, delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -30,9 +37,11 @@ from registry_service.domain import (
     Stage,
     VersionStatus,
 )
-from registry_service.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
+from registry_service.errors import Aborted, AlreadyExists, InvalidArgument, NotFound, Unavailable
 from registry_service.search import SearchQuery, model_version_search, registered_model_search
+from registry_service.store import idempotency
 from registry_service.store.engine import (
+    DEFAULT_TIMEOUT,
     WRITE_TRANSACTION,
     bounded_transaction,
     first_line,
@@ -59,6 +68,11 @@ ARCHIVABLE_STAGES = (Stage.STAGING, Stage.PRODUCTION)
 IMPORT_ATTEMPTS = 3
 # What a renamed import appends to the name, before the number that makes it free.
 IMPORT_SUFFIX = "-imported"
+# New rows start their revision at a random number below this, so that a model deleted and created
+# again under the same name never repeats an etag its predecessor had.
+_REVISION_START_BOUND = 2**62
+
+T = TypeVar("T")
 
 
 def now_millis() -> int:
@@ -68,13 +82,23 @@ def now_millis() -> int:
 class RegistryStore:
     """Registered models and their versions, stored through SQLAlchemy on SQLite or PostgreSQL."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], int] = now_millis) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Callable[[], int] = now_millis,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        idempotency_window: float = idempotency.DEFAULT_WINDOW_S,
+    ) -> None:
         self._engine = engine
         self._clock = clock
         # SQLite admits one writer at a time. Queueing this process's writers on a lock is
         # cheaper and fairer than SQLite's sleep-and-retry busy handler; other processes still
         # queue on the database lock.
         self._write_lock = threading.Lock() if is_sqlite(engine) else None
+        # Seconds a writer waits for its turn on that lock, like every other wait for the database.
+        self._timeout = timeout
+        self._idempotency_window_ms = round(idempotency_window * 1000)
 
     @property
     def engine(self) -> Engine:
@@ -97,12 +121,36 @@ class RegistryStore:
     def _writing(self) -> Iterator[Connection]:
         with (
             _database_errors_as_unavailable(),
-            holding(self._write_lock),
+            holding(self._write_lock, self._timeout),
             self._engine.connect() as connection,
         ):
             connection.execution_options(**{WRITE_TRANSACTION: True})
             with bounded_transaction(connection):
                 yield connection
+
+    def _write(
+        self,
+        operation: str,
+        request_id: str,
+        arguments: Mapping[str, object],
+        codec: idempotency.Codec[T],
+        change: Callable[[Connection], T],
+    ) -> T:
+        """Run ``change`` in one write transaction. With a request_id the id is claimed and the
+        result remembered in that same transaction, or the remembered result of an earlier call
+        with the id is returned and nothing changes."""
+        request = idempotency.request_of(operation, request_id, arguments)
+        with self._writing() as connection:
+            if request is None:
+                return change(connection)
+            replay = idempotency.claim(
+                connection, request, codec, self._clock(), self._idempotency_window_ms
+            )
+            if replay is not None:
+                return replay.result
+            result = change(connection)
+            idempotency.remember(connection, request, codec, result)
+            return result
 
     # -- registered models -------------------------------------------------------------------
 
@@ -112,28 +160,36 @@ class RegistryStore:
         tags: dict[str, str] | None = None,
         description: str = "",
         user_id: str = "",
+        request_id: str = "",
     ) -> RegisteredModel:
         validation.check_model_name(name)
         tags = validation.check_tags(tags or {})
         validation.check_description(description)
         validation.check_optional_line("user_id", user_id, validation.MAX_USER_ID_LENGTH)
-        now = self._clock()
+
+        def change(connection: Connection) -> RegisteredModel:
+            now = self._clock()
+            model_id = connection.execute(
+                insert(registered_models)
+                .values(
+                    name=name,
+                    creation_timestamp=now,
+                    last_updated_timestamp=now,
+                    user_id=user_id,
+                    description=description,
+                    last_version=0,
+                    revision=_new_revision(),
+                )
+                .returning(registered_models.c.id)
+            ).scalar_one()
+            _insert_tags(connection, registered_model_tags, "model_id", model_id, tags)
+            return self._load_model(connection, model_id)
+
+        arguments = {"name": name, "tags": tags, "description": description, "user_id": user_id}
         try:
-            with self._writing() as connection:
-                model_id = connection.execute(
-                    insert(registered_models)
-                    .values(
-                        name=name,
-                        creation_timestamp=now,
-                        last_updated_timestamp=now,
-                        user_id=user_id,
-                        description=description,
-                        last_version=0,
-                    )
-                    .returning(registered_models.c.id)
-                ).scalar_one()
-                _insert_tags(connection, registered_model_tags, "model_id", model_id, tags)
-                return self._load_model(connection, model_id)
+            return self._write(
+                "create_registered_model", request_id, arguments, idempotency.MODEL, change
+            )
         except IntegrityError as error:
             raise AlreadyExists(
                 f"registered model {name!r} already exists", field="name"
@@ -144,46 +200,66 @@ class RegistryStore:
         with self._reading() as connection:
             return self._load_model(connection, _model_id(connection, name))
 
-    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+    def rename_registered_model(
+        self, name: str, new_name: str, etag: str = "", request_id: str = ""
+    ) -> RegisteredModel:
         validation.check_model_name(name)
         validation.check_model_name(new_name, "new_name")
+        expected = validation.check_etag(etag)
+
+        def change(connection: Connection) -> RegisteredModel:
+            model_id = _lock_model(
+                connection, name, touched_at=self._clock(), etag=expected, values={"name": new_name}
+            )
+            return self._load_model(connection, model_id)
+
+        arguments = {"name": name, "new_name": new_name, "etag": etag}
         try:
-            with self._writing() as connection:
-                model_id = _lock_model(connection, name, touched_at=self._clock())
-                if new_name != name:
-                    connection.execute(
-                        update(registered_models)
-                        .where(registered_models.c.id == model_id)
-                        .values(name=new_name)
-                    )
-                return self._load_model(connection, model_id)
+            return self._write(
+                "rename_registered_model", request_id, arguments, idempotency.MODEL, change
+            )
         except IntegrityError as error:
             raise AlreadyExists(
                 f"registered model {new_name!r} already exists", field="new_name"
             ) from error
 
-    def update_registered_model(self, name: str, description: str | None) -> RegisteredModel:
+    def update_registered_model(
+        self, name: str, description: str | None, etag: str = "", request_id: str = ""
+    ) -> RegisteredModel:
         validation.check_model_name(name)
         if description is not None:
             validation.check_description(description)
-        with self._writing() as connection:
-            model_id = _lock_model(connection, name, touched_at=self._clock())
-            if description is not None:
-                connection.execute(
-                    update(registered_models)
-                    .where(registered_models.c.id == model_id)
-                    .values(description=description)
-                )
+        expected = validation.check_etag(etag)
+
+        def change(connection: Connection) -> RegisteredModel:
+            values = {} if description is None else {"description": description}
+            model_id = _lock_model(
+                connection, name, touched_at=self._clock(), etag=expected, values=values
+            )
             return self._load_model(connection, model_id)
 
-    def delete_registered_model(self, name: str) -> None:
+        arguments = {"name": name, "description": description, "etag": etag}
+        return self._write(
+            "update_registered_model", request_id, arguments, idempotency.MODEL, change
+        )
+
+    def delete_registered_model(self, name: str, etag: str = "", request_id: str = "") -> None:
         validation.check_model_name(name)
-        with self._writing() as connection:
-            deleted = connection.execute(
-                delete(registered_models).where(registered_models.c.name == name)
-            ).rowcount
-            if not deleted:
+        expected = validation.check_etag(etag)
+
+        def change(connection: Connection) -> None:
+            revision = connection.execute(
+                delete(registered_models)
+                .where(registered_models.c.name == name)
+                .returning(registered_models.c.revision)
+            ).scalar_one_or_none()
+            if revision is None:
                 raise _model_not_found(name)
+            # Raising rolls the delete back.
+            _check_etag(expected, revision, f"registered model {name!r}")
+
+        arguments = {"name": name, "etag": etag}
+        self._write("delete_registered_model", request_id, arguments, idempotency.NOTHING, change)
 
     def search_registered_models(
         self,
@@ -204,7 +280,7 @@ class RegistryStore:
 
     def get_latest_versions(self, name: str, stages: Sequence[str] = ()) -> list[ModelVersion]:
         validation.check_model_name(name)
-        wanted = [validation.parse_stage(s, "stages") for s in stages] or list(Stage)
+        wanted = validation.parse_stages(list(stages)) or list(Stage)
         with self._reading() as connection:
             model_id = _model_id(connection, name)
             found = latest_versions(connection, [model_id], wanted).get(model_id, [])
@@ -223,6 +299,7 @@ class RegistryStore:
         description: str = "",
         experiment_id: str = "",
         user_id: str = "",
+        request_id: str = "",
     ) -> ModelVersion:
         validation.check_model_name(name)
         validation.check_identifier("source", source, validation.MAX_SOURCE_LENGTH)
@@ -234,12 +311,16 @@ class RegistryStore:
             "experiment_id", experiment_id, validation.MAX_EXPERIMENT_ID_LENGTH
         )
         validation.check_optional_line("user_id", user_id, validation.MAX_USER_ID_LENGTH)
-        run_id = _run_id_agreeing_with_source(source, run_id)
+        recorded_run_id = _run_id_agreeing_with_source(source, run_id)
         reference = sources.model_reference_of(source)
-        now = self._clock()
-        with self._writing() as connection:
-            if reference is not None:
-                source = _resolve_model_reference(connection, reference, source)
+
+        def change(connection: Connection) -> ModelVersion:
+            now = self._clock()
+            resolved = (
+                source
+                if reference is None
+                else _resolve_model_reference(connection, reference, source)
+            )
             # Bumping the counter row both allocates the number and holds the model's lock until
             # commit: concurrent creators queue here and each gets the next number, with no gaps
             # (a rolled-back create rolls its bump back too) and no retry loop.
@@ -249,6 +330,7 @@ class RegistryStore:
                 .values(
                     last_version=registered_models.c.last_version + 1,
                     last_updated_timestamp=now,
+                    revision=registered_models.c.revision + 1,
                 )
                 .returning(registered_models.c.id, registered_models.c.last_version)
             ).one_or_none()
@@ -265,17 +347,32 @@ class RegistryStore:
                     user_id=user_id,
                     current_stage=Stage.NONE.value,
                     description=description,
-                    source=source,
-                    run_id=run_id,
+                    source=resolved,
+                    run_id=recorded_run_id,
                     run_link=run_link,
                     experiment_id=experiment_id,
                     status=VersionStatus.READY.value,
                     status_message="",
+                    revision=_new_revision(),
                 )
                 .returning(model_versions.c.id)
             ).scalar_one()
             _insert_tags(connection, model_version_tags, "version_id", version_id, tags)
             return _load_version(connection, name, version)
+
+        arguments = {
+            "name": name,
+            "source": source,
+            "run_id": run_id,
+            "tags": tags,
+            "run_link": run_link,
+            "description": description,
+            "experiment_id": experiment_id,
+            "user_id": user_id,
+        }
+        return self._write(
+            "create_model_version", request_id, arguments, idempotency.VERSION, change
+        )
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
         _check_version_key(name, version)
@@ -283,24 +380,41 @@ class RegistryStore:
             return _load_version(connection, name, version)
 
     def update_model_version(
-        self, name: str, version: int, description: str | None
+        self,
+        name: str,
+        version: int,
+        description: str | None,
+        etag: str = "",
+        request_id: str = "",
     ) -> ModelVersion:
         _check_version_key(name, version)
         if description is not None:
             validation.check_description(description)
-        with self._writing() as connection:
+        expected = validation.check_etag(etag)
+
+        def change(connection: Connection) -> ModelVersion:
             model_id = _lock_model(connection, name)
-            version_id = _version_id(connection, model_id, name, version)
-            if description is not None:
-                connection.execute(
-                    update(model_versions)
-                    .where(model_versions.c.id == version_id)
-                    .values(description=description, last_updated_timestamp=self._clock())
-                )
+            values: dict[str, Any] = (
+                {}
+                if description is None
+                else {"description": description, "last_updated_timestamp": self._clock()}
+            )
+            _version_to_write(connection, model_id, name, version, expected, **values)
             return _load_version(connection, name, version)
 
+        arguments = {"name": name, "version": version, "description": description, "etag": etag}
+        return self._write(
+            "update_model_version", request_id, arguments, idempotency.VERSION, change
+        )
+
     def transition_model_version_stage(
-        self, name: str, version: int, stage: str, archive_existing_versions: bool = False
+        self,
+        name: str,
+        version: int,
+        stage: str,
+        archive_existing_versions: bool = False,
+        etag: str = "",
+        request_id: str = "",
     ) -> ModelVersion:
         _check_version_key(name, version)
         target = validation.parse_stage(stage)
@@ -310,36 +424,66 @@ class RegistryStore:
                 f"Production, not to {target.value}",
                 field="archive_existing_versions",
             )
-        now = self._clock()
-        with self._writing() as connection:
+        expected = validation.check_etag(etag)
+
+        def change(connection: Connection) -> ModelVersion:
+            now = self._clock()
             model_id = _lock_model(connection, name, touched_at=now)
-            version_id = _version_id(connection, model_id, name, version)
+            version_id = _version_to_write(
+                connection,
+                model_id,
+                name,
+                version,
+                expected,
+                current_stage=target.value,
+                last_updated_timestamp=now,
+            )
             if archive_existing_versions:
                 connection.execute(
                     update(model_versions)
                     .where(model_versions.c.model_id == model_id)
                     .where(model_versions.c.current_stage == target.value)
                     .where(model_versions.c.id != version_id)
-                    .values(current_stage=Stage.ARCHIVED.value, last_updated_timestamp=now)
+                    .values(
+                        current_stage=Stage.ARCHIVED.value,
+                        last_updated_timestamp=now,
+                        revision=model_versions.c.revision + 1,
+                    )
                 )
-            connection.execute(
-                update(model_versions)
-                .where(model_versions.c.id == version_id)
-                .values(current_stage=target.value, last_updated_timestamp=now)
-            )
             return _load_version(connection, name, version)
 
-    def delete_model_version(self, name: str, version: int) -> None:
+        arguments = {
+            "name": name,
+            "version": version,
+            "stage": stage,
+            "archive_existing_versions": archive_existing_versions,
+            "etag": etag,
+        }
+        return self._write(
+            "transition_model_version_stage", request_id, arguments, idempotency.VERSION, change
+        )
+
+    def delete_model_version(
+        self, name: str, version: int, etag: str = "", request_id: str = ""
+    ) -> None:
         _check_version_key(name, version)
-        with self._writing() as connection:
+        expected = validation.check_etag(etag)
+
+        def change(connection: Connection) -> None:
             model_id = _lock_model(connection, name, touched_at=self._clock())
-            deleted = connection.execute(
+            revision = connection.execute(
                 delete(model_versions)
                 .where(model_versions.c.model_id == model_id)
                 .where(model_versions.c.version == version)
-            ).rowcount
-            if not deleted:
+                .returning(model_versions.c.revision)
+            ).scalar_one_or_none()
+            if revision is None:
                 raise _version_not_found(name, version)
+            # Raising rolls the delete back.
+            _check_etag(expected, revision, f"model version {version} of {name!r}")
+
+        arguments = {"name": name, "version": version, "etag": etag}
+        self._write("delete_model_version", request_id, arguments, idempotency.NOTHING, change)
 
     def search_model_versions(
         self,
@@ -364,75 +508,128 @@ class RegistryStore:
 
     # -- tags --------------------------------------------------------------------------------
 
-    def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
+    def set_registered_model_tag(
+        self, name: str, key: str, value: str, etag: str = "", request_id: str = ""
+    ) -> None:
         validation.check_model_name(name)
         validation.check_tag_key(key)
         validation.check_tag_value(value)
-        with self._writing() as connection:
-            model_id = _lock_model(connection, name)
+        expected = validation.check_etag(etag)
+
+        def change(connection: Connection) -> None:
+            model_id = _lock_model(connection, name, etag=expected)
             _upsert_tag(connection, registered_model_tags, "model_id", model_id, key, value)
 
-    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        arguments = {"name": name, "key": key, "value": value, "etag": etag}
+        self._write("set_registered_model_tag", request_id, arguments, idempotency.NOTHING, change)
+
+    def delete_registered_model_tag(
+        self, name: str, key: str, etag: str = "", request_id: str = ""
+    ) -> None:
         validation.check_model_name(name)
         validation.check_tag_key(key)
-        with self._writing() as connection:
-            model_id = _lock_model(connection, name)
-            connection.execute(
+        expected = validation.check_etag(etag)
+
+        def change(connection: Connection) -> None:
+            model_id = _lock_model(connection, name, etag=expected, changes=False)
+            deleted = connection.execute(
                 delete(registered_model_tags)
                 .where(registered_model_tags.c.model_id == model_id)
                 .where(registered_model_tags.c.key == key)
-            )
+            ).rowcount
+            if deleted:
+                _count_revision(connection, registered_models, model_id)
 
-    def set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None:
+        arguments = {"name": name, "key": key, "etag": etag}
+        self._write(
+            "delete_registered_model_tag", request_id, arguments, idempotency.NOTHING, change
+        )
+
+    def set_model_version_tag(
+        self, name: str, version: int, key: str, value: str, etag: str = "", request_id: str = ""
+    ) -> None:
         _check_version_key(name, version)
         validation.check_tag_key(key)
         validation.check_tag_value(value)
-        with self._writing() as connection:
+        expected = validation.check_etag(etag)
+
+        def change(connection: Connection) -> None:
             model_id = _lock_model(connection, name)
-            version_id = _version_id(connection, model_id, name, version)
+            version_id = _version_to_write(connection, model_id, name, version, expected)
             _upsert_tag(connection, model_version_tags, "version_id", version_id, key, value)
 
-    def delete_model_version_tag(self, name: str, version: int, key: str) -> None:
+        arguments = {"name": name, "version": version, "key": key, "value": value, "etag": etag}
+        self._write("set_model_version_tag", request_id, arguments, idempotency.NOTHING, change)
+
+    def delete_model_version_tag(
+        self, name: str, version: int, key: str, etag: str = "", request_id: str = ""
+    ) -> None:
         _check_version_key(name, version)
         validation.check_tag_key(key)
-        with self._writing() as connection:
-            model_id = _lock_model(connection, name)
-            version_id = _version_id(connection, model_id, name, version)
-            connection.execute(
+        expected = validation.check_etag(etag)
+
+        def change(connection: Connection) -> None:
+            model_id = _lock_model(connection, name, changes=False)
+            version_id = _version_to_write(
+                connection, model_id, name, version, expected, changes=False
+            )
+            deleted = connection.execute(
                 delete(model_version_tags)
                 .where(model_version_tags.c.version_id == version_id)
                 .where(model_version_tags.c.key == key)
-            )
+            ).rowcount
+            if deleted:
+                _count_revision(connection, registered_models, model_id)
+                _count_revision(connection, model_versions, version_id)
+
+        arguments = {"name": name, "version": version, "key": key, "etag": etag}
+        self._write("delete_model_version_tag", request_id, arguments, idempotency.NOTHING, change)
 
     # -- aliases -----------------------------------------------------------------------------
 
-    def set_registered_model_alias(self, name: str, alias: str, version: int) -> None:
+    def set_registered_model_alias(
+        self, name: str, alias: str, version: int, etag: str = "", request_id: str = ""
+    ) -> None:
         _check_version_key(name, version)
         validation.check_alias_to_set(alias)
-        with self._writing() as connection:
-            model_id = _lock_model(connection, name)
-            _version_id(connection, model_id, name, version)
-            connection.execute(
-                delete(registered_model_aliases)
-                .where(registered_model_aliases.c.model_id == model_id)
-                .where(registered_model_aliases.c.alias == alias)
-            )
+        expected = validation.check_etag(etag)
+
+        def change(connection: Connection) -> None:
+            model_id = _lock_model(connection, name, etag=expected)
+            # Both the version the alias leaves and the one it reaches list it, so both change.
+            _version_to_write(connection, model_id, name, version)
+            previous = _delete_alias(connection, model_id, alias)
+            if previous is not None and previous != version:
+                _version_to_write(connection, model_id, name, previous)
             connection.execute(
                 insert(registered_model_aliases).values(
                     model_id=model_id, alias=alias, version=version
                 )
             )
 
-    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        arguments = {"name": name, "alias": alias, "version": version, "etag": etag}
+        self._write(
+            "set_registered_model_alias", request_id, arguments, idempotency.NOTHING, change
+        )
+
+    def delete_registered_model_alias(
+        self, name: str, alias: str, etag: str = "", request_id: str = ""
+    ) -> None:
         validation.check_model_name(name)
         validation.check_alias_to_resolve(alias)
-        with self._writing() as connection:
-            model_id = _lock_model(connection, name)
-            connection.execute(
-                delete(registered_model_aliases)
-                .where(registered_model_aliases.c.model_id == model_id)
-                .where(registered_model_aliases.c.alias == alias)
-            )
+        expected = validation.check_etag(etag)
+
+        def change(connection: Connection) -> None:
+            model_id = _lock_model(connection, name, etag=expected, changes=False)
+            previous = _delete_alias(connection, model_id, alias)
+            if previous is not None:
+                _count_revision(connection, registered_models, model_id)
+                _version_to_write(connection, model_id, name, previous)
+
+        arguments = {"name": name, "alias": alias, "etag": etag}
+        self._write(
+            "delete_registered_model_alias", request_id, arguments, idempotency.NOTHING, change
+        )
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         validation.check_model_name(name)
@@ -458,31 +655,41 @@ class RegistryStore:
         versions: Sequence[ModelVersion],
         last_version: int = 0,
         on_conflict: ConflictPolicy = ConflictPolicy.FAIL,
+        request_id: str = "",
     ) -> ImportResult:
         """Recreate a model copied from another registry, all or nothing: its versions keep
         their numbers, stages, timestamps and users, and new versions continue after
         ``last_version`` (0: the highest imported number), so numbers deleted in the source stay
         unused. ``model.latest_versions`` and each version's ``name`` and ``aliases`` are
         ignored: ``model.aliases`` says where aliases point."""
-        last_version = _check_import(model, versions, last_version)
+        checked_last_version = _check_import(model, versions, last_version)
+        arguments = {
+            "model": dataclasses.asdict(model),
+            "versions": [dataclasses.asdict(version) for version in versions],
+            "last_version": last_version,
+            "on_conflict": on_conflict.value,
+        }
         now = self._clock()
+
+        def change(connection: Connection) -> ImportResult:
+            name, outcome = model.name, ImportOutcome.CREATED
+            existing = _find_model_id(connection, model.name)
+            if existing is not None:
+                if on_conflict is ConflictPolicy.SKIP:
+                    return ImportResult(
+                        ImportOutcome.SKIPPED, self._load_model(connection, existing)
+                    )
+                if on_conflict is ConflictPolicy.FAIL:
+                    raise _import_name_taken(model.name)
+                name, outcome = _free_import_name(connection, model.name), ImportOutcome.RENAMED
+            model_id = _insert_import(connection, model, name, versions, checked_last_version, now)
+            return ImportResult(outcome, self._load_model(connection, model_id))
+
         for _attempt in range(IMPORT_ATTEMPTS):
             try:
-                with self._writing() as connection:
-                    name, outcome = model.name, ImportOutcome.CREATED
-                    existing = _find_model_id(connection, model.name)
-                    if existing is not None:
-                        if on_conflict is ConflictPolicy.SKIP:
-                            model_now = self._load_model(connection, existing)
-                            return ImportResult(ImportOutcome.SKIPPED, model_now)
-                        if on_conflict is ConflictPolicy.FAIL:
-                            raise _import_name_taken(model.name)
-                        name, outcome = (
-                            _free_import_name(connection, model.name),
-                            ImportOutcome.RENAMED,
-                        )
-                    model_id = _insert_import(connection, model, name, versions, last_version, now)
-                    return ImportResult(outcome, self._load_model(connection, model_id))
+                return self._write(
+                    "import_registered_model", request_id, arguments, idempotency.IMPORT, change
+                )
             except IntegrityError as error:
                 # After validation only the unique name can clash: another writer took it after
                 # the check above (PostgreSQL; SQLite writers queue). The next attempt sees it.
@@ -545,35 +752,89 @@ def _model_id(connection: Connection, name: str) -> int:
     return int(model_id)
 
 
-def _lock_model(connection: Connection, name: str, touched_at: int | None = None) -> int:
-    """Lock the model's row for the rest of the transaction (and stamp it as changed when
-    ``touched_at`` is given); every mutation under a model starts here."""
-    if touched_at is None:
-        statement: Any = (
-            select(registered_models.c.id).where(registered_models.c.name == name).with_for_update()
+def _new_revision() -> int:
+    return secrets.randbelow(_REVISION_START_BOUND) + 1
+
+
+def _check_etag(expected: int | None, revision: int, resource: str) -> None:
+    """Raise Aborted when the caller sent an etag and the resource was at ``revision`` instead."""
+    if expected is not None and expected != revision:
+        raise Aborted(
+            f"{resource} has changed since its etag was read; read it again and retry",
+            field="etag",
         )
-    else:
-        statement = (
-            update(registered_models)
-            .where(registered_models.c.name == name)
-            .values(last_updated_timestamp=touched_at)
-            .returning(registered_models.c.id)
-        )
-    model_id = connection.execute(statement).scalar_one_or_none()
-    if model_id is None:
+
+
+def _lock_model(
+    connection: Connection,
+    name: str,
+    touched_at: int | None = None,
+    etag: int | None = None,
+    *,
+    changes: bool = True,
+    values: Mapping[str, Any] | None = None,
+) -> int:
+    """Lock the model's row for the rest of the transaction; every mutation under a model starts
+    here. ``etag``: the revision the caller read, if it wants the write to depend on it. Unless
+    the write may turn out to change nothing (``changes=False``; it calls ``_count_revision``
+    itself once it did change something), count a new revision of the model now, stamped
+    ``touched_at`` when given and with ``values`` applied to the row."""
+    locked = connection.execute(
+        select(registered_models.c.id, registered_models.c.revision)
+        .where(registered_models.c.name == name)
+        .with_for_update()
+    ).one_or_none()
+    if locked is None:
         raise _model_not_found(name)
-    return int(model_id)
+    _check_etag(etag, locked.revision, f"registered model {name!r}")
+    if changes:
+        stamp = {} if touched_at is None else {"last_updated_timestamp": touched_at}
+        _count_revision(connection, registered_models, locked.id, **(values or {}), **stamp)
+    return int(locked.id)
 
 
-def _version_id(connection: Connection, model_id: int, name: str, version: int) -> int:
-    version_id = connection.execute(
-        select(model_versions.c.id)
+def _version_to_write(
+    connection: Connection,
+    model_id: int,
+    name: str,
+    version: int,
+    etag: int | None = None,
+    *,
+    changes: bool = True,
+    **values: Any,
+) -> int:
+    """The row id of a version of the locked model that is about to be written, with its etag
+    checked; like ``_lock_model``, counts a new revision (applying ``values``) unless
+    ``changes=False``."""
+    row = connection.execute(
+        select(model_versions.c.id, model_versions.c.revision)
         .where(model_versions.c.model_id == model_id)
         .where(model_versions.c.version == version)
-    ).scalar_one_or_none()
-    if version_id is None:
+    ).one_or_none()
+    if row is None:
         raise _version_not_found(name, version)
-    return int(version_id)
+    _check_etag(etag, row.revision, f"model version {version} of {name!r}")
+    if changes:
+        _count_revision(connection, model_versions, row.id, **values)
+    return int(row.id)
+
+
+def _count_revision(connection: Connection, table: Table, row_id: int, **values: Any) -> None:
+    """A new revision of a model or version row (so a new etag), applying ``values`` with it."""
+    connection.execute(
+        update(table).where(table.c.id == row_id).values(revision=table.c.revision + 1, **values)
+    )
+
+
+def _delete_alias(connection: Connection, model_id: int, alias: str) -> int | None:
+    """Delete an alias of the locked model; the version it pointed at, if it existed."""
+    previous = connection.execute(
+        delete(registered_model_aliases)
+        .where(registered_model_aliases.c.model_id == model_id)
+        .where(registered_model_aliases.c.alias == alias)
+        .returning(registered_model_aliases.c.version)
+    ).scalar_one_or_none()
+    return None if previous is None else int(previous)
 
 
 def _load_version(connection: Connection, name: str, version: int) -> ModelVersion:
@@ -807,6 +1068,7 @@ def _insert_import(
             user_id=model.user_id,
             description=model.description,
             last_version=last_version,
+            revision=_new_revision(),
         )
         .returning(registered_models.c.id)
     ).scalar_one()
@@ -830,6 +1092,7 @@ def _insert_import(
                 "experiment_id": version.experiment_id,
                 "status": version.status.value,
                 "status_message": version.status_message,
+                "revision": _new_revision(),
             }
             for version in versions
         ],

@@ -2,9 +2,23 @@
 
 Alembic migrations own the schema in every database; these definitions must match the newest
 migration (a test compares them). Models are keyed by a surrogate id so a rename touches one row.
+
+Indexes serve every filter and sort key of the search language (docs/performance.md lists which
+index serves which query). Two rules shape them:
+
+- Searchable text is compared byte-wise on both databases: SQLite's BINARY collation, and on
+  PostgreSQL the "C" collation on those columns. Filters, ORDER BY and keyset page tokens then mean
+  the same on either database whatever the server's default locale, and PostgreSQL can serve
+  ``LIKE 'prefix%'`` from a plain btree index.
+- A PostgreSQL btree entry must stay under ~2700 bytes, so unbounded text (tag values up to 5000
+  characters, sources up to 4096) is never indexed whole: tag values are indexed by their first
+  ``TAG_VALUE_PREFIX`` characters (the filter adds the matching prefix condition next to the exact
+  one), and the source by a hash index on PostgreSQL (equality only, no size limit).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -18,9 +32,32 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    literal_column,
+    text,
 )
+from sqlalchemy.types import TypeEngine
 
 from registry_service import validation as limits
+
+# Characters of a tag value that its index holds: 200 characters of at most 4 bytes each, with a
+# 250-character key, stay far below PostgreSQL's btree entry limit.
+TAG_VALUE_PREFIX = 200
+
+
+def tag_value_prefix(value: Any) -> Any:
+    """The indexed prefix of a tag value column (or of a literal compared with one).
+
+    The bounds are rendered inline, not bound: SQLite uses an expression index only for a query
+    expression that matches it exactly.
+    """
+    return func.substr(value, literal_column("1"), literal_column(str(TAG_VALUE_PREFIX)))
+
+
+def _searchable(type_: String) -> TypeEngine[str]:
+    """``type_`` compared byte-wise: the "C" collation on PostgreSQL (SQLite's default is)."""
+    return type_.with_variant(type(type_)(length=type_.length, collation="C"), "postgresql")
+
 
 metadata = MetaData(
     naming_convention={
@@ -35,14 +72,23 @@ registered_models = Table(
     "registered_models",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(limits.MAX_NAME_LENGTH), nullable=False, unique=True),
+    Column("name", _searchable(String(limits.MAX_NAME_LENGTH)), nullable=False, unique=True),
     Column("creation_timestamp", BigInteger, nullable=False),
     Column("last_updated_timestamp", BigInteger, nullable=False),
-    Column("user_id", String(limits.MAX_USER_ID_LENGTH), nullable=False),
-    Column("description", Text, nullable=False),
+    Column("user_id", _searchable(String(limits.MAX_USER_ID_LENGTH)), nullable=False),
+    # Filtered only by a scan: the useful filters on prose are LIKE '%word%', which no btree
+    # serves, and an index on 64 KiB of text would break PostgreSQL's entry limit.
+    Column("description", _searchable(Text()), nullable=False),
     # The highest version number ever allocated; bumped in the creating transaction so numbers
     # are unique and gap-free across processes, and never reused after a delete.
     Column("last_version", Integer, nullable=False),
+    # Bumped by every write to the model or anything under it; its etag is this number. The
+    # default only fills rows that existed before the column did: new rows get a random start.
+    Column("revision", BigInteger, nullable=False, server_default=text("1")),
+    # Sort keys with the name tie-break, so a keyset page is one index range.
+    Index("ix_registered_models_creation_timestamp_name", "creation_timestamp", "name"),
+    Index("ix_registered_models_last_updated_timestamp_name", "last_updated_timestamp", "name"),
+    Index("ix_registered_models_user_id", "user_id"),
 )
 
 model_versions = Table(
@@ -58,19 +104,36 @@ model_versions = Table(
     Column("version", Integer, nullable=False),
     Column("creation_timestamp", BigInteger, nullable=False),
     Column("last_updated_timestamp", BigInteger, nullable=False),
-    Column("user_id", String(limits.MAX_USER_ID_LENGTH), nullable=False),
-    Column("current_stage", String(20), nullable=False),
+    Column("user_id", _searchable(String(limits.MAX_USER_ID_LENGTH)), nullable=False),
+    Column("current_stage", _searchable(String(20)), nullable=False),
     Column("description", Text, nullable=False),
-    Column("source", Text, nullable=False),
-    Column("run_id", String(limits.MAX_RUN_ID_LENGTH), nullable=False),
+    Column("source", _searchable(Text()), nullable=False),
+    Column("run_id", _searchable(String(limits.MAX_RUN_ID_LENGTH)), nullable=False),
     Column("run_link", Text, nullable=False),
     Column("experiment_id", String(limits.MAX_EXPERIMENT_ID_LENGTH), nullable=False),
-    Column("status", String(32), nullable=False),
+    Column("status", _searchable(String(32)), nullable=False),
     Column("status_message", Text, nullable=False),
+    # Bumped by every write to the version (stage, description, tags, aliases); see
+    # registered_models.revision.
+    Column("revision", BigInteger, nullable=False, server_default=text("1")),
+    # Also serves "name = ..." (the model's id, then its versions) and ORDER BY name, version.
     UniqueConstraint("model_id", "version"),
     # Serves GetLatestVersions and latest_versions: the highest version per stage of one model.
     Index("ix_model_versions_model_stage_version", "model_id", "current_stage", "version"),
+    # One model's versions newest first (the default order), without sorting them all.
+    Index(
+        "ix_model_versions_model_updated_version", "model_id", "last_updated_timestamp", "version"
+    ),
     Index("ix_model_versions_run_id", "run_id"),
+    Index("ix_model_versions_last_updated_timestamp", "last_updated_timestamp"),
+    Index("ix_model_versions_creation_timestamp", "creation_timestamp"),
+    Index("ix_model_versions_version", "version"),
+    Index("ix_model_versions_user_id", "user_id"),
+    Index("ix_model_versions_status", "status"),
+    # "What is in Production", newest first.
+    Index("ix_model_versions_stage_updated", "current_stage", "last_updated_timestamp"),
+    # Equality only on PostgreSQL, where a hash entry has no size limit; a btree on SQLite.
+    Index("ix_model_versions_source", "source", postgresql_using="hash"),
 )
 
 registered_model_tags = Table(
@@ -82,8 +145,13 @@ registered_model_tags = Table(
         ForeignKey("registered_models.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    Column("key", String(limits.MAX_TAG_KEY_LENGTH), primary_key=True),
-    Column("value", Text, nullable=False),
+    Column("key", _searchable(String(limits.MAX_TAG_KEY_LENGTH)), primary_key=True),
+    Column("value", _searchable(Text()), nullable=False),
+)
+Index(
+    "ix_registered_model_tags_key_value",
+    registered_model_tags.c.key,
+    tag_value_prefix(registered_model_tags.c.value),
 )
 
 model_version_tags = Table(
@@ -95,15 +163,20 @@ model_version_tags = Table(
         ForeignKey("model_versions.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    Column("key", String(limits.MAX_TAG_KEY_LENGTH), primary_key=True),
-    Column("value", Text, nullable=False),
+    Column("key", _searchable(String(limits.MAX_TAG_KEY_LENGTH)), primary_key=True),
+    Column("value", _searchable(Text()), nullable=False),
+)
+Index(
+    "ix_model_version_tags_key_value",
+    model_version_tags.c.key,
+    tag_value_prefix(model_version_tags.c.value),
 )
 
 registered_model_aliases = Table(
     "registered_model_aliases",
     metadata,
     Column("model_id", Integer, primary_key=True),
-    Column("alias", String(limits.MAX_ALIAS_LENGTH), primary_key=True),
+    Column("alias", _searchable(String(limits.MAX_ALIAS_LENGTH)), primary_key=True),
     Column("version", Integer, nullable=False),
     # Deleting a version (or its model) removes the aliases that point at it.
     ForeignKeyConstraint(
@@ -111,4 +184,22 @@ registered_model_aliases = Table(
         ["model_versions.model_id", "model_versions.version"],
         ondelete="CASCADE",
     ),
+    # "alias = ..." across all models, answered from the index alone.
+    Index("ix_registered_model_aliases_alias", "alias", "model_id", "version"),
+)
+
+# Writes that carried a request_id, remembered for the idempotency window so that a retry gets
+# the first response instead of repeating the change. A row is inserted in the same transaction
+# as the change it records, so it exists exactly when the change committed.
+idempotent_requests = Table(
+    "idempotent_requests",
+    metadata,
+    Column("request_id", String(limits.REQUEST_ID_LENGTH), primary_key=True),
+    # SHA-256 (hex) of the operation and its arguments: a reused id with another request is refused.
+    Column("fingerprint", String(64), nullable=False),
+    # The first call's result as JSON; NULL only inside the transaction that claimed the id.
+    Column("response", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    # Serves the purge of rows older than the window.
+    Index("ix_idempotent_requests_created_at", "created_at"),
 )

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from modelregistry.v1 import model_version_pb2 as modelregistry_dot_v1_dot_model__version__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'modelregistry/v1/registered_model.proto\x12\x10modelregistry.v1\x1a$modelregistry/v1/model_version.proto\"\x93\x03\n\x0fRegisteredModel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1a\n\x12\x63reation_timestamp\x18\x02 \x01(\x03\x12\x1e\n\x16last_updated_timestamp\x18\x03 \x01(\x03\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x37\n\x0flatest_versions\x18\x06 \x03(\x0b\x32\x1e.modelregistry.v1.ModelVersion\x12\x39\n\x04tags\x18\x07 \x03(\x0b\x32+.modelregistry.v1.RegisteredModel.TagsEntry\x12?\n\x07\x61liases\x18\x08 \x03(\x0b\x32..modelregistry.v1.RegisteredModel.AliasesEntry\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a.\n\x0c\x41liasesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x42\x81\x01\n\x14\x63om.modelregistry.v1P\x01ZTgithub.com/registry-service/registry-service/gen/go/modelregistry/v1;modelregistryv1\xaa\x02\x10ModelRegistry.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'modelregistry/v1/registered_model.proto\x12\x10modelregistry.v1\x1a$modelregistry/v1/model_version.proto\"\xa1\x03\n\x0fRegisteredModel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1a\n\x12\x63reation_timestamp\x18\x02 \x01(\x03\x12\x1e\n\x16last_updated_timestamp\x18\x03 \x01(\x03\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x37\n\x0flatest_versions\x18\x06 \x03(\x0b\x32\x1e.modelregistry.v1.ModelVersion\x12\x39\n\x04tags\x18\x07 \x03(\x0b\x32+.modelregistry.v1.RegisteredModel.TagsEntry\x12?\n\x07\x61liases\x18\x08 \x03(\x0b\x32..modelregistry.v1.RegisteredModel.AliasesEntry\x12\x0c\n\x04\x65tag\x18\t \x01(\t\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a.\n\x0c\x41liasesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x42\x81\x01\n\x14\x63om.modelregistry.v1P\x01ZTgithub.com/registry-service/registry-service/gen/go/modelregistry/v1;modelregistryv1\xaa\x02\x10ModelRegistry.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,9 +38,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REGISTEREDMODEL_ALIASESENTRY']._loaded_options = None
   _globals['_REGISTEREDMODEL_ALIASESENTRY']._serialized_options = b'8\001'
   _globals['_REGISTEREDMODEL']._serialized_start=100
-  _globals['_REGISTEREDMODEL']._serialized_end=503
-  _globals['_REGISTEREDMODEL_TAGSENTRY']._serialized_start=412
-  _globals['_REGISTEREDMODEL_TAGSENTRY']._serialized_end=455
-  _globals['_REGISTEREDMODEL_ALIASESENTRY']._serialized_start=457
-  _globals['_REGISTEREDMODEL_ALIASESENTRY']._serialized_end=503
+  _globals['_REGISTEREDMODEL']._serialized_end=517
+  _globals['_REGISTEREDMODEL_TAGSENTRY']._serialized_start=426
+  _globals['_REGISTEREDMODEL_TAGSENTRY']._serialized_end=469
+  _globals['_REGISTEREDMODEL_ALIASESENTRY']._serialized_start=471
+  _globals['_REGISTEREDMODEL_ALIASESENTRY']._serialized_end=517
 # @@protoc_insertion_point(module_scope)

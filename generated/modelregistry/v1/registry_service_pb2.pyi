@@ -33,7 +33,7 @@ IMPORT_OUTCOME_SKIPPED: ImportOutcome
 IMPORT_OUTCOME_RENAMED: ImportOutcome
 
 class CreateRegisteredModelRequest(_message.Message):
-    __slots__ = ("name", "tags", "description")
+    __slots__ = ("name", "tags", "description", "request_id")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -44,10 +44,12 @@ class CreateRegisteredModelRequest(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     tags: _containers.ScalarMap[str, str]
     description: str
-    def __init__(self, name: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., description: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., description: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateRegisteredModelResponse(_message.Message):
     __slots__ = ("registered_model",)
@@ -68,12 +70,16 @@ class GetRegisteredModelResponse(_message.Message):
     def __init__(self, registered_model: _Optional[_Union[_registered_model_pb2.RegisteredModel, _Mapping]] = ...) -> None: ...
 
 class RenameRegisteredModelRequest(_message.Message):
-    __slots__ = ("name", "new_name")
+    __slots__ = ("name", "new_name", "etag", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
     NEW_NAME_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     new_name: str
-    def __init__(self, name: _Optional[str] = ..., new_name: _Optional[str] = ...) -> None: ...
+    etag: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., new_name: _Optional[str] = ..., etag: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class RenameRegisteredModelResponse(_message.Message):
     __slots__ = ("registered_model",)
@@ -82,12 +88,16 @@ class RenameRegisteredModelResponse(_message.Message):
     def __init__(self, registered_model: _Optional[_Union[_registered_model_pb2.RegisteredModel, _Mapping]] = ...) -> None: ...
 
 class UpdateRegisteredModelRequest(_message.Message):
-    __slots__ = ("name", "description")
+    __slots__ = ("name", "description", "etag", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+    etag: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., etag: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class UpdateRegisteredModelResponse(_message.Message):
     __slots__ = ("registered_model",)
@@ -96,10 +106,14 @@ class UpdateRegisteredModelResponse(_message.Message):
     def __init__(self, registered_model: _Optional[_Union[_registered_model_pb2.RegisteredModel, _Mapping]] = ...) -> None: ...
 
 class DeleteRegisteredModelRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "etag", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    etag: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., etag: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class DeleteRegisteredModelResponse(_message.Message):
     __slots__ = ()
@@ -140,7 +154,7 @@ class GetLatestVersionsResponse(_message.Message):
     def __init__(self, model_versions: _Optional[_Iterable[_Union[_model_version_pb2.ModelVersion, _Mapping]]] = ...) -> None: ...
 
 class CreateModelVersionRequest(_message.Message):
-    __slots__ = ("name", "source", "run_id", "tags", "run_link", "description", "experiment_id")
+    __slots__ = ("name", "source", "run_id", "tags", "run_link", "description", "experiment_id", "request_id")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -155,6 +169,7 @@ class CreateModelVersionRequest(_message.Message):
     RUN_LINK_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     source: str
     run_id: str
@@ -162,7 +177,8 @@ class CreateModelVersionRequest(_message.Message):
     run_link: str
     description: str
     experiment_id: str
-    def __init__(self, name: _Optional[str] = ..., source: _Optional[str] = ..., run_id: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., run_link: _Optional[str] = ..., description: _Optional[str] = ..., experiment_id: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., source: _Optional[str] = ..., run_id: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., run_link: _Optional[str] = ..., description: _Optional[str] = ..., experiment_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateModelVersionResponse(_message.Message):
     __slots__ = ("model_version",)
@@ -185,14 +201,18 @@ class GetModelVersionResponse(_message.Message):
     def __init__(self, model_version: _Optional[_Union[_model_version_pb2.ModelVersion, _Mapping]] = ...) -> None: ...
 
 class UpdateModelVersionRequest(_message.Message):
-    __slots__ = ("name", "version", "description")
+    __slots__ = ("name", "version", "description", "etag", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     description: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., description: _Optional[str] = ...) -> None: ...
+    etag: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., description: _Optional[str] = ..., etag: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class UpdateModelVersionResponse(_message.Message):
     __slots__ = ("model_version",)
@@ -201,16 +221,20 @@ class UpdateModelVersionResponse(_message.Message):
     def __init__(self, model_version: _Optional[_Union[_model_version_pb2.ModelVersion, _Mapping]] = ...) -> None: ...
 
 class TransitionModelVersionStageRequest(_message.Message):
-    __slots__ = ("name", "version", "stage", "archive_existing_versions")
+    __slots__ = ("name", "version", "stage", "archive_existing_versions", "etag", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
     ARCHIVE_EXISTING_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     stage: str
     archive_existing_versions: bool
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., stage: _Optional[str] = ..., archive_existing_versions: _Optional[bool] = ...) -> None: ...
+    etag: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., stage: _Optional[str] = ..., archive_existing_versions: _Optional[bool] = ..., etag: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class TransitionModelVersionStageResponse(_message.Message):
     __slots__ = ("model_version",)
@@ -219,12 +243,16 @@ class TransitionModelVersionStageResponse(_message.Message):
     def __init__(self, model_version: _Optional[_Union[_model_version_pb2.ModelVersion, _Mapping]] = ...) -> None: ...
 
 class DeleteModelVersionRequest(_message.Message):
-    __slots__ = ("name", "version")
+    __slots__ = ("name", "version", "etag", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+    etag: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., etag: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class DeleteModelVersionResponse(_message.Message):
     __slots__ = ()
@@ -265,82 +293,106 @@ class GetModelVersionDownloadUriResponse(_message.Message):
     def __init__(self, artifact_uri: _Optional[str] = ...) -> None: ...
 
 class SetRegisteredModelTagRequest(_message.Message):
-    __slots__ = ("name", "key", "value")
+    __slots__ = ("name", "key", "value", "etag", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     key: str
     value: str
-    def __init__(self, name: _Optional[str] = ..., key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    etag: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., key: _Optional[str] = ..., value: _Optional[str] = ..., etag: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class SetRegisteredModelTagResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class DeleteRegisteredModelTagRequest(_message.Message):
-    __slots__ = ("name", "key")
+    __slots__ = ("name", "key", "etag", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     key: str
-    def __init__(self, name: _Optional[str] = ..., key: _Optional[str] = ...) -> None: ...
+    etag: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., key: _Optional[str] = ..., etag: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class DeleteRegisteredModelTagResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class SetModelVersionTagRequest(_message.Message):
-    __slots__ = ("name", "version", "key", "value")
+    __slots__ = ("name", "version", "key", "value", "etag", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     key: str
     value: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    etag: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., key: _Optional[str] = ..., value: _Optional[str] = ..., etag: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class SetModelVersionTagResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class DeleteModelVersionTagRequest(_message.Message):
-    __slots__ = ("name", "version", "key")
+    __slots__ = ("name", "version", "key", "etag", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     key: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., key: _Optional[str] = ...) -> None: ...
+    etag: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., key: _Optional[str] = ..., etag: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class DeleteModelVersionTagResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class SetRegisteredModelAliasRequest(_message.Message):
-    __slots__ = ("name", "alias", "version")
+    __slots__ = ("name", "alias", "version", "etag", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ALIAS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     alias: str
     version: int
-    def __init__(self, name: _Optional[str] = ..., alias: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+    etag: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., alias: _Optional[str] = ..., version: _Optional[int] = ..., etag: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class SetRegisteredModelAliasResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class DeleteRegisteredModelAliasRequest(_message.Message):
-    __slots__ = ("name", "alias")
+    __slots__ = ("name", "alias", "etag", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ALIAS_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     alias: str
-    def __init__(self, name: _Optional[str] = ..., alias: _Optional[str] = ...) -> None: ...
+    etag: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., alias: _Optional[str] = ..., etag: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class DeleteRegisteredModelAliasResponse(_message.Message):
     __slots__ = ()
@@ -361,16 +413,18 @@ class GetModelVersionByAliasResponse(_message.Message):
     def __init__(self, model_version: _Optional[_Union[_model_version_pb2.ModelVersion, _Mapping]] = ...) -> None: ...
 
 class ImportRegisteredModelRequest(_message.Message):
-    __slots__ = ("registered_model", "model_versions", "last_version", "on_conflict")
+    __slots__ = ("registered_model", "model_versions", "last_version", "on_conflict", "request_id")
     REGISTERED_MODEL_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     LAST_VERSION_FIELD_NUMBER: _ClassVar[int]
     ON_CONFLICT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     registered_model: _registered_model_pb2.RegisteredModel
     model_versions: _containers.RepeatedCompositeFieldContainer[_model_version_pb2.ModelVersion]
     last_version: int
     on_conflict: ImportConflictPolicy
-    def __init__(self, registered_model: _Optional[_Union[_registered_model_pb2.RegisteredModel, _Mapping]] = ..., model_versions: _Optional[_Iterable[_Union[_model_version_pb2.ModelVersion, _Mapping]]] = ..., last_version: _Optional[int] = ..., on_conflict: _Optional[_Union[ImportConflictPolicy, str]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, registered_model: _Optional[_Union[_registered_model_pb2.RegisteredModel, _Mapping]] = ..., model_versions: _Optional[_Iterable[_Union[_model_version_pb2.ModelVersion, _Mapping]]] = ..., last_version: _Optional[int] = ..., on_conflict: _Optional[_Union[ImportConflictPolicy, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class ImportRegisteredModelResponse(_message.Message):
     __slots__ = ("registered_model", "outcome")

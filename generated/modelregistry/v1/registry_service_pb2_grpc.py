@@ -29,8 +29,10 @@ class ModelRegistryServiceStub:
     """The model registry: registered models, their numbered versions, lifecycle stages, aliases,
     annotations and lineage. Semantics follow the MLflow Model Registry. Failures carry a canonical
     gRPC code and a google.rpc.ErrorInfo detail whose reason is MLflow's error code
-    (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE) and whose metadata
-    key "field" names the offending request field when there is one. Each RPC is also served as
+    (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE), or ABORTED for a
+    write whose etag no longer matches, or TEMPORARILY_UNAVAILABLE when the database cannot be
+    reached, and whose metadata key "field" names the offending request field when there is one.
+    Every write accepts a request_id that makes retrying it safe. Each RPC is also served as
     HTTP/JSON at MLflow's REST path and method (its google.api.http option), so the stock MLflow
     client works against this service unchanged.
     """
@@ -157,8 +159,10 @@ class ModelRegistryServiceServicer:
     """The model registry: registered models, their numbered versions, lifecycle stages, aliases,
     annotations and lineage. Semantics follow the MLflow Model Registry. Failures carry a canonical
     gRPC code and a google.rpc.ErrorInfo detail whose reason is MLflow's error code
-    (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE) and whose metadata
-    key "field" names the offending request field when there is one. Each RPC is also served as
+    (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE), or ABORTED for a
+    write whose etag no longer matches, or TEMPORARILY_UNAVAILABLE when the database cannot be
+    reached, and whose metadata key "field" names the offending request field when there is one.
+    Every write accepts a request_id that makes retrying it safe. Each RPC is also served as
     HTTP/JSON at MLflow's REST path and method (its google.api.http option), so the stock MLflow
     client works against this service unchanged.
     """
@@ -449,8 +453,10 @@ class ModelRegistryService:
     """The model registry: registered models, their numbered versions, lifecycle stages, aliases,
     annotations and lineage. Semantics follow the MLflow Model Registry. Failures carry a canonical
     gRPC code and a google.rpc.ErrorInfo detail whose reason is MLflow's error code
-    (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE) and whose metadata
-    key "field" names the offending request field when there is one. Each RPC is also served as
+    (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE), or ABORTED for a
+    write whose etag no longer matches, or TEMPORARILY_UNAVAILABLE when the database cannot be
+    reached, and whose metadata key "field" names the offending request field when there is one.
+    Every write accepts a request_id that makes retrying it safe. Each RPC is also served as
     HTTP/JSON at MLflow's REST path and method (its google.api.http option), so the stock MLflow
     client works against this service unchanged.
     """

@@ -1,0 +1,159 @@
+"""Idempotent writes: a write that carries a request_id is remembered, with its result, in the same
+transaction as its change, so that a retry returns the first result instead of changing anything.
+
+Only plain JSON of domain values is stored, never protobuf: the fingerprint hashes the operation's
+name and its arguments as the store received them, and the response is the domain record the
+operation returned. The guarantee therefore holds for any transport in front of the store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Connection
+
+from registry_service import validation
+from registry_service.domain import (
+    ImportOutcome,
+    ImportResult,
+    ModelVersion,
+    RegisteredModel,
+    Stage,
+    VersionStatus,
+)
+from registry_service.errors import InvalidArgument
+from registry_service.store.engine import insert_unless_present
+from registry_service.store.tables import idempotent_requests
+
+# How long a request_id is remembered unless configured otherwise: a day covers any client's
+# retry schedule (MLflow's client gives up after minutes) and a restart or two.
+DEFAULT_WINDOW_S = 86_400.0
+# Expired rows one write removes at most. A write adds at most one row, so the table stays near
+# one window's worth of writes without a background job.
+PURGE_BATCH = 100
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Codec(Generic[T]):
+    """How an operation's result is kept as JSON, and rebuilt when a retry replays it."""
+
+    encode: Callable[[T], object]
+    decode: Callable[[Any], T]
+
+
+def _version(data: dict[str, Any]) -> ModelVersion:
+    return ModelVersion(
+        **{
+            **data,
+            "current_stage": Stage(data["current_stage"]),
+            "status": VersionStatus(data["status"]),
+        }
+    )
+
+
+def _model(data: dict[str, Any]) -> RegisteredModel:
+    return RegisteredModel(
+        **{**data, "latest_versions": [_version(v) for v in data["latest_versions"]]}
+    )
+
+
+def _import(data: dict[str, Any]) -> ImportResult:
+    return ImportResult(ImportOutcome(data["outcome"]), _model(data["model"]))
+
+
+def _nothing(_: object) -> None:
+    return None
+
+
+MODEL = Codec[RegisteredModel](dataclasses.asdict, _model)
+VERSION = Codec[ModelVersion](dataclasses.asdict, _version)
+IMPORT = Codec[ImportResult](dataclasses.asdict, _import)
+NOTHING = Codec[None](_nothing, _nothing)
+
+
+@dataclass(frozen=True)
+class Request:
+    """The identity of one idempotent write: its id and what it asked for."""
+
+    request_id: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Replay(Generic[T]):
+    """The result a request_id already produced."""
+
+    result: T
+
+
+def request_of(operation: str, request_id: str, arguments: Mapping[str, object]) -> Request | None:
+    """The identity of a write, or None when it carries no request_id (nothing to remember)."""
+    normalized = validation.check_request_id(request_id)
+    if normalized is None:
+        return None
+    canonical = json.dumps([operation, arguments], sort_keys=True, separators=(",", ":"))
+    return Request(normalized, hashlib.sha256(canonical.encode()).hexdigest())
+
+
+def claim(
+    connection: Connection, request: Request, codec: Codec[T], now: int, window_ms: int
+) -> Replay[T] | None:
+    """Make this transaction the one that carries out ``request`` (None), or return what the
+    request_id already produced.
+
+    The id is claimed before the change is made: a concurrent transaction with the same id waits
+    on the claim until this one commits, then replays its result; if this one rolls back, the
+    waiting one carries the request out itself.
+    """
+    _purge(connection, now - window_ms)
+    claimed = connection.execute(
+        insert_unless_present(connection, idempotent_requests)
+        .values(request_id=request.request_id, fingerprint=request.fingerprint, created_at=now)
+        .returning(idempotent_requests.c.request_id)
+    ).scalar_one_or_none()
+    if claimed is not None:
+        return None
+    remembered = connection.execute(
+        select(idempotent_requests.c.fingerprint, idempotent_requests.c.response).where(
+            idempotent_requests.c.request_id == request.request_id
+        )
+    ).one()
+    if remembered.fingerprint != request.fingerprint:
+        raise InvalidArgument(
+            f"request_id {request.request_id} was already used for a different request; "
+            "use a new request_id for a new request",
+            field="request_id",
+        )
+    return Replay(codec.decode(json.loads(remembered.response)))
+
+
+def remember(connection: Connection, request: Request, codec: Codec[T], result: T) -> None:
+    """Record the result of the request this transaction claimed."""
+    connection.execute(
+        update(idempotent_requests)
+        .where(idempotent_requests.c.request_id == request.request_id)
+        .values(response=json.dumps(codec.encode(result), separators=(",", ":")))
+    )
+
+
+def _purge(connection: Connection, before: int) -> None:
+    # SKIP LOCKED (ignored by SQLite, whose writers never overlap): concurrent writers purge
+    # disjoint rows instead of queueing, or deadlocking, on each other's deletes.
+    expired = (
+        select(idempotent_requests.c.request_id)
+        .where(idempotent_requests.c.created_at < before)
+        .order_by(idempotent_requests.c.created_at)
+        .limit(PURGE_BATCH)
+        .with_for_update(skip_locked=True)
+    )
+    connection.execute(
+        delete(idempotent_requests).where(idempotent_requests.c.request_id.in_(expired))
+    )
