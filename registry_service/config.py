@@ -91,7 +91,6 @@ class Settings:
     max_connection_age_grace: float = _setting(
         30.0, "seconds a closing connection's calls get to finish", minimum=0
     )
-    log_level: str = _setting("INFO", "Python logging level")
     database_timeout: float = _setting(
         DEFAULT_TIMEOUT,
         "seconds a call waits for the database (to connect, for a pooled connection, for "
@@ -103,6 +102,7 @@ class Settings:
         "seconds a write's request_id is remembered, so that a retry within it changes nothing",
         minimum=0,
     )
+    log_level: str = _setting("INFO", "Python logging level")
 
     def __post_init__(self) -> None:
         for setting in fields(self):

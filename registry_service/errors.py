@@ -63,6 +63,13 @@ class Unavailable(RegistryError):
     reason = "TEMPORARILY_UNAVAILABLE"
 
 
+class Aborted(RegistryError):
+    """The call lost a race: the etag it carried no longer matches the resource. Read the resource
+    again and retry. MLflow has no such error; the reason word is this service's own."""
+
+    reason = "ABORTED"
+
+
 class DeadlineExceeded(RegistryError):
     """The call's deadline passed before its database work finished; nothing was changed."""
 
@@ -73,10 +80,3 @@ class Cancelled(RegistryError):
     """The caller went away before the call finished; nothing was changed."""
 
     reason = "CANCELLED"
-
-
-class Aborted(RegistryError):
-    """The call lost a race: the etag it carried no longer matches the resource. Read the resource
-    again and retry. MLflow has no such error; the reason word is this service's own."""
-
-    reason = "ABORTED"

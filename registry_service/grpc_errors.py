@@ -42,9 +42,9 @@ _CODE_OF_ERROR: dict[type[RegistryError], grpc.StatusCode] = {
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    Aborted: grpc.StatusCode.ABORTED,
     DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     Cancelled: grpc.StatusCode.CANCELLED,
-    Aborted: grpc.StatusCode.ABORTED,
 }
 _ERROR_OF_CODE = {code: error for error, code in _CODE_OF_ERROR.items()}
 

@@ -145,27 +145,15 @@ def start_serving(
 
 
 @contextmanager
-def running(
+def serving(
     *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, command: list[str] = CLI
 ) -> Iterator[Served]:
-    """Start `registry-service serve` and yield it once it listens; a process still running at
-    the end is killed."""
+    """Start `registry-service serve`, yield it once it listens, then SIGTERM it and expect 0
+    (unless the test already ended it)."""
     served = start_serving(*args, env=env, cwd=cwd, command=command)
     try:
         yield served
     finally:
-        if served.process.poll() is None:
-            served.process.kill()
-            served.process.wait()
-
-
-@contextmanager
-def serving(
-    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, command: list[str] = CLI
-) -> Iterator[Served]:
-    """Start `registry-service serve`, yield it once it listens, then SIGTERM it and expect 0."""
-    with running(*args, env=env, cwd=cwd, command=command) as served:
-        yield served
         if served.process.poll() is None:
             assert served.stop() == 0, served.text()
 

@@ -16,7 +16,7 @@ from registry_service.client import RegistryClient
 from registry_service.errors import RegistryError
 from registry_service.store.engine import make_engine
 
-from .processes import running, serving
+from .processes import serving
 
 WRITERS = 4
 # Acknowledged writes before the kill: the load is in full swing by then.
@@ -118,8 +118,8 @@ def inconsistencies(database_url: str) -> dict[str, int]:
 
 def test_acknowledged_writes_survive_sigkill_and_retries_apply_once(database_url: str) -> None:
     journal = Journal()
-    with running("--port", "0", "--database-url", database_url) as served:
-        process, port = served.process, served.port
+    with serving("--port", "0", "--database-url", database_url) as served:
+        port, process = served.port, served.process
         with RegistryClient(f"127.0.0.1:{port}") as client:
             client.create_registered_model(SHARED)
         writers = [

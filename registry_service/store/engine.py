@@ -32,6 +32,10 @@ DEFAULT_TIMEOUT = 5.0
 # libpq's connect_timeout is whole seconds, and it treats anything below 2 as 2.
 _MIN_CONNECT_TIMEOUT_S = 2
 
+# How long PostgreSQL gets to answer a connection attempt; an unreachable host otherwise holds a
+# call (and the health probe) for the operating system's TCP timeout, minutes.
+POSTGRES_CONNECT_TIMEOUT_S = 5
+
 # SQLite runs the progress handler every this many virtual machine instructions.
 SQLITE_PROGRESS_STEPS = 1000
 
@@ -72,6 +76,9 @@ def make_engine(url: str, *, pool_size: int = 10, timeout: float = DEFAULT_TIMEO
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, timeout)
+    connect_args = {}
+    if "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = max(_MIN_CONNECT_TIMEOUT_S, math.ceil(timeout))
     return sqlalchemy.create_engine(
         parsed,
         pool_size=pool_size,
@@ -80,7 +87,7 @@ def make_engine(url: str, *, pool_size: int = 10, timeout: float = DEFAULT_TIMEO
         # A pooled connection to a database that restarted is found dead here and replaced, so
         # service resumes without a restart once the database is back.
         pool_pre_ping=True,
-        connect_args={"connect_timeout": max(_MIN_CONNECT_TIMEOUT_S, math.ceil(timeout))},
+        connect_args=connect_args,
     )
 
 
@@ -104,6 +111,8 @@ def _sqlite_engine(url: URL, timeout: float) -> Engine:
         cursor.execute("PRAGMA case_sensitive_like=ON")
         cursor.execute(f"PRAGMA busy_timeout={round(timeout * 1000)}")
         cursor.close()
+        # Kept with the connection: a call's deadline lowers busy_timeout and restores this one.
+        _record.info[_BUSY_TIMEOUT_MS] = round(timeout * 1000)
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
@@ -111,6 +120,10 @@ def _sqlite_engine(url: URL, timeout: float) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
+
+
+# Key of the engine's SQLite busy_timeout in each pooled connection's info.
+_BUSY_TIMEOUT_MS = "registry_busy_timeout_ms"
 
 
 def first_line(error: Exception) -> str:
@@ -216,16 +229,17 @@ def call_bounds(seconds: float) -> Iterator[CallBounds]:
 
 @contextmanager
 def holding(lock: threading.Lock | None, timeout: float) -> Iterator[None]:
-    """Hold ``lock`` (when there is one), waiting at most ``timeout`` seconds and no longer
-    than the current call may: a busy database is Unavailable, a call out of time ends."""
+    """Hold ``lock`` (when there is one), waiting no longer than ``timeout`` seconds or what is
+    left of the current call's deadline, whichever ends first. Bounded, so that while another
+    process holds SQLite's lock the queued writers fail instead of waiting in turn."""
     if lock is None:
         yield
         return
     bounds = _current_call.get()
-    wait = timeout if bounds is None else min(timeout, max(bounds.remaining(), 0))
-    if not lock.acquire(timeout=wait):
-        if bounds is not None:
-            bounds.check()
+    remaining = None if bounds is None else max(bounds.remaining(), 0)
+    if not lock.acquire(timeout=timeout if remaining is None else min(timeout, remaining)):
+        if remaining is not None and remaining <= timeout:
+            raise DeadlineExceeded("the call's deadline passed while it queued for the database")
         raise Unavailable(f"the database is busy: no turn to write within {timeout:g} seconds")
     try:
         yield
@@ -253,9 +267,13 @@ def bounded_transaction(connection: Connection) -> Iterator[None]:
     budget_ms = max(math.ceil(bounds.remaining() * 1000), 1)
     try:
         with (
-            _sqlite_bounds(raw, bounds, budget_ms) if sqlite else nullcontext(),
+            (
+                _sqlite_bounds(raw, bounds, budget_ms, connection.info[_BUSY_TIMEOUT_MS])
+                if sqlite
+                else nullcontext()
+            ),
             bounds.interruptible(
-                None if sqlite else partial(raw.cancel_safe, timeout=DEFAULT_TIMEOUT)
+                None if sqlite else partial(raw.cancel_safe, timeout=POSTGRES_CONNECT_TIMEOUT_S)
             ),
             connection.begin(),
         ):
@@ -274,12 +292,13 @@ def bounded_transaction(connection: Connection) -> Iterator[None]:
 
 
 @contextmanager
-def _sqlite_bounds(raw: Any, bounds: CallBounds, budget_ms: int) -> Iterator[None]:
-    (engine_busy_ms,) = raw.execute("PRAGMA busy_timeout").fetchone()
-    raw.execute(f"PRAGMA busy_timeout={min(budget_ms, engine_busy_ms)}")
+def _sqlite_bounds(
+    raw: Any, bounds: CallBounds, budget_ms: int, busy_timeout_ms: int
+) -> Iterator[None]:
+    raw.execute(f"PRAGMA busy_timeout={min(budget_ms, busy_timeout_ms)}")
     raw.set_progress_handler(bounds.over, SQLITE_PROGRESS_STEPS)
     try:
         yield
     finally:
         raw.set_progress_handler(None, 0)
-        raw.execute(f"PRAGMA busy_timeout={engine_busy_ms}")
+        raw.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
