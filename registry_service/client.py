@@ -14,7 +14,8 @@ existing model or version take an ``etag`` (from a RegisteredModel or ModelVersi
 and then fail with Aborted if someone else changed the resource in between.
 
 The channel balances calls round_robin over every address it is given, gives each call a
-deadline, and retries calls that failed with UNAVAILABLE (see ``service_config``).
+deadline, and retries calls that failed with UNAVAILABLE: reads always, writes because they
+carry their request_id (see ``service_config``).
 """
 
 from __future__ import annotations

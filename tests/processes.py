@@ -148,7 +148,8 @@ def start_serving(
 def serving(
     *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, command: list[str] = CLI
 ) -> Iterator[Served]:
-    """Start `registry-service serve`, yield it once it listens, then SIGTERM it and expect 0."""
+    """Start `registry-service serve`, yield it once it listens, then SIGTERM it and expect 0
+    (unless the test already ended it)."""
     served = start_serving(*args, env=env, cwd=cwd, command=command)
     try:
         yield served

@@ -12,6 +12,7 @@ import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import Message
 from modelregistry.v1 import registry_service_pb2 as pb
+from modelregistry.v1 import registry_service_pb2_grpc
 from sqlalchemy.engine import make_url
 
 from registry_service.client import RegistryClient
@@ -49,40 +50,42 @@ def test_calls_are_spread_round_robin_over_every_address(tmp_path: Path) -> None
     assert min(served()) > 0, f"one replica got every call: {served()}"
 
 
-def test_unavailable_reads_are_retried_and_mutations_without_a_key_are_not(
+def test_unavailable_reads_and_keyed_writes_are_retried_and_unkeyed_writes_are_not(
     postgres_url: str,
 ) -> None:
     if not POSTGRES_URL:
         pytest.skip(SKIP_POSTGRES)
     url = make_url(postgres_url)
     proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    attempts = RETRY_POLICY.max_attempts
     try:
         with serving("--port", "0", "--database-url", proxied(postgres_url, proxy)) as served:
             proxy.down()  # the server answers, but its database is unreachable: UNAVAILABLE
             with RegistryClient(served.address) as client:
                 with pytest.raises(Unavailable):
                     client.get_registered_model("m")
-                # A write without a request_id (RegistryClient always sends one) is tried once.
-                with pytest.raises(grpc.RpcError):
-                    invoke(
-                        client._stub.CreateRegisteredModel,
-                        pb.CreateRegisteredModelRequest(name="m"),
-                        10.0,
-                    )
+                with pytest.raises(Unavailable):
+                    client.create_registered_model("keyed")  # RegistryClient adds a request_id
+            with grpc.insecure_channel(served.address) as channel, pytest.raises(grpc.RpcError):
+                stub = registry_service_pb2_grpc.ModelRegistryServiceStub(channel)
+                invoke(stub.CreateRegisteredModel, pb.CreateRegisteredModelRequest(name="u"), 30)
+
+            def logged(method: str) -> list[str]:
+                return [line["code"] for line in served.access_logs(method)]
+
             # Every attempt was logged before its answer left the server; wait until read.
             served.wait_for_log(
                 lambda _: (
-                    len(served.access_logs("GetRegisteredModel")) >= RETRY_POLICY.max_attempts
-                    and len(served.access_logs("CreateRegisteredModel")) >= 1
+                    len(logged("GetRegisteredModel")) >= attempts
+                    and len(logged("CreateRegisteredModel")) >= attempts + 1
                 )
             )
-            reads = served.access_logs("GetRegisteredModel")
-            writes = served.access_logs("CreateRegisteredModel")
+            reads, writes = logged("GetRegisteredModel"), logged("CreateRegisteredModel")
             proxy.up()
     finally:
         proxy.down()
-    assert [line["code"] for line in reads] == ["UNAVAILABLE"] * RETRY_POLICY.max_attempts
-    assert [line["code"] for line in writes] == ["UNAVAILABLE"]
+    assert reads == ["UNAVAILABLE"] * attempts
+    assert writes == ["UNAVAILABLE"] * (attempts + 1)  # the keyed write's attempts, then one
 
 
 # -- mutations with an idempotency key -------------------------------------------------------
