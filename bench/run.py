@@ -19,10 +19,9 @@ import platform
 import random
 import re
 import shutil
-import subprocess
 import sys
-import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from sqlalchemy.engine import make_url
 
 from bench.explain import plans
 from bench.load import Workers, summarize
+from bench.processes import ServerProcess, start_server
 from bench.scenarios import scenarios
 from bench.seed import Shape, seed
 from registry_service.store import schema
@@ -73,13 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"query plans: {plan_file}", flush=True)
 
     load_before = os.getloadavg()
-    server, target = _start_server(url, args.threads)
-    workers = Workers(max(clients), target, shape, run_ids)
+    server = _start_server(url, args.threads)
+    # One process per client, as every scenario here is a single-client latency question first.
+    workers = Workers(max(clients), server.target, partial(scenarios, shape, run_ids))
     results: list[dict[str, Any]] = []
     try:
         for index, case in enumerate(cases):
             for count in clients:
-                outcome = summarize(workers.run(index, count, args.seconds, args.max_calls))
+                outcome = summarize(
+                    workers.run(index, count, args.seconds, args.max_calls).outcomes
+                )
                 outcome.update(scenario=case.name, clients=count, describes=case.describes)
                 results.append(outcome)
                 print(_line(outcome), flush=True)
@@ -87,8 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  errors: {outcome['errors']}", flush=True)
     finally:
         workers.close()
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
 
     report = {
         "backend": args.backend,
@@ -195,38 +197,25 @@ def _sample_run_ids(url: str, shape: Shape) -> list[str]:
 # -- the server ------------------------------------------------------------------------------
 
 
-def _start_server(url: str, threads: int) -> tuple[subprocess.Popen[str], str]:
-    command = [
-        sys.executable,
-        "-m",
-        "registry_service",
-        "serve",
-        "--database-url",
-        url,
-        "--port",
-        "0",
-        "--threads",
-        str(threads),
-        "--log-level",
-        "INFO",
-    ]
-    server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    assert server.stderr is not None
-    deadline = time.time() + 120
-    for line in server.stderr:
-        found = re.search(r"listening on (\S+)", line)
-        if found:
-            target = found.group(1)
-            break
-        if time.time() > deadline:
-            server.kill()
-            raise SystemExit("the server did not start")
-    else:
-        raise SystemExit(f"the server exited with {server.wait()}")
-    # Keep reading so the server never blocks on a full pipe.
-    threading.Thread(target=lambda: [None for _ in server.stderr or []], daemon=True).start()
-    print(f"server pid {server.pid} on {target}", flush=True)
-    return server, target
+def _start_server(url: str, threads: int) -> ServerProcess:
+    server = start_server(
+        [
+            sys.executable,
+            "-m",
+            "registry_service",
+            "serve",
+            "--database-url",
+            url,
+            "--port",
+            "0",
+            "--threads",
+            str(threads),
+            "--log-level",
+            "INFO",
+        ]
+    )
+    print(f"server pid {server.popen.pid} on {server.target}", flush=True)
+    return server
 
 
 # -- the report ------------------------------------------------------------------------------
