@@ -11,7 +11,9 @@ Workers are started once and reused for every scenario.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
+import queue
 import random
 import resource
 import time
@@ -99,7 +101,9 @@ async def _job(
 
     async def warm(call: Any, rng: random.Random) -> None:
         for _ in range(WARMUP_CALLS):
-            await call(scenario.request(rng), timeout=60)
+            # What fails here fails in the window too, and is counted there.
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                await call(scenario.request(rng), timeout=60)
 
     await asyncio.gather(*(warm(call, rng) for call, rng in zip(calls, rngs, strict=True)))
     results.put("ready")
@@ -149,10 +153,8 @@ class Workers:
         self.results: Queue[Any] = context.Queue()
         self.queues: list[Queue[Any]] = [context.Queue() for _ in range(count)]
         self.processes = [
-            context.Process(
-                target=_worker, args=(target, catalog, queue, self.results), daemon=True
-            )
-            for queue in self.queues
+            context.Process(target=_worker, args=(target, catalog, jobs, self.results), daemon=True)
+            for jobs in self.queues
         ]
         for process in self.processes:
             process.start()
@@ -171,19 +173,29 @@ class Workers:
             streams = clients // used + (worker < clients % used)
             self.queues[worker].put(Job(scenario, worker, streams, seconds, max_calls))
         for _ in range(used):
-            assert self.results.get(timeout=600) == "ready"
+            assert self._result() == "ready"
         start = time.time() + 0.2
         for worker in range(used):
             self.queues[worker].put(Go(start, start + seconds))
         time.sleep(max(0.0, start - time.time()))
         before = probe() if probe else None
-        outcomes = [self.results.get(timeout=seconds + 600) for _ in range(used)]
+        outcomes = [self._result() for _ in range(used)]
         cpu = probe() - before if probe and before is not None else None
         return Run(outcomes, cpu)
 
+    def _result(self) -> Any:
+        """The next result of any worker; fails at once when a worker died."""
+        while True:
+            try:
+                return self.results.get(timeout=1)
+            except queue.Empty:
+                dead = [p.exitcode for p in self.processes if not p.is_alive()]
+                if dead:
+                    raise SystemExit(f"a client process exited with {dead[0]}") from None
+
     def close(self) -> None:
-        for queue in self.queues:
-            queue.put(None)
+        for jobs in self.queues:
+            jobs.put(None)
         for process in self.processes:
             process.join(timeout=10)
             if process.is_alive():
