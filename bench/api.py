@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     shape = Shape(args.models, args.versions)
     clients = [int(count) for count in args.clients.split(",")]
     processes = min(args.client_processes, max(clients))
-    DATA.mkdir(exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
     started = time.perf_counter()
     report: dict[str, Any] = {
@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         "seed_seconds": {},
     }
 
-    echo = start_server([sys.executable, "-m", "bench.echo", *_server_options(args)])
+    echo = start_server(
+        [sys.executable, "-m", "bench.echo", *_server_options(args.threads, args.workers)]
+    )
     try:
         report["results"] += _measure("echo", echo, ceiling, [0], clients, processes, args)
     finally:
@@ -94,15 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.scenarios or case.name in args.scenarios.split(",")
     ]
     for backend in args.backends.split(","):
-        url, seconds = _seeded(backend, args, shape)
+        url, seconds = seeded(backend, args.postgres_url, shape, args.out.parent)
         report["seed_seconds"][backend] = round(seconds, 1)
         report.setdefault("machine", machine(url))
-        server = start_server(
-            [
-                *(sys.executable, "-m", "registry_service", "serve", "--database-url", url),
-                *("--port", "0", "--http-port", "-1", *_server_options(args)),
-            ]
-        )
+        server = serve_registry(url, args.threads, args.workers)
         catalog = partial(api_scenarios, shape)
         try:
             rows = _measure(backend, server, catalog, chosen, clients, processes, args)
@@ -123,20 +120,33 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _server_options(args: argparse.Namespace) -> list[str]:
+def _server_options(threads: int, workers: int) -> list[str]:
     """What the echo and the registry are both run with."""
-    return ["--threads", str(args.threads), "--workers", str(args.workers)]
+    return ["--threads", str(threads), "--workers", str(workers)]
 
 
-def _seeded(backend: str, args: argparse.Namespace, shape: Shape) -> tuple[str, float]:
-    """A freshly seeded database for ``backend``: its URL and the seconds seeding took."""
+def serve_registry(url: str, threads: int, workers: int) -> ServerProcess:
+    """`registry-service serve` on ``url``, gRPC only, on a free port."""
+    return start_server(
+        [
+            *(sys.executable, "-m", "registry_service", "serve", "--database-url", url),
+            *("--port", "0", "--http-port", "-1", *_server_options(threads, workers)),
+        ]
+    )
+
+
+def seeded(
+    backend: str, postgres_url: str, shape: Shape, directory: Path = DATA
+) -> tuple[str, float]:
+    """A freshly seeded database for ``backend`` (SQLite's file in ``directory``): its URL and
+    the seconds seeding took."""
     started = time.perf_counter()
     if backend == "sqlite":
-        path = DATA / "bench-api.db"
+        path = directory / "bench-api.db"
         seed_sqlite(path, shape)
         url = f"sqlite:///{path}"
     elif backend == "postgres":
-        url = args.postgres_url
+        url = postgres_url
         seed_postgres(url, shape)
     else:
         raise SystemExit(f"unknown backend {backend!r}: sqlite or postgres")

@@ -105,3 +105,25 @@ def api_scenarios(shape: Shape) -> list[Scenario]:
             transition,
         ),
     ]
+
+
+# The soak's mix: mostly reads, as a serving fleet's traffic is, with writes throughout.
+MIX = {
+    "GetModelVersion": 4,
+    "GetModelVersionByAlias": 2,
+    "GetLatestVersions": 1,
+    "SearchModelVersions": 1,
+    "CreateModelVersion spread": 1,
+    "TransitionModelVersionStage": 1,
+}
+
+
+def soak_mix(shape: Shape) -> list[Scenario]:
+    cases = {case.name: case for case in api_scenarios(shape)}
+    names, weights = list(MIX), list(MIX.values())
+
+    def request(rng: random.Random) -> Any:
+        return cases[rng.choices(names, weights)[0]].request(rng)
+
+    described = ", ".join(f"{weight} {name}" for name, weight in MIX.items())
+    return [Scenario("read/write mix", f"in every {sum(weights)} calls: {described}", "", request)]

@@ -71,8 +71,22 @@ def _serialize(request: Any) -> bytes:
     return request if isinstance(request, bytes) else request.SerializeToString()
 
 
-def _path(method: str) -> str:
-    return method if method.startswith("/") else f"/{REGISTRY_SERVICE}/{method}"
+def _caller(channel: grpc.aio.Channel, method: str) -> Callable[..., Any]:
+    """Calls ``method`` on ``channel``; with no method, the registry's method that takes the
+    request's type (for a scenario that mixes calls)."""
+    if method.startswith("/"):
+        return channel.unary_unary(method, request_serializer=_serialize)
+    callables: dict[str, Any] = {}
+
+    def call(request: Any, **options: Any) -> Any:
+        name = method or type(request).__name__.removesuffix("Request")
+        if name not in callables:
+            callables[name] = channel.unary_unary(
+                f"/{REGISTRY_SERVICE}/{name}", request_serializer=_serialize
+            )
+        return callables[name](request, **options)
+
+    return call
 
 
 def _cpu() -> float:
@@ -93,10 +107,7 @@ async def _job(
     target: str, scenario: Scenario, job: Job, jobs: Queue[Any], results: Queue[Any]
 ) -> Outcome:
     channels = [grpc.aio.insecure_channel(target) for _ in range(job.streams)]
-    calls = [
-        channel.unary_unary(_path(scenario.method), request_serializer=_serialize)
-        for channel in channels
-    ]
+    calls = [_caller(channel, scenario.method) for channel in channels]
     rngs = [random.Random(f"{job.scenario}/{job.worker}/{stream}") for stream in range(job.streams)]
 
     async def warm(call: Any, rng: random.Random) -> None:
