@@ -30,6 +30,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from bench.api_scenarios import api_scenarios, ceiling
 from bench.load import Workers, summarize
 from bench.machine import machine
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         url, seconds = seeded(backend, args.postgres_url, shape, args.out.parent)
         report["seed_seconds"][backend] = round(seconds, 1)
         report.setdefault("machine", machine(url))
-        server = serve_registry(url, args.threads, args.workers)
+        server = serve_registry(url, args.threads, args.workers, args.out.parent)
         catalog = partial(api_scenarios, shape)
         try:
             rows = _measure(backend, server, catalog, chosen, clients, processes, args)
@@ -125,13 +127,14 @@ def _server_options(threads: int, workers: int) -> list[str]:
     return ["--threads", str(threads), "--workers", str(workers)]
 
 
-def serve_registry(url: str, threads: int, workers: int) -> ServerProcess:
-    """`registry-service serve` on ``url``, gRPC only, on a free port."""
+def serve_registry(url: str, threads: int, workers: int, logs: Path = DATA) -> ServerProcess:
+    """`registry-service serve` on ``url``, gRPC only, on a free port, logging into ``logs``."""
     return start_server(
         [
             *(sys.executable, "-m", "registry_service", "serve", "--database-url", url),
             *("--port", "0", "--http-port", "-1", *_server_options(threads, workers)),
-        ]
+        ],
+        logs / f"registry-{make_url(url).get_backend_name()}.log",
     )
 
 

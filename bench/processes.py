@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 import subprocess
-import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
@@ -56,22 +56,24 @@ def _cmdline(process: psutil.Process) -> str:
         return ""
 
 
-def start_server(command: list[str], timeout: float = 120) -> ServerProcess:
-    """Run ``command`` until it logs "listening on HOST:PORT"; its output is drained from then on
-    so that it never blocks on a full pipe."""
-    server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    assert server.stderr is not None
+def start_server(command: list[str], log: Path, timeout: float = 120) -> ServerProcess:
+    """Run ``command`` until it logs "listening on HOST:PORT". Its log goes to the file ``log``,
+    not a pipe: a pipe drained by this process would slow the server down whenever this process
+    is slow to read it."""
+    with log.open("w") as sink:
+        server = subprocess.Popen(command, stderr=sink, text=True)
     deadline = time.time() + timeout
-    for line in server.stderr:
-        # Not "http listening on", the gateway's port.
-        found = re.search(r'(?<!http )listening on ([^\s"]+)', line)
-        if found:
-            target = found.group(1)
-            break
-        if time.time() > deadline:
-            server.kill()
-            raise SystemExit(f"{command[2]} did not start")
-    else:
-        raise SystemExit(f"{command[2]} exited with {server.wait()}")
-    threading.Thread(target=lambda: [None for _ in server.stderr or []], daemon=True).start()
-    return ServerProcess(server, target)
+    with log.open() as lines:
+        while True:
+            line = lines.readline()
+            # Not "http listening on", the gateway's port.
+            found = re.search(r'(?<!http )listening on ([^\s"]+)', line)
+            if found:
+                return ServerProcess(server, found.group(1))
+            if server.poll() is not None:
+                raise SystemExit(f"{command[2]} exited with {server.returncode}; see {log}")
+            if time.time() > deadline:
+                server.kill()
+                raise SystemExit(f"{command[2]} did not start; see {log}")
+            if not line:
+                time.sleep(0.05)

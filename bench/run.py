@@ -171,7 +171,8 @@ def _start_server(url: str, threads: int) -> ServerProcess:
             str(threads),
             "--log-level",
             "INFO",
-        ]
+        ],
+        DATA / "server.log",
     )
     print(f"server pid {server.popen.pid} on {server.target}", flush=True)
     return server
