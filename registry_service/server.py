@@ -70,7 +70,10 @@ def open_store(settings: Settings) -> RegistryStore:
     works); a shared PostgreSQL is migrated only by an operator's explicit `db upgrade`, never by
     whichever replica happens to start first.
     """
-    engine = make_engine(settings.database_url, timeout=settings.database_timeout)
+    # A connection for each thread, and one for the health probe: none is opened per call.
+    engine = make_engine(
+        settings.database_url, pool_size=settings.threads + 1, timeout=settings.database_timeout
+    )
     if is_sqlite(engine):
         schema.upgrade(engine)
     else:
