@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     echo = start_server(
-        [sys.executable, "-m", "bench.echo", *_server_options(args.threads, args.workers)]
+        [sys.executable, "-m", "bench.echo", *_server_options(args.threads, args.workers)],
+        args.out.parent / "echo.log",
     )
     try:
         report["results"] += _measure("echo", echo, ceiling, [0], clients, processes, args)
