@@ -101,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     for backend in args.backends.split(","):
         url, seconds = seeded(backend, args.postgres_url, shape, args.out.parent)
         report["seed_seconds"][backend] = round(seconds, 1)
-        report.setdefault("machine", machine(url))
+        described = machine(url)
+        report.setdefault("machine", described)
+        report.setdefault("databases", {})[backend] = described["database"]
         server = serve_registry(url, args.threads, args.workers, args.out.parent)
         catalog = partial(api_scenarios, shape)
         try:
