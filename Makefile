@@ -17,14 +17,14 @@ BUF := $(CURDIR)/$(VENV)/bin/buf
 # Commit that `buf breaking` compares protos/ with; empty means the previous commit of main.
 BUF_AGAINST ?=
 
-.PHONY: run test generate lint venv googleapis docs bench-search
+.PHONY: run test generate lint venv googleapis docs bench-search bench bench-soak
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,postgres]'
+	$(PY) -m pip install --quiet -e '.[dev,postgres,bench]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 run: $(STAMP)
@@ -59,3 +59,13 @@ googleapis: $(STAMP)
 # minutes. BENCH_ARGS passes options, e.g. BENCH_ARGS="--backend postgres".
 bench-search: $(STAMP)
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Not part of `make test`: the echo ceiling and the registry on SQLite then PostgreSQL (a scratch
+# database, registry_bench_api, dropped and created), seeded fresh, at 1, 16 and 64 clients;
+# about 5 minutes. Prints the table and writes bench/.data/bench.json. BENCH_ARGS passes options.
+bench: $(STAMP)
+	$(PY) -m bench.api $(BENCH_ARGS)
+
+# Five minutes of a read/write mix at 16 clients, sampling each server worker's RSS.
+bench-soak: $(STAMP)
+	$(PY) -m bench.soak $(BENCH_ARGS)

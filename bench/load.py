@@ -1,34 +1,48 @@
 """Client processes that call a running server and time each call.
 
-Each worker process owns one gRPC channel and runs the jobs it is sent: until a deadline (or a
-call budget) it sends the scenario's requests back to back, one at a time, and reports the
-latency of every call. Workers are started once and reused for every scenario.
+Each worker process runs the jobs it is sent on a grpc.aio event loop: for a job it opens one
+channel per client it plays (``streams``), and each client sends the scenario's requests back to
+back, one at a time, until a deadline (or a call budget), recording the latency of every call.
+Several clients per process keep 64 clients from needing 64 processes; several processes keep
+the client side from being the bottleneck. Responses are not parsed: only the status counts.
+Workers are started once and reused for every scenario.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import multiprocessing
+import queue
 import random
+import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from typing import Any
 
 import grpc
-from modelregistry.v1 import registry_service_pb2_grpc
 
-from bench.scenarios import scenarios
-from bench.seed import Shape
+from bench.scenarios import Scenario
 
-# Calls each worker makes before the measured window, to open connections and warm caches.
+# Calls each client makes before the measured window, to open connections and warm caches.
 WARMUP_CALLS = 20
+REGISTRY_SERVICE = "modelregistry.v1.ModelRegistryService"
+
+# Makes the scenarios in each worker process; picklable (a module-level function or a partial
+# of one), since workers are spawned.
+Catalog = Callable[[], list[Scenario]]
 
 
 @dataclass(frozen=True)
 class Job:
     scenario: int
     worker: int
+    # Clients this process plays, each on its own channel.
+    streams: int
     seconds: float
+    # Per client.
     max_calls: int
 
 
@@ -49,38 +63,75 @@ class Outcome:
     last: float
     # (label, latency) of each call, for scenarios that classify their requests.
     labelled: list[tuple[str, float]]
+    # CPU seconds this client process used in the measured window.
+    cpu_seconds: float = 0.0
 
 
-def _worker(
-    target: str, shape: Shape, run_ids: list[str], jobs: Queue[Any], results: Queue[Any]
-) -> None:
-    channel = grpc.insecure_channel(target)
-    stub = registry_service_pb2_grpc.ModelRegistryServiceStub(channel)
-    cases = scenarios(shape, run_ids)
+def _serialize(request: Any) -> bytes:
+    return request if isinstance(request, bytes) else request.SerializeToString()
+
+
+def _caller(channel: grpc.aio.Channel, method: str) -> Callable[..., Any]:
+    """Calls ``method`` on ``channel``; with no method, the registry's method that takes the
+    request's type (for a scenario that mixes calls)."""
+    if method.startswith("/"):
+        return channel.unary_unary(method, request_serializer=_serialize)
+    callables: dict[str, Any] = {}
+
+    def call(request: Any, **options: Any) -> Any:
+        name = method or type(request).__name__.removesuffix("Request")
+        if name not in callables:
+            callables[name] = channel.unary_unary(
+                f"/{REGISTRY_SERVICE}/{name}", request_serializer=_serialize
+            )
+        return callables[name](request, **options)
+
+    return call
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _worker(target: str, catalog: Catalog, jobs: Queue[Any], results: Queue[Any]) -> None:
+    cases = catalog()
     while True:
         job: Job | None = jobs.get()
         if job is None:
-            channel.close()
             return
-        scenario = cases[job.scenario]
-        method = getattr(stub, scenario.method)
-        rng = random.Random(f"{job.scenario}/{job.worker}")
+        results.put(asyncio.run(_job(target, cases[job.scenario], job, jobs, results)))
+
+
+async def _job(
+    target: str, scenario: Scenario, job: Job, jobs: Queue[Any], results: Queue[Any]
+) -> Outcome:
+    channels = [grpc.aio.insecure_channel(target) for _ in range(job.streams)]
+    calls = [_caller(channel, scenario.method) for channel in channels]
+    rngs = [random.Random(f"{job.scenario}/{job.worker}/{stream}") for stream in range(job.streams)]
+
+    async def warm(call: Any, rng: random.Random) -> None:
         for _ in range(WARMUP_CALLS):
-            method(scenario.request(rng), timeout=60)
-        results.put("ready")
-        go: Go = jobs.get()
-        while time.time() < go.start:
-            time.sleep(0.0005)
-        latencies: list[float] = []
-        labelled: list[tuple[str, float]] = []
-        errors: dict[str, int] = {}
-        first = time.time()
-        while len(latencies) + sum(errors.values()) < job.max_calls:
+            # What fails here fails in the window too, and is counted there.
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                await call(scenario.request(rng), timeout=60)
+
+    await asyncio.gather(*(warm(call, rng) for call, rng in zip(calls, rngs, strict=True)))
+    results.put("ready")
+    # Nothing else runs on the loop while it waits for the signal to go.
+    go: Go = jobs.get()
+    await asyncio.sleep(max(0.0, go.start - time.time()))
+    latencies: list[float] = []
+    labelled: list[tuple[str, float]] = []
+    errors: dict[str, int] = {}
+
+    async def client(call: Any, rng: random.Random) -> None:
+        for _ in range(job.max_calls):
             request = scenario.request(rng)
             began = time.perf_counter()
             try:
-                method(request, timeout=60)
-            except grpc.RpcError as error:
+                await call(request, timeout=60)
+            except grpc.aio.AioRpcError as error:
                 errors[error.code().name] = errors.get(error.code().name, 0) + 1
             else:
                 latency = time.perf_counter() - began
@@ -88,41 +139,74 @@ def _worker(
                 if scenario.classify is not None:
                     labelled.append((scenario.classify(request), latency))
             if time.time() >= go.deadline:
-                break
-        results.put(Outcome(latencies, errors, first, time.time(), labelled))
+                return
+
+    first, cpu = time.time(), _cpu()
+    await asyncio.gather(*(client(call, rng) for call, rng in zip(calls, rngs, strict=True)))
+    outcome = Outcome(latencies, errors, first, time.time(), labelled, _cpu() - cpu)
+    for channel in channels:
+        await channel.close()
+    return outcome
+
+
+@dataclass(frozen=True)
+class Run:
+    outcomes: list[Outcome]
+    # What ``probe`` (cumulative CPU seconds of the server) grew by during the window.
+    server_cpu_seconds: float | None
 
 
 class Workers:
     """``count`` client processes calling ``target``."""
 
-    def __init__(self, count: int, target: str, shape: Shape, run_ids: list[str]) -> None:
+    def __init__(self, count: int, target: str, catalog: Catalog) -> None:
         context = multiprocessing.get_context("spawn")
         self.results: Queue[Any] = context.Queue()
         self.queues: list[Queue[Any]] = [context.Queue() for _ in range(count)]
         self.processes = [
-            context.Process(
-                target=_worker,
-                args=(target, shape, run_ids, queue, self.results),
-                daemon=True,
-            )
-            for queue in self.queues
+            context.Process(target=_worker, args=(target, catalog, jobs, self.results), daemon=True)
+            for jobs in self.queues
         ]
         for process in self.processes:
             process.start()
 
-    def run(self, scenario: int, clients: int, seconds: float, max_calls: int) -> list[Outcome]:
-        for worker in range(clients):
-            self.queues[worker].put(Job(scenario, worker, seconds, max_calls))
-        for _ in range(clients):
-            assert self.results.get(timeout=600) == "ready"
+    def run(
+        self,
+        scenario: int,
+        clients: int,
+        seconds: float,
+        max_calls: int,
+        probe: Callable[[], float] | None = None,
+    ) -> Run:
+        """``clients`` concurrent clients, spread evenly over the processes."""
+        used = min(clients, len(self.queues))
+        for worker in range(used):
+            streams = clients // used + (worker < clients % used)
+            self.queues[worker].put(Job(scenario, worker, streams, seconds, max_calls))
+        for _ in range(used):
+            assert self._result() == "ready"
         start = time.time() + 0.2
-        for worker in range(clients):
+        for worker in range(used):
             self.queues[worker].put(Go(start, start + seconds))
-        return [self.results.get(timeout=seconds + 600) for _ in range(clients)]
+        time.sleep(max(0.0, start - time.time()))
+        before = probe() if probe else None
+        outcomes = [self._result() for _ in range(used)]
+        cpu = probe() - before if probe and before is not None else None
+        return Run(outcomes, cpu)
+
+    def _result(self) -> Any:
+        """The next result of any worker; fails at once when a worker died."""
+        while True:
+            try:
+                return self.results.get(timeout=1)
+            except queue.Empty:
+                dead = [p.exitcode for p in self.processes if not p.is_alive()]
+                if dead:
+                    raise SystemExit(f"a client process exited with {dead[0]}") from None
 
     def close(self) -> None:
-        for queue in self.queues:
-            queue.put(None)
+        for jobs in self.queues:
+            jobs.put(None)
         for process in self.processes:
             process.join(timeout=10)
             if process.is_alive():
@@ -148,8 +232,11 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
         }
         for label, values in sorted(by_label.items())
     }
+    client_cpu = sum(outcome.cpu_seconds for outcome in outcomes)
     return {
         "by_label": labels,
+        "window_s": window,
+        "client_cpu_percent": client_cpu / window * 100 if window > 0 else float("nan"),
         "calls": len(latencies),
         "errors": errors,
         "p50_ms": _percentile(latencies, 50) * 1000,

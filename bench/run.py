@@ -15,25 +15,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
-import re
-import shutil
-import subprocess
 import sys
-import threading
-import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from bench.explain import plans
 from bench.load import Workers, summarize
+from bench.machine import machine
+from bench.processes import ServerProcess, start_server
 from bench.scenarios import scenarios
-from bench.seed import Shape, seed
+from bench.seed import Shape, seed_postgres, seed_sqlite
 from registry_service.store import schema
 from registry_service.store.engine import make_engine
 from registry_service.store.registry_store import RegistryStore
@@ -73,13 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"query plans: {plan_file}", flush=True)
 
     load_before = os.getloadavg()
-    server, target = _start_server(url, args.threads)
-    workers = Workers(max(clients), target, shape, run_ids)
+    server = _start_server(url, args.threads)
+    # One process per client, as every scenario here is a single-client latency question first.
+    workers = Workers(max(clients), server.target, partial(scenarios, shape, run_ids))
     results: list[dict[str, Any]] = []
     try:
         for index, case in enumerate(cases):
             for count in clients:
-                outcome = summarize(workers.run(index, count, args.seconds, args.max_calls))
+                outcome = summarize(
+                    workers.run(index, count, args.seconds, args.max_calls).outcomes
+                )
                 outcome.update(scenario=case.name, clients=count, describes=case.describes)
                 results.append(outcome)
                 print(_line(outcome), flush=True)
@@ -87,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  errors: {outcome['errors']}", flush=True)
     finally:
         workers.close()
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
 
     report = {
         "backend": args.backend,
@@ -96,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds_per_case": args.seconds,
         "max_calls_per_client": args.max_calls,
         "server_threads": args.threads,
-        "machine": _machine(url),
+        "machine": machine(url),
         # Other work on the machine skews the figures; the 1-minute load average says how much.
         "load_average_1m": {"before": load_before[0], "after": os.getloadavg()[0]},
         "command": " ".join(["python -m bench.run", *(argv or sys.argv[1:])]),
@@ -117,11 +115,11 @@ def _database(args: argparse.Namespace, shape: Shape) -> str:
     if args.backend == "sqlite":
         path = DATA / f"registry-{shape.models}-{shape.versions}.db"
         if args.reseed or not _seeded(f"sqlite:///{path}", shape):
-            _seed_sqlite(path, shape)
+            seed_sqlite(path, shape)
         return f"sqlite:///{path}"
     url: str = args.postgres_url
     if args.reseed or not _seeded(url, shape):
-        _seed_postgres(url, shape)
+        seed_postgres(url, shape)
     return url
 
 
@@ -143,43 +141,6 @@ def _seeded(url: str, shape: Shape) -> bool:
         engine.dispose()
 
 
-def _seed_sqlite(path: Path, shape: Shape) -> None:
-    partial = path.with_suffix(".partial")
-    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm"), path):
-        leftover.unlink(missing_ok=True)
-    print(f"seeding {path} ({shape.models} models, {shape.versions} versions)", flush=True)
-    engine = make_engine(f"sqlite:///{partial}")
-    started = time.perf_counter()
-    seed(engine, shape)
-    with engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    # Renamed only when complete, so an interrupted seed is never mistaken for a finished one.
-    shutil.move(partial, path)
-    print(f"seeded in {time.perf_counter() - started:.0f}s", flush=True)
-
-
-def _seed_postgres(url: str, shape: Shape) -> None:
-    parsed = make_url(url)
-    name = parsed.database
-    if not name or not re.fullmatch(r"[A-Za-z0-9_]+", name):
-        raise SystemExit(f"--postgres-url must name a scratch database, got {name!r}")
-    admin = sqlalchemy.create_engine(
-        parsed.set(drivername="postgresql+psycopg", database="postgres"),
-        isolation_level="AUTOCOMMIT",
-    )
-    print(f"seeding PostgreSQL database {name} (dropped and created)", flush=True)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    engine = make_engine(url)
-    started = time.perf_counter()
-    seed(engine, shape)
-    engine.dispose()
-    print(f"seeded in {time.perf_counter() - started:.0f}s", flush=True)
-
-
 def _sample_run_ids(url: str, shape: Shape) -> list[str]:
     ids = random.Random(7).sample(range(1, shape.versions + 1), min(1000, shape.versions))
     engine = make_engine(url)
@@ -195,69 +156,29 @@ def _sample_run_ids(url: str, shape: Shape) -> list[str]:
 # -- the server ------------------------------------------------------------------------------
 
 
-def _start_server(url: str, threads: int) -> tuple[subprocess.Popen[str], str]:
-    command = [
-        sys.executable,
-        "-m",
-        "registry_service",
-        "serve",
-        "--database-url",
-        url,
-        "--port",
-        "0",
-        "--threads",
-        str(threads),
-        "--log-level",
-        "INFO",
-    ]
-    server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    assert server.stderr is not None
-    deadline = time.time() + 120
-    for line in server.stderr:
-        found = re.search(r"listening on (\S+)", line)
-        if found:
-            target = found.group(1)
-            break
-        if time.time() > deadline:
-            server.kill()
-            raise SystemExit("the server did not start")
-    else:
-        raise SystemExit(f"the server exited with {server.wait()}")
-    # Keep reading so the server never blocks on a full pipe.
-    threading.Thread(target=lambda: [None for _ in server.stderr or []], daemon=True).start()
-    print(f"server pid {server.pid} on {target}", flush=True)
-    return server, target
+def _start_server(url: str, threads: int) -> ServerProcess:
+    server = start_server(
+        [
+            sys.executable,
+            "-m",
+            "registry_service",
+            "serve",
+            "--database-url",
+            url,
+            "--port",
+            "0",
+            "--threads",
+            str(threads),
+            "--log-level",
+            "INFO",
+        ],
+        DATA / "server.log",
+    )
+    print(f"server pid {server.popen.pid} on {server.target}", flush=True)
+    return server
 
 
 # -- the report ------------------------------------------------------------------------------
-
-
-def _machine(url: str) -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    engine = make_engine(url)
-    with engine.connect() as connection:
-        if engine.dialect.name == "sqlite":
-            version = connection.exec_driver_sql("select sqlite_version()").scalar_one()
-            database = f"SQLite {version}"
-        else:
-            version = connection.exec_driver_sql("select version()").scalar_one()
-            database = version.split(" on ")[0]
-    engine.dispose()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
-        "python": platform.python_version(),
-        "database": database,
-        "kernel": platform.release(),
-    }
 
 
 def _size(label: str) -> int:

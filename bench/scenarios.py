@@ -18,7 +18,8 @@ class Scenario:
     name: str
     # What the scenario asks, for the report.
     describes: str
-    # "SearchModelVersions", "SearchRegisteredModels" or "GetLatestVersions".
+    # The registry's method ("SearchModelVersions"), a full path ("/bench.Echo/Echo"), or ""
+    # for the registry's method named by each request's type.
     method: str
     # A request for the call numbered by the argument; deterministic per (scenario, worker).
     request: Callable[[random.Random], Any]

@@ -22,15 +22,21 @@ migration takes on a registry this size is measured as a side effect).
 from __future__ import annotations
 
 import random
+import re
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import sqlalchemy
 from alembic import command
 from sqlalchemy import Engine, Table, insert, text
+from sqlalchemy.engine import make_url
 
 from registry_service.store import schema
+from registry_service.store.engine import make_engine
 from registry_service.store.tables import (
     model_version_tags,
     model_versions,
@@ -103,6 +109,16 @@ def seed(
         _insert(connection, model_versions, _versions(counts, rng), log)
         _insert(connection, model_version_tags, _version_tags(counts, rng), log)
         _insert(connection, registered_model_aliases, _aliases(counts), log)
+        if engine.dialect.name == "postgresql":
+            # The ids above were given explicitly, so the sequences behind the id columns are
+            # moved past them by hand, or the first model or version created would collide.
+            for table in (registered_models, model_versions):
+                connection.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f"(SELECT max(id) FROM {table.name}))"
+                    )
+                )
     timings["insert"] = time.perf_counter() - started
     log(f"inserted rows in {timings['insert']:.1f}s; building the search indexes")
     started = time.perf_counter()
@@ -206,3 +222,42 @@ def _aliases(counts: list[int]) -> Iterator[dict[str, Any]]:
     for index, count in enumerate(counts):
         if count >= 3:
             yield {"model_id": index + 1, "alias": "champion", "version": count - 2}
+
+
+def seed_sqlite(path: Path, shape: Shape) -> None:
+    """A new SQLite file at ``path`` holding ``shape``."""
+    partial = path.with_suffix(".partial")
+    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm"), path):
+        leftover.unlink(missing_ok=True)
+    print(f"seeding {path} ({shape.models} models, {shape.versions} versions)", flush=True)
+    engine = make_engine(f"sqlite:///{partial}")
+    started = time.perf_counter()
+    seed(engine, shape)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    # Renamed only when complete, so an interrupted seed is never mistaken for a finished one.
+    shutil.move(partial, path)
+    print(f"seeded in {time.perf_counter() - started:.0f}s", flush=True)
+
+
+def seed_postgres(url: str, shape: Shape) -> None:
+    """The database ``url`` names, dropped, created again and seeded with ``shape``."""
+    parsed = make_url(url)
+    name = parsed.database
+    if not name or not re.fullmatch(r"[A-Za-z0-9_]+", name):
+        raise SystemExit(f"--postgres-url must name a scratch database, got {name!r}")
+    admin = sqlalchemy.create_engine(
+        parsed.set(drivername="postgresql+psycopg", database="postgres"),
+        isolation_level="AUTOCOMMIT",
+    )
+    print(f"seeding PostgreSQL database {name} (dropped and created)", flush=True)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    engine = make_engine(url)
+    started = time.perf_counter()
+    seed(engine, shape)
+    engine.dispose()
+    print(f"seeded in {time.perf_counter() - started:.0f}s", flush=True)

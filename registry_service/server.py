@@ -70,7 +70,10 @@ def open_store(settings: Settings) -> RegistryStore:
     works); a shared PostgreSQL is migrated only by an operator's explicit `db upgrade`, never by
     whichever replica happens to start first.
     """
-    engine = make_engine(settings.database_url, timeout=settings.database_timeout)
+    # A connection for each thread, and one for the health probe: none is opened per call.
+    engine = make_engine(
+        settings.database_url, pool_size=settings.threads + 1, timeout=settings.database_timeout
+    )
     if is_sqlite(engine):
         schema.upgrade(engine)
     else:
@@ -128,17 +131,24 @@ def channel_options(settings: Settings, *, reuse_port: bool) -> list[tuple[str, 
     return options
 
 
+def grpc_server(settings: Settings, metrics: ServerMetrics, *, reuse_port: bool) -> grpc.Server:
+    """The bare gRPC server of one process: its threads, interceptor, channel options and call
+    limit, with no service added yet. bench/echo.py serves its no-op ceiling on this too, so that
+    the benchmark's ratios compare like with like."""
+    return grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="rpc"),
+        interceptors=[CallInterceptor(metrics, settings.max_deadline)],
+        options=channel_options(settings, reuse_port=reuse_port),
+        maximum_concurrent_rpcs=settings.max_concurrent_calls or None,
+    )
+
+
 def start(
     settings: Settings, store: RegistryStore | None = None, *, reuse_port: bool = False
 ) -> RunningServer:
     store = store or open_store(settings)
     metrics_registry = CollectorRegistry()
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="rpc"),
-        interceptors=[CallInterceptor(ServerMetrics(metrics_registry), settings.max_deadline)],
-        options=channel_options(settings, reuse_port=reuse_port),
-        maximum_concurrent_rpcs=settings.max_concurrent_calls or None,
-    )
+    server = grpc_server(settings, ServerMetrics(metrics_registry), reuse_port=reuse_port)
     servicer = ModelRegistryServicer(store)
     add_registry_service(server, servicer)
     health_servicer = health.HealthServicer()

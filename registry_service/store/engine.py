@@ -71,11 +71,13 @@ def make_engine(url: str, *, pool_size: int = 10, timeout: float = DEFAULT_TIMEO
     commits, which FULL would prevent at the price of an fsync per commit.
 
     ``timeout`` bounds every wait for the database, so that a database that is down or locked
-    makes calls fail with UNAVAILABLE rather than hang.
+    makes calls fail with UNAVAILABLE rather than hang. ``pool_size`` connections are kept open
+    (as many again may be opened beyond them, and closed when returned): a server passes its
+    thread count, since a connection opened per call costs more than most calls.
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, timeout)
+        return _sqlite_engine(parsed, timeout, pool_size)
     connect_args = {}
     if "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = max(_MIN_CONNECT_TIMEOUT_S, math.ceil(timeout))
@@ -91,12 +93,12 @@ def make_engine(url: str, *, pool_size: int = 10, timeout: float = DEFAULT_TIMEO
     )
 
 
-def _sqlite_engine(url: URL, timeout: float) -> Engine:
+def _sqlite_engine(url: URL, timeout: float, pool_size: int) -> Engine:
     engine = sqlalchemy.create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": timeout},
-        pool_size=8,
-        max_overflow=8,
+        pool_size=pool_size,
+        max_overflow=pool_size,
         pool_timeout=timeout,
     )
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, Table, delete, insert, select, update
+from sqlalchemy import Row, Select, Table, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -744,9 +744,7 @@ def _version_not_found(name: str, version: int) -> NotFound:
 
 
 def _model_id(connection: Connection, name: str) -> int:
-    model_id = connection.execute(
-        select(registered_models.c.id).where(registered_models.c.name == name)
-    ).scalar_one_or_none()
+    model_id = connection.execute(_MODEL_ID_BY_NAME, {"name": name}).scalar_one_or_none()
     if model_id is None:
         raise _model_not_found(name)
     return int(model_id)
@@ -837,12 +835,26 @@ def _delete_alias(connection: Connection, model_id: int, alias: str) -> int | No
     return None if previous is None else int(previous)
 
 
+# The reads every GetModelVersion, GetModelVersionByAlias and write makes, built once: a statement
+# built per call is hashed for SQLAlchemy's compiled cache per call too, a large share of a
+# point read's CPU.
+_VERSION_BY_NAME = (
+    version_select()
+    .where(registered_models.c.name == bindparam("name"))
+    .where(model_versions.c.version == bindparam("version"))
+)
+_MODEL_ID_BY_NAME = select(registered_models.c.id).where(
+    registered_models.c.name == bindparam("name")
+)
+_ALIASED_VERSION = (
+    select(registered_model_aliases.c.version)
+    .where(registered_model_aliases.c.model_id == bindparam("model_id"))
+    .where(registered_model_aliases.c.alias == bindparam("alias"))
+)
+
+
 def _load_version(connection: Connection, name: str, version: int) -> ModelVersion:
-    row = connection.execute(
-        version_select()
-        .where(registered_models.c.name == name)
-        .where(model_versions.c.version == version)
-    ).one_or_none()
+    row = connection.execute(_VERSION_BY_NAME, {"name": name, "version": version}).one_or_none()
     if row is None:
         _model_id(connection, name)  # a missing model is reported as such, not as its version
         raise _version_not_found(name, version)
@@ -865,9 +877,7 @@ def _resolve_alias(connection: Connection, model_id: int, name: str, alias: str)
             raise NotFound(f"registered model {name!r} has no versions", field="alias")
         return version
     version = connection.execute(
-        select(registered_model_aliases.c.version)
-        .where(registered_model_aliases.c.model_id == model_id)
-        .where(registered_model_aliases.c.alias == alias)
+        _ALIASED_VERSION, {"model_id": model_id, "alias": alias}
     ).scalar_one_or_none()
     if version is None:
         raise NotFound(f"registered model {name!r} has no alias {alias!r}", field="alias")
@@ -1032,9 +1042,7 @@ def _import_name_taken(name: str) -> AlreadyExists:
 
 
 def _find_model_id(connection: Connection, name: str) -> int | None:
-    model_id = connection.execute(
-        select(registered_models.c.id).where(registered_models.c.name == name)
-    ).scalar_one_or_none()
+    model_id = connection.execute(_MODEL_ID_BY_NAME, {"name": name}).scalar_one_or_none()
     return None if model_id is None else int(model_id)
 
 

@@ -1,0 +1,262 @@
+"""`make bench`: the registry's API throughput and latency against the gRPC ceiling.
+
+    python -m bench.api                                  # what `make bench` runs
+    python -m bench.api --backends sqlite --seconds 1    # a quick look
+
+In one run, on one machine:
+
+1. the ceiling: bench/echo.py's no-op method on the registry's own gRPC server construction
+   (same --threads and --workers), measured at every client count;
+2. for SQLite, then PostgreSQL (--postgres-url, a scratch database dropped and created): a fresh
+   registry seeded through bulk inserts (bench/seed.py; 1 000 models / 100 000 versions with
+   tags and aliases, model-000000 with 10 000), served by `registry-service serve` with the same
+   --threads and --workers, and each scenario of bench/api_scenarios.py measured at every client
+   count for --seconds after a warm-up.
+
+Clients are grpc.aio loops in --client-processes spawned processes (several clients each), one
+channel per client. The table gives calls/s, p50, p99, errors, the ratio to the ceiling at the
+same client count, server and client CPU (100 % = one core), and the issue's targets at 16
+clients; the JSON (--out) holds everything, with the memory of each server worker at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from bench.api_scenarios import api_scenarios, ceiling
+from bench.load import Workers, summarize
+from bench.machine import machine
+from bench.processes import ServerProcess, start_server
+from bench.scenarios import Scenario
+from bench.seed import Shape, seed_postgres, seed_sqlite
+
+DATA = Path(__file__).with_name(".data")
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/registry_bench_api"
+# MLflow 3.17's best configuration measured on this project's machines (gunicorn workers,
+# PostgreSQL), calls/s at 16 clients: the write targets are ten times these.
+MLFLOW_BEST = {"CreateModelVersion": 290.0, "TransitionModelVersionStage": 240.0}
+READ_RATIO_TARGET = 0.60
+READ_P99_TARGET_MS = 15.0
+TARGET_CLIENTS = 16
+POINT_READS = {"GetModelVersion", "GetModelVersionByAlias"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    parser.add_argument("--models", type=int, default=1_000)
+    parser.add_argument("--versions", type=int, default=100_000)
+    parser.add_argument("--clients", default="1,16,64", help="comma-separated client counts")
+    parser.add_argument("--client-processes", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per cell")
+    parser.add_argument("--threads", type=int, default=16, help="server threads per worker")
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument("--scenarios", default="", help="comma-separated names; empty: all")
+    parser.add_argument("--out", type=Path, default=DATA / "bench.json")
+    args = parser.parse_args(argv)
+
+    shape = Shape(args.models, args.versions)
+    clients = [int(count) for count in args.clients.split(",")]
+    processes = min(args.client_processes, max(clients))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    report: dict[str, Any] = {
+        "command": " ".join(["python -m bench.api", *(argv or sys.argv[1:])]),
+        "shape": {"models": shape.models, "versions": shape.versions},
+        "seconds_per_cell": args.seconds,
+        "server": {"threads": args.threads, "workers": args.workers},
+        "client_processes": processes,
+        "results": [],
+        "memory_mib": {},
+        "seed_seconds": {},
+    }
+
+    echo = start_server(
+        [sys.executable, "-m", "bench.echo", *_server_options(args.threads, args.workers)],
+        args.out.parent / "echo.log",
+    )
+    try:
+        report["results"] += _measure("echo", echo, ceiling, [0], clients, processes, args)
+    finally:
+        echo.stop()
+    ceilings = {row["clients"]: row["calls_per_s"] for row in report["results"]}
+
+    cases = api_scenarios(shape)
+    chosen = [
+        index
+        for index, case in enumerate(cases)
+        if not args.scenarios or case.name in args.scenarios.split(",")
+    ]
+    for backend in args.backends.split(","):
+        url, seconds = seeded(backend, args.postgres_url, shape, args.out.parent)
+        report["seed_seconds"][backend] = round(seconds, 1)
+        described = machine(url)
+        report.setdefault("machine", described)
+        report.setdefault("databases", {})[backend] = described["database"]
+        server = serve_registry(url, args.threads, args.workers, args.out.parent)
+        catalog = partial(api_scenarios, shape)
+        try:
+            rows = _measure(backend, server, catalog, chosen, clients, processes, args)
+            report["memory_mib"][backend] = server.rss_mib()
+        finally:
+            server.stop()
+        for row in rows:
+            row["ceiling_ratio"] = row["calls_per_s"] / ceilings[row["clients"]]
+            row["target"] = _target(row)
+        report["results"] += rows
+
+    report["load_average_1m"] = {"before": load_before[0], "after": os.getloadavg()[0]}
+    report["total_seconds"] = round(time.perf_counter() - started)
+    args.out.write_text(json.dumps(report, indent=2))
+    print()
+    print(table(report))
+    print(f"\nresults: {args.out}")
+    return 0
+
+
+def _server_options(threads: int, workers: int) -> list[str]:
+    """What the echo and the registry are both run with."""
+    return ["--threads", str(threads), "--workers", str(workers)]
+
+
+def serve_registry(url: str, threads: int, workers: int, logs: Path = DATA) -> ServerProcess:
+    """`registry-service serve` on ``url``, gRPC only, on a free port, logging into ``logs``."""
+    return start_server(
+        [
+            *(sys.executable, "-m", "registry_service", "serve", "--database-url", url),
+            *("--port", "0", "--http-port", "-1", *_server_options(threads, workers)),
+        ],
+        logs / f"registry-{make_url(url).get_backend_name()}.log",
+    )
+
+
+def seeded(
+    backend: str, postgres_url: str, shape: Shape, directory: Path = DATA
+) -> tuple[str, float]:
+    """A freshly seeded database for ``backend`` (SQLite's file in ``directory``): its URL and
+    the seconds seeding took."""
+    started = time.perf_counter()
+    if backend == "sqlite":
+        path = directory / "bench-api.db"
+        seed_sqlite(path, shape)
+        url = f"sqlite:///{path}"
+    elif backend == "postgres":
+        url = postgres_url
+        seed_postgres(url, shape)
+    else:
+        raise SystemExit(f"unknown backend {backend!r}: sqlite or postgres")
+    return url, time.perf_counter() - started
+
+
+def _measure(
+    backend: str,
+    server: ServerProcess,
+    catalog: Any,
+    chosen: list[int],
+    clients: list[int],
+    processes: int,
+    args: argparse.Namespace,
+) -> list[dict[str, Any]]:
+    cases: list[Scenario] = catalog()
+    workers = Workers(processes, server.target, catalog)
+    rows = []
+    try:
+        for index in chosen:
+            for count in clients:
+                run = workers.run(index, count, args.seconds, 10**9, probe=server.cpu_seconds)
+                row = summarize(run.outcomes)
+                del row["by_label"]
+                server_cpu = run.server_cpu_seconds or 0.0
+                row.update(
+                    backend=backend,
+                    scenario=cases[index].name,
+                    describes=cases[index].describes,
+                    clients=count,
+                    server_cpu_percent=server_cpu / row["window_s"] * 100,
+                )
+                rows.append(row)
+                print(_line(row), flush=True)
+    finally:
+        workers.close()
+    return rows
+
+
+def _method(row: dict[str, Any]) -> str:
+    return str(row["scenario"]).split(" ")[0]
+
+
+def _target(row: dict[str, Any]) -> str:
+    """The issue's target for ``row`` and whether it was met ("" when none applies)."""
+    if row["clients"] != TARGET_CLIENTS:
+        return ""
+    method = _method(row)
+    checks: list[tuple[str, bool]] = []
+    if method in POINT_READS or method == "GetLatestVersions":
+        checks.append(
+            (f"≥ {READ_RATIO_TARGET:.0%} of ceiling", row["ceiling_ratio"] >= READ_RATIO_TARGET)
+        )
+    if method in POINT_READS:
+        checks.append((f"p99 ≤ {READ_P99_TARGET_MS:g} ms", row["p99_ms"] <= READ_P99_TARGET_MS))
+    if method in MLFLOW_BEST:
+        goal = 10 * MLFLOW_BEST[method]
+        checks.append((f"≥ {goal:.0f}/s", row["calls_per_s"] >= goal))
+        checks.append(("0 errors", not row["errors"]))
+    return ", ".join(f"{label}: {'met' if ok else 'MISSED'}" for label, ok in checks)
+
+
+def _line(row: dict[str, Any]) -> str:
+    errors = sum(row["errors"].values())
+    return (
+        f"{row['backend']:<8} {row['scenario']:<28} {row['clients']:>2} clients: "
+        f"{row['calls_per_s']:8.0f}/s  p50 {row['p50_ms']:6.2f} ms  p99 {row['p99_ms']:7.2f} ms"
+        f"  errors {errors}  server CPU {row['server_cpu_percent']:.0f} %"
+        f"  client CPU {row['client_cpu_percent']:.0f} %"
+    )
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = [
+        "| backend | scenario | clients | calls/s | p50 ms | p99 ms | errors | of ceiling "
+        "| server CPU | client CPU | target (16 clients) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in report["results"]:
+        errors = ", ".join(f"{code} {count}" for code, count in sorted(row["errors"].items()))
+        ratio = f"{row['ceiling_ratio']:.0%}" if "ceiling_ratio" in row else ""
+        lines.append(
+            f"| {row['backend']} | {row['scenario']} | {row['clients']} | "
+            f"{row['calls_per_s']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | "
+            f"{errors or 0} | {ratio} | {row['server_cpu_percent']:.0f} % | "
+            f"{row['client_cpu_percent']:.0f} % | {row.get('target', '')} |"
+        )
+    lines.append("")
+    lines.append(
+        f"server: {report['server']['workers']} worker(s) x {report['server']['threads']} "
+        f"threads; clients: {report['client_processes']} processes; "
+        f"{report['seconds_per_cell']:g} s per cell; CPU 100 % = one core"
+    )
+    for backend, rss in report["memory_mib"].items():
+        lines.append(f"{backend}: RSS per server worker after the run: {rss} MiB")
+    for backend, seconds in report["seed_seconds"].items():
+        lines.append(f"{backend}: seeded in {seconds:g} s")
+    load = report["load_average_1m"]
+    lines.append(
+        f"load average (1 min) before {load['before']:.2f}, after {load['after']:.2f}; "
+        f"total {report['total_seconds']} s"
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The ceiling of `make bench`: a no-op service on the registry's own gRPC server.
+
+    python -m bench.echo --threads 16 --workers 2
+
+Each process builds its server with registry_service.server.grpc_server (the registry's thread
+pool, interceptor with its access log and metrics, channel options and call limit) and serves one
+method, /bench.Echo/Echo, that answers with the request's bytes, unparsed. With --workers N it
+runs N such processes on one port (SO_REUSEPORT, metrics in a shared multiprocess directory) as
+`registry-service serve --workers N` does, so the registry's figures divided by this one's say
+what the registry itself costs on top of the same gRPC stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import multiprocessing
+import os
+import sys
+import tempfile
+from typing import Any
+
+import grpc
+from prometheus_client import CollectorRegistry
+
+from registry_service import logs
+from registry_service.config import Settings
+from registry_service.metrics import ServerMetrics
+from registry_service.server import grpc_server, log_listening
+from registry_service.shutdown import ShutdownRequests
+from registry_service.workers import PROMETHEUS_MULTIPROC_DIR, _reserved_port
+
+SERVICE = "bench.Echo"
+METHOD = f"/{SERVICE}/Echo"
+
+
+def _echo(request: bytes, _context: grpc.ServicerContext) -> bytes:
+    return request
+
+
+def serve(settings: Settings, reuse_port: bool, ready: Any = None) -> None:
+    """Serve the echo on ``settings.port`` until SIGTERM or SIGINT."""
+    logs.configure(settings.log_level)
+    shutdown = ShutdownRequests()
+    server = grpc_server(settings, ServerMetrics(CollectorRegistry()), reuse_port=reuse_port)
+    handler = grpc.unary_unary_rpc_method_handler(_echo)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(SERVICE, {"Echo": handler}),)
+    )
+    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    server.start()
+    if ready is None:
+        log_listening(settings.host, port)
+    else:
+        ready.send(port)
+    shutdown.wait()
+    server.stop(0).wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.echo", description=__doc__)
+    parser.add_argument("--threads", type=int, default=Settings.threads)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--log-level", default=Settings.log_level)
+    args = parser.parse_args(argv)
+    settings = Settings(port=args.port, threads=args.threads, log_level=args.log_level)
+    if args.workers == 1:
+        serve(settings, reuse_port=False)
+        return 0
+    logs.configure(settings.log_level)
+    shutdown = ShutdownRequests()
+    with (
+        _reserved_port(settings.host, settings.port) as port,
+        tempfile.TemporaryDirectory(prefix="echo-metrics-") as metrics_dir,
+    ):
+        # As the registry's workers do: prometheus_client then writes to per-process files.
+        os.environ[PROMETHEUS_MULTIPROC_DIR] = metrics_dir
+        context = multiprocessing.get_context("spawn")
+        settings = dataclasses.replace(settings, port=port)
+        processes = []
+        for _ in range(args.workers):
+            ours, theirs = context.Pipe()
+            process = context.Process(target=serve, args=(settings, True, theirs))
+            process.start()
+            ours.recv()
+            processes.append(process)
+        log_listening(settings.host, port)
+        shutdown.wait()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
