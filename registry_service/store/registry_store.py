@@ -29,6 +29,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from registry_service import sources, validation
 from registry_service.domain import (
     ConflictPolicy,
+    EventType,
     ImportOutcome,
     ImportResult,
     ModelVersion,
@@ -38,8 +39,9 @@ from registry_service.domain import (
     VersionStatus,
 )
 from registry_service.errors import Aborted, AlreadyExists, InvalidArgument, NotFound, Unavailable
+from registry_service.identity import current_caller
 from registry_service.search import SearchQuery, model_version_search, registered_model_search
-from registry_service.store import idempotency
+from registry_service.store import idempotency, outbox
 from registry_service.store.engine import (
     DEFAULT_TIMEOUT,
     WRITE_TRANSACTION,
@@ -141,16 +143,21 @@ class RegistryStore:
         with the id is returned and nothing changes."""
         request = idempotency.request_of(operation, request_id, arguments)
         with self._writing() as connection:
-            if request is None:
-                return change(connection)
-            replay = idempotency.claim(
-                connection, request, codec, self._clock(), self._idempotency_window_ms
-            )
-            if replay is not None:
-                return replay.result
-            result = change(connection)
-            idempotency.remember(connection, request, codec, result)
-            return result
+            try:
+                if request is not None:
+                    replay = idempotency.claim(
+                        connection, request, codec, self._clock(), self._idempotency_window_ms
+                    )
+                    if replay is not None:
+                        return replay.result
+                result = change(connection)
+                if request is not None:
+                    idempotency.remember(connection, request, codec, result)
+                # Last, so that the event counter's row lock orders commits (see outbox).
+                outbox.flush(connection, self._clock(), current_caller())
+                return result
+            finally:
+                outbox.discard(connection)
 
     # -- registered models -------------------------------------------------------------------
 
@@ -183,6 +190,13 @@ class RegistryStore:
                 .returning(registered_models.c.id)
             ).scalar_one()
             _insert_tags(connection, registered_model_tags, "model_id", model_id, tags)
+            outbox.record(
+                connection,
+                EventType.REGISTERED_MODEL_CREATED,
+                name,
+                model_id,
+                after={"name": name, "description": description, "tags": tags},
+            )
             return self._load_model(connection, model_id)
 
         arguments = {"name": name, "tags": tags, "description": description, "user_id": user_id}
@@ -211,6 +225,15 @@ class RegistryStore:
             model_id = _lock_model(
                 connection, name, touched_at=self._clock(), etag=expected, values={"name": new_name}
             )
+            if new_name != name:
+                outbox.record(
+                    connection,
+                    EventType.REGISTERED_MODEL_RENAMED,
+                    new_name,
+                    model_id,
+                    before={"name": name},
+                    after={"name": new_name},
+                )
             return self._load_model(connection, model_id)
 
         arguments = {"name": name, "new_name": new_name, "etag": etag}
@@ -232,10 +255,25 @@ class RegistryStore:
         expected = validation.check_etag(etag)
 
         def change(connection: Connection) -> RegisteredModel:
+            model_id = _lock_model(connection, name, etag=expected, changes=False)
             values = {} if description is None else {"description": description}
-            model_id = _lock_model(
-                connection, name, touched_at=self._clock(), etag=expected, values=values
+            previous = _column_of(connection, registered_models, model_id, "description")
+            _count_revision(
+                connection,
+                registered_models,
+                model_id,
+                last_updated_timestamp=self._clock(),
+                **values,
             )
+            if description is not None and description != previous:
+                outbox.record(
+                    connection,
+                    EventType.REGISTERED_MODEL_UPDATED,
+                    name,
+                    model_id,
+                    before={"description": previous},
+                    after={"description": description},
+                )
             return self._load_model(connection, model_id)
 
         arguments = {"name": name, "description": description, "etag": etag}
@@ -248,15 +286,22 @@ class RegistryStore:
         expected = validation.check_etag(etag)
 
         def change(connection: Connection) -> None:
-            revision = connection.execute(
+            deleted = connection.execute(
                 delete(registered_models)
                 .where(registered_models.c.name == name)
-                .returning(registered_models.c.revision)
-            ).scalar_one_or_none()
-            if revision is None:
+                .returning(registered_models.c.id, registered_models.c.revision)
+            ).one_or_none()
+            if deleted is None:
                 raise _model_not_found(name)
             # Raising rolls the delete back.
-            _check_etag(expected, revision, f"registered model {name!r}")
+            _check_etag(expected, deleted.revision, f"registered model {name!r}")
+            outbox.record(
+                connection,
+                EventType.REGISTERED_MODEL_DELETED,
+                name,
+                deleted.id,
+                before={"name": name},
+            )
 
         arguments = {"name": name, "etag": etag}
         self._write("delete_registered_model", request_id, arguments, idempotency.NOTHING, change)
@@ -358,7 +403,16 @@ class RegistryStore:
                 .returning(model_versions.c.id)
             ).scalar_one()
             _insert_tags(connection, model_version_tags, "version_id", version_id, tags)
-            return _load_version(connection, name, version)
+            created = _load_version(connection, name, version)
+            outbox.record(
+                connection,
+                EventType.MODEL_VERSION_CREATED,
+                name,
+                model_id,
+                version,
+                after=outbox.version_fields(created),
+            )
+            return created
 
         arguments = {
             "name": name,
@@ -399,7 +453,18 @@ class RegistryStore:
                 if description is None
                 else {"description": description, "last_updated_timestamp": self._clock()}
             )
+            previous = _version_column(connection, model_id, version, "description")
             _version_to_write(connection, model_id, name, version, expected, **values)
+            if description is not None and description != previous:
+                outbox.record(
+                    connection,
+                    EventType.MODEL_VERSION_UPDATED,
+                    name,
+                    model_id,
+                    version,
+                    before={"description": previous},
+                    after={"description": description},
+                )
             return _load_version(connection, name, version)
 
         arguments = {"name": name, "version": version, "description": description, "etag": etag}
@@ -429,6 +494,7 @@ class RegistryStore:
         def change(connection: Connection) -> ModelVersion:
             now = self._clock()
             model_id = _lock_model(connection, name, touched_at=now)
+            previous = _version_column(connection, model_id, version, "current_stage")
             version_id = _version_to_write(
                 connection,
                 model_id,
@@ -438,8 +504,10 @@ class RegistryStore:
                 current_stage=target.value,
                 last_updated_timestamp=now,
             )
+            if previous != target.value:
+                _record_stage_change(connection, name, model_id, version, previous, target)
             if archive_existing_versions:
-                connection.execute(
+                archived = connection.execute(
                     update(model_versions)
                     .where(model_versions.c.model_id == model_id)
                     .where(model_versions.c.current_stage == target.value)
@@ -449,7 +517,12 @@ class RegistryStore:
                         last_updated_timestamp=now,
                         revision=model_versions.c.revision + 1,
                     )
-                )
+                    .returning(model_versions.c.version)
+                ).scalars()
+                for number in sorted(archived):
+                    _record_stage_change(
+                        connection, name, model_id, number, target.value, Stage.ARCHIVED
+                    )
             return _load_version(connection, name, version)
 
         arguments = {
@@ -471,16 +544,24 @@ class RegistryStore:
 
         def change(connection: Connection) -> None:
             model_id = _lock_model(connection, name, touched_at=self._clock())
-            revision = connection.execute(
+            deleted = connection.execute(
                 delete(model_versions)
                 .where(model_versions.c.model_id == model_id)
                 .where(model_versions.c.version == version)
-                .returning(model_versions.c.revision)
-            ).scalar_one_or_none()
-            if revision is None:
+                .returning(model_versions.c.revision, model_versions.c.current_stage)
+            ).one_or_none()
+            if deleted is None:
                 raise _version_not_found(name, version)
             # Raising rolls the delete back.
-            _check_etag(expected, revision, f"model version {version} of {name!r}")
+            _check_etag(expected, deleted.revision, f"model version {version} of {name!r}")
+            outbox.record(
+                connection,
+                EventType.MODEL_VERSION_DELETED,
+                name,
+                model_id,
+                version,
+                before={"current_stage": deleted.current_stage},
+            )
 
         arguments = {"name": name, "version": version, "etag": etag}
         self._write("delete_model_version", request_id, arguments, idempotency.NOTHING, change)
@@ -518,7 +599,18 @@ class RegistryStore:
 
         def change(connection: Connection) -> None:
             model_id = _lock_model(connection, name, etag=expected)
-            _upsert_tag(connection, registered_model_tags, "model_id", model_id, key, value)
+            previous = _upsert_tag(
+                connection, registered_model_tags, "model_id", model_id, key, value
+            )
+            _record_tag_set(
+                connection,
+                EventType.REGISTERED_MODEL_TAG_SET,
+                name,
+                model_id,
+                0,
+                key,
+                (previous, value),
+            )
 
         arguments = {"name": name, "key": key, "value": value, "etag": etag}
         self._write("set_registered_model_tag", request_id, arguments, idempotency.NOTHING, change)
@@ -536,9 +628,17 @@ class RegistryStore:
                 delete(registered_model_tags)
                 .where(registered_model_tags.c.model_id == model_id)
                 .where(registered_model_tags.c.key == key)
-            ).rowcount
-            if deleted:
+                .returning(registered_model_tags.c.value)
+            ).scalar_one_or_none()
+            if deleted is not None:
                 _count_revision(connection, registered_models, model_id)
+                outbox.record(
+                    connection,
+                    EventType.REGISTERED_MODEL_TAG_DELETED,
+                    name,
+                    model_id,
+                    before={"key": key, "value": deleted},
+                )
 
         arguments = {"name": name, "key": key, "etag": etag}
         self._write(
@@ -556,7 +656,18 @@ class RegistryStore:
         def change(connection: Connection) -> None:
             model_id = _lock_model(connection, name)
             version_id = _version_to_write(connection, model_id, name, version, expected)
-            _upsert_tag(connection, model_version_tags, "version_id", version_id, key, value)
+            previous = _upsert_tag(
+                connection, model_version_tags, "version_id", version_id, key, value
+            )
+            _record_tag_set(
+                connection,
+                EventType.MODEL_VERSION_TAG_SET,
+                name,
+                model_id,
+                version,
+                key,
+                (previous, value),
+            )
 
         arguments = {"name": name, "version": version, "key": key, "value": value, "etag": etag}
         self._write("set_model_version_tag", request_id, arguments, idempotency.NOTHING, change)
@@ -577,10 +688,19 @@ class RegistryStore:
                 delete(model_version_tags)
                 .where(model_version_tags.c.version_id == version_id)
                 .where(model_version_tags.c.key == key)
-            ).rowcount
-            if deleted:
+                .returning(model_version_tags.c.value)
+            ).scalar_one_or_none()
+            if deleted is not None:
                 _count_revision(connection, registered_models, model_id)
                 _count_revision(connection, model_versions, version_id)
+                outbox.record(
+                    connection,
+                    EventType.MODEL_VERSION_TAG_DELETED,
+                    name,
+                    model_id,
+                    version,
+                    before={"key": key, "value": deleted},
+                )
 
         arguments = {"name": name, "version": version, "key": key, "etag": etag}
         self._write("delete_model_version_tag", request_id, arguments, idempotency.NOTHING, change)
@@ -606,6 +726,16 @@ class RegistryStore:
                     model_id=model_id, alias=alias, version=version
                 )
             )
+            if previous != version:
+                outbox.record(
+                    connection,
+                    EventType.ALIAS_CREATED if previous is None else EventType.ALIAS_MOVED,
+                    name,
+                    model_id,
+                    version,
+                    before={} if previous is None else {"alias": alias, "version": previous},
+                    after={"alias": alias, "version": version},
+                )
 
         arguments = {"name": name, "alias": alias, "version": version, "etag": etag}
         self._write(
@@ -625,6 +755,14 @@ class RegistryStore:
             if previous is not None:
                 _count_revision(connection, registered_models, model_id)
                 _version_to_write(connection, model_id, name, previous)
+                outbox.record(
+                    connection,
+                    EventType.ALIAS_DELETED,
+                    name,
+                    model_id,
+                    previous,
+                    before={"alias": alias, "version": previous},
+                )
 
         arguments = {"name": name, "alias": alias, "etag": etag}
         self._write(
@@ -683,6 +821,7 @@ class RegistryStore:
                     raise _import_name_taken(model.name)
                 name, outcome = _free_import_name(connection, model.name), ImportOutcome.RENAMED
             model_id = _insert_import(connection, model, name, versions, checked_last_version, now)
+            _record_import(connection, model, name, model_id, versions, now)
             return ImportResult(outcome, self._load_model(connection, model_id))
 
         for _attempt in range(IMPORT_ATTEMPTS):
@@ -941,16 +1080,74 @@ def _insert_tags(
 
 def _upsert_tag(
     connection: Connection, table: Any, owner_column: str, owner_id: int, key: str, value: str
-) -> None:
-    # The owner's lock is held, so update-then-insert cannot race with another writer.
-    updated = connection.execute(
-        update(table)
-        .where(table.c[owner_column] == owner_id)
-        .where(table.c.key == key)
-        .values(value=value)
-    ).rowcount
-    if not updated:
+) -> str | None:
+    """Set the tag; the value it had before, if it existed."""
+    # The owner's lock is held, so read-then-write cannot race with another writer.
+    previous: str | None = connection.execute(
+        select(table.c.value).where(table.c[owner_column] == owner_id).where(table.c.key == key)
+    ).scalar_one_or_none()
+    if previous is None:
         _insert_tags(connection, table, owner_column, owner_id, {key: value})
+    else:
+        connection.execute(
+            update(table)
+            .where(table.c[owner_column] == owner_id)
+            .where(table.c.key == key)
+            .values(value=value)
+        )
+    return previous
+
+
+def _column_of(connection: Connection, table: Table, row_id: int, column: str) -> Any:
+    return connection.execute(select(table.c[column]).where(table.c.id == row_id)).scalar_one()
+
+
+def _version_column(connection: Connection, model_id: int, version: int, column: str) -> Any:
+    """A column of a version of the locked model, None when the version does not exist (the
+    write then fails on it)."""
+    return connection.execute(
+        select(model_versions.c[column])
+        .where(model_versions.c.model_id == model_id)
+        .where(model_versions.c.version == version)
+    ).scalar_one_or_none()
+
+
+def _record_stage_change(
+    connection: Connection, name: str, model_id: int, version: int, previous: str, target: Stage
+) -> None:
+    outbox.record(
+        connection,
+        EventType.MODEL_VERSION_STAGE_CHANGED,
+        name,
+        model_id,
+        version,
+        before={"current_stage": previous},
+        after={"current_stage": target.value},
+    )
+
+
+def _record_tag_set(
+    connection: Connection,
+    event_type: EventType,
+    name: str,
+    model_id: int,
+    version: int,
+    key: str,
+    values: tuple[str | None, str],
+) -> None:
+    """Announce a tag set, unless it already had the value."""
+    previous, value = values
+    if previous == value:
+        return
+    outbox.record(
+        connection,
+        event_type,
+        name,
+        model_id,
+        version,
+        before={} if previous is None else {"key": key, "value": previous},
+        after={"key": key, "value": value},
+    )
 
 
 # -- helpers of import_registered_model --------------------------------------------------------
@@ -1114,3 +1311,42 @@ def _insert_import(
             ],
         )
     return model_id
+
+
+def _record_import(
+    connection: Connection,
+    model: RegisteredModel,
+    name: str,
+    model_id: int,
+    versions: Sequence[ModelVersion],
+    now: int,
+) -> None:
+    """An import is announced as the creations it amounts to: the model, each version (in its
+    imported stage), each alias."""
+    outbox.record(
+        connection,
+        EventType.REGISTERED_MODEL_CREATED,
+        name,
+        model_id,
+        after={"name": name, "description": model.description, "tags": dict(model.tags)},
+    )
+    for version in sorted(versions, key=lambda v: v.version):
+        fields = outbox.version_fields(version)
+        fields["creation_timestamp"] = version.creation_timestamp or now
+        outbox.record(
+            connection,
+            EventType.MODEL_VERSION_CREATED,
+            name,
+            model_id,
+            version.version,
+            after=fields,
+        )
+    for alias, number in sorted(model.aliases.items()):
+        outbox.record(
+            connection,
+            EventType.ALIAS_CREATED,
+            name,
+            model_id,
+            number,
+            after={"alias": alias, "version": number},
+        )
