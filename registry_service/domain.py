@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 
 class Stage(enum.StrEnum):
@@ -117,9 +117,9 @@ class EventType(enum.StrEnum):
     REGISTERED_MODEL_TAG_DELETED = "registered_model_tag.deleted"
     MODEL_VERSION_TAG_SET = "model_version_tag.set"
     MODEL_VERSION_TAG_DELETED = "model_version_tag.deleted"
-    ALIAS_CREATED = "model_version_alias.created"
-    ALIAS_MOVED = "model_version_alias.moved"
-    ALIAS_DELETED = "model_version_alias.deleted"
+    MODEL_VERSION_ALIAS_CREATED = "model_version_alias.created"
+    MODEL_VERSION_ALIAS_MOVED = "model_version_alias.moved"
+    MODEL_VERSION_ALIAS_DELETED = "model_version_alias.deleted"
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,8 @@ class Event:
     # The version the change concerns; 0 for changes to the model itself.
     version: int
     # The values that changed, before and after; JSON-shaped.
-    before: dict[str, object] = field(default_factory=dict)
-    after: dict[str, object] = field(default_factory=dict)
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -166,19 +166,27 @@ class DeliveryStatus(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class WebhookAttempt:
+    """One attempt to deliver an event, as the delivery log keeps it."""
+
+    attempt: int
+    timestamp: int
+    # HTTP status the endpoint answered; 0 when it gave no answer.
+    response_code: int
+    # Why the attempt failed; empty when it succeeded.
+    error: str
+
+
+@dataclass(frozen=True)
 class WebhookDelivery:
-    """One event on its way to one webhook, with the outcome of its latest attempt."""
+    """One event on its way to one webhook, with every attempt so far."""
 
     id: str
     webhook_id: str
     event_sequence: int
     event_type: EventType
     status: DeliveryStatus
-    attempts: int
     # When the next attempt is due (PENDING only), in epoch milliseconds.
     next_attempt_timestamp: int
-    last_attempt_timestamp: int
-    # HTTP status of the latest attempt; 0 when it got no response.
-    last_response_code: int
-    last_error: str
     creation_timestamp: int
+    attempts: list[WebhookAttempt] = field(default_factory=list)

@@ -103,18 +103,22 @@ def read(
     model_names: Sequence[str],
     event_types: Sequence[EventType],
     limit: int,
+    up_to: int | None = None,
 ) -> list[Event]:
-    """Up to ``limit`` events after ``start_after`` in sequence order, filtered."""
+    """Up to ``limit`` events after ``start_after`` (and at most ``up_to``) in sequence order,
+    filtered."""
     statement: Select[Any] = select(events).where(events.c.sequence > start_after)
+    if up_to is not None:
+        statement = statement.where(events.c.sequence <= up_to)
     if model_names:
         statement = statement.where(events.c.model_name.in_(list(model_names)))
     if event_types:
         statement = statement.where(events.c.event_type.in_([t.value for t in event_types]))
     rows = connection.execute(statement.order_by(events.c.sequence).limit(limit)).all()
-    return [_event_of(row) for row in rows]
+    return [event_of(row) for row in rows]
 
 
-def _event_of(row: Row[Any]) -> Event:
+def event_of(row: Row[Any]) -> Event:
     return Event(
         sequence=row.sequence,
         timestamp=row.timestamp,
@@ -166,7 +170,7 @@ def state_at(connection: Connection, name: str, as_of: int) -> ModelState | None
     ).all()
     state: ModelState | None = None
     for row in rows:
-        event = _event_of(row)
+        event = event_of(row)
         if event.event_type is EventType.REGISTERED_MODEL_CREATED:
             state = ModelState(event.model_name)
         elif state is not None:
@@ -189,9 +193,9 @@ def _apply(state: ModelState, event: Event) -> None:
     elif kind is EventType.MODEL_VERSION_DELETED:
         state.versions.pop(number, None)
         state.aliases = {a: v for a, v in state.aliases.items() if v != number}
-    elif kind in (EventType.ALIAS_CREATED, EventType.ALIAS_MOVED):
+    elif kind in (EventType.MODEL_VERSION_ALIAS_CREATED, EventType.MODEL_VERSION_ALIAS_MOVED):
         state.aliases[str(after["alias"])] = int(after["version"])
-    elif kind is EventType.ALIAS_DELETED:
+    elif kind is EventType.MODEL_VERSION_ALIAS_DELETED:
         state.aliases.pop(str(event.before["alias"]), None)
     elif version is not None:
         changes: dict[str, Any] = {"last_updated_timestamp": event.timestamp}

@@ -29,6 +29,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from registry_service import sources, validation
 from registry_service.domain import (
     ConflictPolicy,
+    DeliveryStatus,
+    Event,
     EventType,
     ImportOutcome,
     ImportResult,
@@ -37,11 +39,14 @@ from registry_service.domain import (
     RegisteredModel,
     Stage,
     VersionStatus,
+    Webhook,
+    WebhookDelivery,
 )
 from registry_service.errors import Aborted, AlreadyExists, InvalidArgument, NotFound, Unavailable
 from registry_service.identity import current_caller
 from registry_service.search import SearchQuery, model_version_search, registered_model_search
-from registry_service.store import idempotency, outbox
+from registry_service.search.query import effective_page_size
+from registry_service.store import idempotency, outbox, webhook_rows
 from registry_service.store.engine import (
     DEFAULT_TIMEOUT,
     WRITE_TRANSACTION,
@@ -323,13 +328,26 @@ class RegistryStore:
             page, token = _page_rows(connection, select(registered_models), query)
             return Page(models_from_rows(connection, page), token)
 
-    def get_latest_versions(self, name: str, stages: Sequence[str] = ()) -> list[ModelVersion]:
+    def get_latest_versions(
+        self, name: str, stages: Sequence[str] = (), as_of: int | None = None
+    ) -> list[ModelVersion]:
+        """The highest version in each stage, now or (``as_of``, epoch milliseconds) as the
+        event history says it was then."""
         validation.check_model_name(name)
         wanted = validation.parse_stages(list(stages)) or list(Stage)
+        order = {stage: position for position, stage in enumerate(wanted)}
         with self._reading() as connection:
-            model_id = _model_id(connection, name)
-            found = latest_versions(connection, [model_id], wanted).get(model_id, [])
-            order = {stage: position for position, stage in enumerate(wanted)}
+            if as_of is not None:
+                state = _state_at(connection, name, as_of)
+                highest: dict[Stage, int] = {}
+                for number, version in state.versions.items():
+                    if version.current_stage in order:
+                        stage = version.current_stage
+                        highest[stage] = max(highest.get(stage, 0), number)
+                found = [state.version_with_aliases(number) for number in highest.values()]
+            else:
+                model_id = _model_id(connection, name)
+                found = latest_versions(connection, [model_id], wanted).get(model_id, [])
             return sorted(found, key=lambda v: order[v.current_stage])
 
     # -- model versions ----------------------------------------------------------------------
@@ -729,7 +747,9 @@ class RegistryStore:
             if previous != version:
                 outbox.record(
                     connection,
-                    EventType.ALIAS_CREATED if previous is None else EventType.ALIAS_MOVED,
+                    EventType.MODEL_VERSION_ALIAS_CREATED
+                    if previous is None
+                    else EventType.MODEL_VERSION_ALIAS_MOVED,
                     name,
                     model_id,
                     version,
@@ -757,7 +777,7 @@ class RegistryStore:
                 _version_to_write(connection, model_id, name, previous)
                 outbox.record(
                     connection,
-                    EventType.ALIAS_DELETED,
+                    EventType.MODEL_VERSION_ALIAS_DELETED,
                     name,
                     model_id,
                     previous,
@@ -769,13 +789,140 @@ class RegistryStore:
             "delete_registered_model_alias", request_id, arguments, idempotency.NOTHING, change
         )
 
-    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+    def get_model_version_by_alias(
+        self, name: str, alias: str, as_of: int | None = None
+    ) -> ModelVersion:
         validation.check_model_name(name)
         validation.check_alias_to_resolve(alias)
         with self._reading() as connection:
+            if as_of is not None:
+                return _alias_at(_state_at(connection, name, as_of), name, alias)
             model_id = _model_id(connection, name)
             version = _resolve_alias(connection, model_id, name, alias)
             return _load_version(connection, name, version)
+
+    # -- events ------------------------------------------------------------------------------
+
+    def list_events(
+        self,
+        start_after: int = 0,
+        model_names: Sequence[str] = (),
+        event_types: Sequence[EventType] = (),
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> Page[Event]:
+        """Committed events in sequence order; the page token is the last sequence read."""
+        check_event_filters(start_after, model_names)
+        size = effective_page_size(page_size)
+        after = max(start_after, _event_page_token(page_token))
+        with self._reading() as connection:
+            found = outbox.read(connection, after, model_names, event_types, size + 1)
+        page = found[:size]
+        return Page(page, str(page[-1].sequence) if len(found) > size else "")
+
+    def read_events(
+        self,
+        start_after: int,
+        model_names: Sequence[str],
+        event_types: Sequence[EventType],
+        limit: int,
+    ) -> tuple[list[Event], int]:
+        """Up to ``limit`` matching events after ``start_after``, and the sequence to read after
+        next time: past the events that did not match too, so filtered reads do not rescan them.
+
+        The high-water mark is read first: every event up to it has committed by then (the
+        counter row commits with them), so nothing up to it can still appear later."""
+        with self._reading() as connection:
+            high = outbox.high_water(connection)
+            found = outbox.read(connection, start_after, model_names, event_types, limit, high)
+        if len(found) == limit:
+            return found, found[-1].sequence
+        return found, max(high, start_after)
+
+    # -- webhooks ----------------------------------------------------------------------------
+
+    def create_webhook(self, fields: webhook_rows.WebhookFields, request_id: str = "") -> Webhook:
+        webhook_rows.check_fields(fields)
+        validation.check_description(fields.description)
+        return self._write(
+            "create_webhook",
+            request_id,
+            dataclasses.asdict(fields),
+            idempotency.WEBHOOK,
+            lambda connection: webhook_rows.insert_webhook(connection, fields, self._clock()),
+        )
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        fields: webhook_rows.WebhookFields,
+        mask: Sequence[str],
+        request_id: str = "",
+    ) -> Webhook:
+        webhook_rows.check_fields(fields)
+        validation.check_description(fields.description)
+        arguments = {"id": webhook_id, "fields": dataclasses.asdict(fields), "mask": list(mask)}
+
+        def change(connection: Connection) -> Webhook:
+            return webhook_rows.update_webhook(connection, webhook_id, fields, mask, self._clock())
+
+        return self._write("update_webhook", request_id, arguments, idempotency.WEBHOOK, change)
+
+    def delete_webhook(self, webhook_id: str, request_id: str = "") -> None:
+        self._write(
+            "delete_webhook",
+            request_id,
+            {"id": webhook_id},
+            idempotency.NOTHING,
+            lambda connection: webhook_rows.delete_webhook(connection, webhook_id),
+        )
+
+    def list_webhooks(self) -> list[Webhook]:
+        with self._reading() as connection:
+            return webhook_rows.list_webhooks(connection)
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        with self._reading() as connection:
+            return webhook_rows.load_webhook(connection, webhook_id)
+
+    def webhook_target(self, webhook_id: str) -> tuple[str, str]:
+        """The URL and secret of a webhook."""
+        with self._reading() as connection:
+            return webhook_rows.secret_of(connection, webhook_id)
+
+    def list_webhook_deliveries(
+        self,
+        webhook_id: str = "",
+        status: DeliveryStatus | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> Page[WebhookDelivery]:
+        size = effective_page_size(page_size)
+        offset = _event_page_token(page_token)
+        with self._reading() as connection:
+            found = webhook_rows.list_deliveries(connection, webhook_id, status, offset, size + 1)
+        return Page(found[:size], str(offset + size) if len(found) > size else "")
+
+    def fan_out_events(self, batch: int) -> int:
+        """Queue deliveries for the events webhooks have not seen yet (see webhook_rows)."""
+        with self._writing() as connection:
+            return webhook_rows.fan_out(connection, self._clock(), batch)
+
+    def claim_deliveries(self, lease_ms: int, limit: int) -> list[webhook_rows.DueDelivery]:
+        with self._writing() as connection:
+            return webhook_rows.claim_due(connection, self._clock(), lease_ms, limit)
+
+    def record_delivery_attempt(
+        self, delivery_id: str, response_code: int, error: str, retry_at: int | None
+    ) -> None:
+        with self._writing() as connection:
+            webhook_rows.record_attempt(
+                connection, delivery_id, self._clock(), response_code, error, retry_at
+            )
+
+    def now(self) -> int:
+        """The store's clock, in epoch milliseconds."""
+        return self._clock()
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -1150,6 +1297,47 @@ def _record_tag_set(
     )
 
 
+def check_event_filters(start_after: int, model_names: Sequence[str]) -> None:
+    if start_after < 0:
+        raise InvalidArgument(
+            f"start_after must be 0 or a sequence number, got {start_after}", field="start_after"
+        )
+    for name in model_names:
+        validation.check_model_name(name, "model_names")
+
+
+def _event_page_token(token: str) -> int:
+    if not token:
+        return 0
+    if not token.isdigit() or len(token) > 19:
+        raise InvalidArgument(
+            f"page_token {token[:40]!r} is not a token of this list", field="page_token"
+        )
+    return int(token)
+
+
+def _state_at(connection: Connection, name: str, as_of: int) -> outbox.ModelState:
+    if as_of < 0:
+        raise InvalidArgument(f"as_of must not be negative, got {as_of}", field="as_of")
+    state = outbox.state_at(connection, name, as_of)
+    if state is None:
+        raise NotFound(
+            f"the event history has no registered model {name!r} at {as_of}", field="name"
+        )
+    return state
+
+
+def _alias_at(state: outbox.ModelState, name: str, alias: str) -> ModelVersion:
+    if alias.lower() == validation.LATEST_ALIAS:
+        if not state.versions:
+            raise NotFound(f"registered model {name!r} had no versions then", field="alias")
+        return state.version_with_aliases(max(state.versions))
+    number = state.aliases.get(alias)
+    if number is None:
+        raise NotFound(f"registered model {name!r} had no alias {alias!r} then", field="alias")
+    return state.version_with_aliases(number)
+
+
 # -- helpers of import_registered_model --------------------------------------------------------
 
 
@@ -1344,7 +1532,7 @@ def _record_import(
     for alias, number in sorted(model.aliases.items()):
         outbox.record(
             connection,
-            EventType.ALIAS_CREATED,
+            EventType.MODEL_VERSION_ALIAS_CREATED,
             name,
             model_id,
             number,
