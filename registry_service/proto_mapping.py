@@ -152,8 +152,14 @@ def imported_version_record(
 # -- events and webhooks ---------------------------------------------------------------------
 
 
+# Each event type's enum value is named after it: EVENT_TYPE_<member name>.
+_EVENT_TYPE: dict[EventType, events_pb2.EventType] = {
+    event_type: getattr(events_pb2, f"EVENT_TYPE_{event_type.name}") for event_type in EventType
+}
+
+
 def event_type_message(event_type: EventType) -> events_pb2.EventType:
-    return events_pb2.EventType(events_pb2.EventType.Value(f"EVENT_TYPE_{event_type.name}"))
+    return _EVENT_TYPE[event_type]
 
 
 def event_types_of(values: Iterable[int], field: str = "event_types") -> list[EventType]:

@@ -104,7 +104,8 @@ def store(database_url: str) -> Iterator[RegistryStore]:
 @pytest.fixture
 def server(store: RegistryStore) -> Iterator[RunningServer]:
     """A real gRPC server on a free port, serving ``store``."""
-    running = start(Settings(port=0, http_port=-1), store=store)
+    # No webhook worker: its background writes would change the rows tests compare.
+    running = start(Settings(port=0, http_port=-1, webhooks=False), store=store)
     yield running
     running.stop(None)
 
@@ -112,7 +113,7 @@ def server(store: RegistryStore) -> Iterator[RunningServer]:
 @pytest.fixture
 def http_server(store: RegistryStore) -> Iterator[RunningServer]:
     """A real server serving ``store`` over gRPC and HTTP/JSON, each on a free port."""
-    running = start(Settings(port=0, http_port=0), store=store)
+    running = start(Settings(port=0, http_port=0, webhooks=False), store=store)
     yield running
     running.stop(None)
 

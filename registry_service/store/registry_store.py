@@ -843,7 +843,6 @@ class RegistryStore:
 
     def create_webhook(self, fields: webhook_rows.WebhookFields, request_id: str = "") -> Webhook:
         webhook_rows.check_fields(fields)
-        validation.check_description(fields.description)
         return self._write(
             "create_webhook",
             request_id,
@@ -859,8 +858,8 @@ class RegistryStore:
         mask: Sequence[str],
         request_id: str = "",
     ) -> Webhook:
+        webhook_rows.check_id(webhook_id)
         webhook_rows.check_fields(fields)
-        validation.check_description(fields.description)
         arguments = {"id": webhook_id, "fields": dataclasses.asdict(fields), "mask": list(mask)}
 
         def change(connection: Connection) -> Webhook:
@@ -869,6 +868,7 @@ class RegistryStore:
         return self._write("update_webhook", request_id, arguments, idempotency.WEBHOOK, change)
 
     def delete_webhook(self, webhook_id: str, request_id: str = "") -> None:
+        webhook_rows.check_id(webhook_id)
         self._write(
             "delete_webhook",
             request_id,
@@ -882,11 +882,13 @@ class RegistryStore:
             return webhook_rows.list_webhooks(connection)
 
     def get_webhook(self, webhook_id: str) -> Webhook:
+        webhook_rows.check_id(webhook_id)
         with self._reading() as connection:
             return webhook_rows.load_webhook(connection, webhook_id)
 
     def webhook_target(self, webhook_id: str) -> tuple[str, str]:
         """The URL and secret of a webhook."""
+        webhook_rows.check_id(webhook_id)
         with self._reading() as connection:
             return webhook_rows.secret_of(connection, webhook_id)
 
@@ -897,6 +899,8 @@ class RegistryStore:
         page_size: int = 0,
         page_token: str = "",
     ) -> Page[WebhookDelivery]:
+        if webhook_id:
+            webhook_rows.check_id(webhook_id, "webhook_id")
         size = effective_page_size(page_size)
         offset = _event_page_token(page_token)
         with self._reading() as connection:

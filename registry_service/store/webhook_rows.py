@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
+from registry_service import validation
 from registry_service.domain import (
     DeliveryStatus,
     Event,
@@ -40,6 +41,8 @@ from registry_service.store.tables import (
 
 MAX_SECRET_LENGTH = 1024
 MAX_URL_LENGTH = 2048
+# Ids are UUIDs; anything longer names no webhook.
+MAX_ID_LENGTH = 36
 
 
 @dataclass(frozen=True)
@@ -65,14 +68,15 @@ class DueDelivery:
 
 
 def check_fields(fields: WebhookFields) -> None:
-    if not fields.url or len(fields.url) > MAX_URL_LENGTH:
-        raise InvalidArgument(f"url must be 1 to {MAX_URL_LENGTH} characters", field="url")
+    validation.check_identifier("url", fields.url, MAX_URL_LENGTH)
     if not fields.event_types:
         raise InvalidArgument("event_types must name at least one event type", field="event_types")
-    if len(fields.secret) > MAX_SECRET_LENGTH:
-        raise InvalidArgument(
-            f"secret must be at most {MAX_SECRET_LENGTH} characters", field="secret"
-        )
+    validation.check_optional_line("secret", fields.secret, MAX_SECRET_LENGTH)
+    validation.check_description(fields.description)
+
+
+def check_id(webhook_id: str, field: str = "id") -> None:
+    validation.check_identifier(field, webhook_id, MAX_ID_LENGTH)
 
 
 def insert_webhook(connection: Connection, fields: WebhookFields, now: int) -> Webhook:
