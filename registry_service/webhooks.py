@@ -39,9 +39,11 @@ from registry_service.store.registry_store import RegistryStore
 
 log = logging.getLogger(__name__)
 
-# Events turned into deliveries per transaction, and deliveries claimed per turn.
+# Events turned into deliveries per transaction.
 FANOUT_BATCH = 500
-CLAIM_BATCH = 10
+# Seconds a claim outlasts the request timeout. Deliveries are claimed one at a time, so a
+# sender that dies holds up only the one it was sending, for no longer than this beyond it.
+LEASE_MARGIN_S = 5.0
 # The longest wait between attempts.
 MAX_BACKOFF_S = 3600.0
 # Kept of an endpoint's error answer in the delivery log.
@@ -184,8 +186,7 @@ class WebhookWorker:
         self._poll_interval = settings.webhook_poll_interval
         self._max_attempts = settings.webhook_max_attempts
         self._backoff = settings.webhook_retry_backoff
-        # Long enough for a whole claimed batch to time out one by one.
-        self._lease_ms = round((settings.webhook_timeout * CLAIM_BATCH + 30) * 1000)
+        self._lease_ms = round((settings.webhook_timeout + LEASE_MARGIN_S) * 1000)
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
 
@@ -203,20 +204,20 @@ class WebhookWorker:
             pass
         sent = 0
         while not self._stopped.is_set():
-            claimed = self._store.claim_deliveries(self._lease_ms, CLAIM_BATCH)
+            claimed = self._store.claim_deliveries(self._lease_ms, 1)
             if not claimed:
                 break
-            for delivery in claimed:
-                outcome = self._sender.send(
-                    delivery.url, delivery.secret, delivery.id, payload(delivery.event)
-                )
-                self._store.record_delivery_attempt(
-                    delivery.id,
-                    outcome.response_code,
-                    outcome.error,
-                    None if not outcome.error else self._retry_at(delivery.attempts + 1),
-                )
-                sent += 1
+            [delivery] = claimed
+            outcome = self._sender.send(
+                delivery.url, delivery.secret, delivery.id, payload(delivery.event)
+            )
+            self._store.record_delivery_attempt(
+                delivery.id,
+                outcome.response_code,
+                outcome.error,
+                None if not outcome.error else self._retry_at(delivery.attempts + 1),
+            )
+            sent += 1
         return sent
 
     def _retry_at(self, attempts: int) -> int | None:
