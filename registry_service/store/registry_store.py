@@ -907,14 +907,24 @@ class RegistryStore:
             found = webhook_rows.list_deliveries(connection, webhook_id, status, offset, size + 1)
         return Page(found[:size], str(offset + size) if len(found) > size else "")
 
+    # The worker looks before it writes: an idle registry then costs a read per poll, and never
+    # takes SQLite's write lock from the writers.
+
     def fan_out_events(self, batch: int) -> int:
         """Queue deliveries for the events webhooks have not seen yet (see webhook_rows)."""
+        with self._reading() as connection:
+            if not webhook_rows.fan_out_pending(connection):
+                return 0
         with self._writing() as connection:
             return webhook_rows.fan_out(connection, self._clock(), batch)
 
     def claim_deliveries(self, lease_ms: int, limit: int) -> list[webhook_rows.DueDelivery]:
+        now = self._clock()
+        with self._reading() as connection:
+            if not webhook_rows.any_due(connection, now):
+                return []
         with self._writing() as connection:
-            return webhook_rows.claim_due(connection, self._clock(), lease_ms, limit)
+            return webhook_rows.claim_due(connection, now, lease_ms, limit)
 
     def record_delivery_attempt(
         self, delivery_id: str, response_code: int, error: str, retry_at: int | None

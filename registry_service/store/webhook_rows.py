@@ -32,6 +32,7 @@ from registry_service.domain import (
 from registry_service.errors import InvalidArgument, NotFound
 from registry_service.store import outbox
 from registry_service.store.tables import (
+    event_counter,
     events,
     webhook_attempts,
     webhook_cursor,
@@ -134,6 +135,29 @@ def list_webhooks(connection: Connection) -> list[Webhook]:
         select(webhooks).order_by(webhooks.c.creation_timestamp, webhooks.c.id)
     ).all()
     return [_webhook_of(row) for row in rows]
+
+
+def fan_out_pending(connection: Connection) -> bool:
+    """Whether events were committed after the fan-out cursor."""
+    cursor = select(webhook_cursor.c.last_sequence).where(webhook_cursor.c.id == 1)
+    return connection.execute(
+        select(event_counter.c.last_sequence > cursor.scalar_subquery()).where(
+            event_counter.c.id == 1
+        )
+    ).scalar_one()
+
+
+def any_due(connection: Connection, now: int) -> bool:
+    return (
+        connection.execute(
+            select(webhook_deliveries.c.id)
+            .where(webhook_deliveries.c.status == DeliveryStatus.PENDING.value)
+            .where(webhook_deliveries.c.next_attempt_at <= now)
+            .where(webhook_deliveries.c.lease_until <= now)
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def fan_out(connection: Connection, now: int, batch: int) -> int:
