@@ -48,14 +48,9 @@ DEFAULT_TIMEOUT = 30.0
 # Seconds watch() waits before reconnecting, doubling per failed try up to the maximum.
 WATCH_RETRY_INITIAL = 0.1
 WATCH_RETRY_MAX = 5.0
-# A watch stream that fails with these is reconnected; anything else is the caller's to handle.
-_RESUMABLE = (
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.CANCELLED,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.INTERNAL,
-    grpc.StatusCode.UNKNOWN,
-)
+# A watch stream that fails with these (the server or the connection went away) is reconnected;
+# anything else is the caller's to handle.
+_RESUMABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
 
 Item = TypeVar("Item")
 
