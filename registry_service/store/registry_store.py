@@ -617,17 +617,12 @@ class RegistryStore:
 
         def change(connection: Connection) -> None:
             model_id = _lock_model(connection, name, etag=expected)
-            previous = _upsert_tag(
-                connection, registered_model_tags, "model_id", model_id, key, value
-            )
-            _record_tag_set(
+            _set_tag(
                 connection,
-                EventType.REGISTERED_MODEL_TAG_SET,
-                name,
-                model_id,
-                0,
+                (registered_model_tags, "model_id", model_id),
                 key,
-                (previous, value),
+                value,
+                (EventType.REGISTERED_MODEL_TAG_SET, name, model_id, 0),
             )
 
         arguments = {"name": name, "key": key, "value": value, "etag": etag}
@@ -674,17 +669,12 @@ class RegistryStore:
         def change(connection: Connection) -> None:
             model_id = _lock_model(connection, name)
             version_id = _version_to_write(connection, model_id, name, version, expected)
-            previous = _upsert_tag(
-                connection, model_version_tags, "version_id", version_id, key, value
-            )
-            _record_tag_set(
+            _set_tag(
                 connection,
-                EventType.MODEL_VERSION_TAG_SET,
-                name,
-                model_id,
-                version,
+                (model_version_tags, "version_id", version_id),
                 key,
-                (previous, value),
+                value,
+                (EventType.MODEL_VERSION_TAG_SET, name, model_id, version),
             )
 
         arguments = {"name": name, "version": version, "key": key, "value": value, "etag": etag}
@@ -1287,19 +1277,20 @@ def _record_stage_change(
     )
 
 
-def _record_tag_set(
+def _set_tag(
     connection: Connection,
-    event_type: EventType,
-    name: str,
-    model_id: int,
-    version: int,
+    owner: tuple[Table, str, int],
     key: str,
-    values: tuple[str | None, str],
+    value: str,
+    announce: tuple[EventType, str, int, int],
 ) -> None:
-    """Announce a tag set, unless it already had the value."""
-    previous, value = values
+    """Set a tag of ``owner`` (table, owner column, owner id) and announce it (event type, model
+    name, model id, version) unless it already had the value."""
+    table, owner_column, owner_id = owner
+    previous = _upsert_tag(connection, table, owner_column, owner_id, key, value)
     if previous == value:
         return
+    event_type, name, model_id, version = announce
     outbox.record(
         connection,
         event_type,
