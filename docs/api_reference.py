@@ -54,6 +54,8 @@ CODES = [
 ]
 CODE_PATTERN = re.compile(r"\b(" + "|".join(CODES) + r")\b")
 
+# The webhook id in examples; tests/test_api_reference.py puts a real one in its place.
+WEBHOOK_ID = "0f8e6a52-3c1d-4d9b-9a57-2b7f1c9e4d10"
 # Example values of request fields, by field name; fields without one are left out of examples.
 SAMPLES: dict[str, Any] = {
     "name": "fraud-detector",
@@ -104,6 +106,31 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         ],
         "last_version": 3,
         "on_conflict": "IMPORT_CONFLICT_POLICY_SKIP",
+    },
+    "WatchEvents": {
+        "start_after": 0,
+        "model_names": ["fraud-detector"],
+        "event_types": ["EVENT_TYPE_MODEL_VERSION_STAGE_CHANGED"],
+    },
+    "ListEvents": {"model_names": ["fraud-detector"], "page_size": 50},
+    "CreateWebhook": {
+        "url": "https://ci.example.com/registry-hook",
+        "event_types": ["EVENT_TYPE_MODEL_VERSION_CREATED", "EVENT_TYPE_MODEL_VERSION_ALIAS_MOVED"],
+        "secret": "s3cr3t-shared-with-the-receiver",
+        "enabled": True,
+        "description": "Deploy on new versions and alias moves.",
+    },
+    "UpdateWebhook": {
+        "id": WEBHOOK_ID,
+        "enabled": False,
+        "update_mask": "enabled",
+    },
+    "DeleteWebhook": {"id": WEBHOOK_ID},
+    "TestWebhook": {"id": WEBHOOK_ID},
+    "ListWebhookDeliveries": {
+        "webhook_id": WEBHOOK_ID,
+        "status": "DELIVERY_STATUS_FAILED",
+        "page_size": 50,
     },
 }
 

@@ -21,17 +21,21 @@ carry their request_id (see ``service_config``).
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import grpc
+from google.protobuf import field_mask_pb2
+from modelregistry.v1 import events_pb2, registry_service_pb2_grpc, webhooks_pb2
 from modelregistry.v1 import registry_service_pb2 as pb
-from modelregistry.v1 import registry_service_pb2_grpc
+from modelregistry.v1.events_pb2 import Event
 from modelregistry.v1.model_version_pb2 import ModelVersion
 from modelregistry.v1.registered_model_pb2 import RegisteredModel
+from modelregistry.v1.webhooks_pb2 import Webhook, WebhookDelivery
 
 from registry_service.errors import AlreadyExists, InvalidArgument
 from registry_service.grpc_errors import from_rpc_error
@@ -41,6 +45,12 @@ from registry_service.tls import channel_credentials
 DEFAULT_TARGET = "127.0.0.1:50051"
 # Seconds a call may take unless the caller says otherwise.
 DEFAULT_TIMEOUT = 30.0
+# Seconds watch() waits before reconnecting, doubling per failed try up to the maximum.
+WATCH_RETRY_INITIAL = 0.1
+WATCH_RETRY_MAX = 5.0
+# A watch stream that fails with these (the server or the connection went away) is reconnected;
+# anything else is the caller's to handle.
+_RESUMABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
 
 Item = TypeVar("Item")
 
@@ -203,9 +213,10 @@ class RegistryClient:
         return _collect(fetch, max_results)
 
     def get_latest_versions(
-        self, name: str, stages: Iterable[str] | None = None
+        self, name: str, stages: Iterable[str] | None = None, *, as_of: int | None = None
     ) -> list[ModelVersion]:
-        request = pb.GetLatestVersionsRequest(name=name, stages=list(stages or ()))
+        """The highest version per stage; with ``as_of`` (epoch milliseconds), as it was then."""
+        request = pb.GetLatestVersionsRequest(name=name, stages=list(stages or ()), as_of=as_of)
         return list(self._call(self._stub.GetLatestVersions, request).model_versions)
 
     # -- model versions ----------------------------------------------------------------------
@@ -453,8 +464,11 @@ class RegistryClient:
         )
         self._call(self._stub.DeleteRegisteredModelAlias, request)
 
-    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        request = pb.GetModelVersionByAliasRequest(name=name, alias=alias)
+    def get_model_version_by_alias(
+        self, name: str, alias: str, *, as_of: int | None = None
+    ) -> ModelVersion:
+        """The version ``alias`` points at; with ``as_of`` (epoch milliseconds), pointed at then."""
+        request = pb.GetModelVersionByAliasRequest(name=name, alias=alias, as_of=as_of)
         result: ModelVersion = self._call(self._stub.GetModelVersionByAlias, request).model_version
         return result
 
@@ -490,6 +504,156 @@ class RegistryClient:
             self._stub.ImportRegisteredModel, request
         )
         return response
+
+    # -- events ------------------------------------------------------------------------------
+
+    def watch(
+        self,
+        start_after: int = 0,
+        model_names: Iterable[str] = (),
+        event_types: Iterable[int] = (),
+    ) -> Iterator[Event]:
+        """Every event after ``start_after`` in sequence order, then new ones as they commit,
+        forever. When the stream breaks (a server restarts, a connection ages out) it is opened
+        again after the last event yielded, so nothing is missed or repeated. ``event_types``
+        are ``events_pb2.EVENT_TYPE_*`` values. Stop by closing the generator (``break``)."""
+        names, types = list(model_names), list(event_types)
+        position = start_after
+        wait = WATCH_RETRY_INITIAL
+        while True:
+            request = events_pb2.WatchEventsRequest(
+                start_after=position, model_names=names, event_types=cast(Any, types)
+            )
+            stream = self._stub.WatchEvents(request)
+            try:
+                for response in stream:
+                    wait = WATCH_RETRY_INITIAL
+                    position = max(position, response.high_water_sequence)
+                    if response.HasField("event"):
+                        yield response.event
+            except grpc.RpcError as error:
+                if error.code() not in _RESUMABLE:
+                    raise from_rpc_error(error) from None
+            finally:
+                stream.cancel()
+            time.sleep(wait)
+            wait = min(wait * 2, WATCH_RETRY_MAX)
+
+    def list_events(
+        self,
+        start_after: int = 0,
+        model_names: Iterable[str] = (),
+        event_types: Iterable[int] = (),
+        max_results: int | None = None,
+        page_size: int = 0,
+    ) -> list[Event]:
+        """Committed events in sequence order (at most ``max_results``), page by page."""
+
+        def fetch(token: str) -> tuple[list[Event], str]:
+            response = self._call(
+                self._stub.ListEvents,
+                events_pb2.ListEventsRequest(
+                    start_after=start_after,
+                    model_names=list(model_names),
+                    event_types=cast(Any, list(event_types)),
+                    page_size=page_size,
+                    page_token=token,
+                ),
+            )
+            return list(response.events), response.next_page_token
+
+        return _collect(fetch, max_results)
+
+    # -- webhooks ----------------------------------------------------------------------------
+
+    def create_webhook(
+        self,
+        url: str,
+        event_types: Iterable[int],
+        secret: str = "",
+        *,
+        enabled: bool = True,
+        description: str = "",
+        request_id: str | None = None,
+    ) -> Webhook:
+        request = webhooks_pb2.CreateWebhookRequest(
+            url=url,
+            event_types=cast(Any, list(event_types)),
+            secret=secret,
+            enabled=enabled,
+            description=description,
+            request_id=_request_id(request_id),
+        )
+        webhook: Webhook = self._call(self._stub.CreateWebhook, request).webhook
+        return webhook
+
+    def list_webhooks(self) -> list[Webhook]:
+        response = self._call(self._stub.ListWebhooks, webhooks_pb2.ListWebhooksRequest())
+        return list(response.webhooks)
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        event_types: Iterable[int] | None = None,
+        secret: str | None = None,
+        enabled: bool | None = None,
+        description: str | None = None,
+        request_id: str | None = None,
+    ) -> Webhook:
+        """Change the fields given; the others keep their values."""
+        given: dict[str, Any] = {
+            "url": url,
+            "event_types": None if event_types is None else list(event_types),
+            "secret": secret,
+            "enabled": enabled,
+            "description": description,
+        }
+        changed = {name: value for name, value in given.items() if value is not None}
+        request = webhooks_pb2.UpdateWebhookRequest(
+            id=webhook_id,
+            update_mask=field_mask_pb2.FieldMask(paths=sorted(changed)),
+            request_id=_request_id(request_id),
+            **changed,
+        )
+        webhook: Webhook = self._call(self._stub.UpdateWebhook, request).webhook
+        return webhook
+
+    def delete_webhook(self, webhook_id: str, *, request_id: str | None = None) -> None:
+        request = webhooks_pb2.DeleteWebhookRequest(
+            id=webhook_id, request_id=_request_id(request_id)
+        )
+        self._call(self._stub.DeleteWebhook, request)
+
+    def test_webhook(self, webhook_id: str) -> webhooks_pb2.TestWebhookResponse:
+        response: webhooks_pb2.TestWebhookResponse = self._call(
+            self._stub.TestWebhook, webhooks_pb2.TestWebhookRequest(id=webhook_id)
+        )
+        return response
+
+    def list_webhook_deliveries(
+        self,
+        webhook_id: str = "",
+        status: int = 0,
+        max_results: int | None = None,
+        page_size: int = 0,
+    ) -> list[WebhookDelivery]:
+        """The delivery log, newest first; ``status`` is a ``webhooks_pb2.DELIVERY_STATUS_*``."""
+
+        def fetch(token: str) -> tuple[list[WebhookDelivery], str]:
+            response = self._call(
+                self._stub.ListWebhookDeliveries,
+                webhooks_pb2.ListWebhookDeliveriesRequest(
+                    webhook_id=webhook_id,
+                    status=cast(Any, status),
+                    page_size=page_size,
+                    page_token=token,
+                ),
+            )
+            return list(response.deliveries), response.next_page_token
+
+        return _collect(fetch, max_results)
 
 
 _CONFLICT_POLICIES = {

@@ -102,6 +102,38 @@ class Settings:
         "seconds a write's request_id is remembered, so that a retry within it changes nothing",
         minimum=0,
     )
+    event_poll_interval: float = _setting(
+        1.0,
+        "most seconds a WatchEvents stream waits between reads of the event table while idle",
+        positive=True,
+    )
+    event_heartbeat_interval: float = _setting(
+        15.0, "seconds between heartbeats on an idle WatchEvents stream", positive=True
+    )
+    webhooks: bool = _setting(True, "deliver webhooks from this process")
+    webhook_poll_interval: float = _setting(
+        1.0,
+        "seconds between the delivery worker's looks for new events and due retries",
+        positive=True,
+    )
+    webhook_timeout: float = _setting(
+        10.0, "seconds a webhook endpoint gets to answer one delivery", positive=True
+    )
+    webhook_max_attempts: int = _setting(
+        8, "attempts at a webhook delivery before it is marked FAILED", positive=True
+    )
+    webhook_retry_backoff: float = _setting(
+        2.0,
+        "seconds before a failed delivery's first retry; doubles per attempt, up to 1 hour",
+        positive=True,
+    )
+    webhook_schemes: str = _setting(
+        "https", "comma-separated URL schemes webhooks may use (add http for local use)"
+    )
+    webhook_allow_private: bool = _setting(
+        False,
+        "allow webhooks to private, loopback and link-local addresses (refused by default)",
+    )
     log_level: str = _setting("INFO", "Python logging level")
 
     def __post_init__(self) -> None:
@@ -129,8 +161,17 @@ class Settings:
                 f"{described('tls_client_ca')} needs {described('tls_cert')} and "
                 f"{described('tls_key')}: mTLS is TLS first"
             )
+        if not set(self.webhook_scheme_list) <= {"http", "https"}:
+            raise ValueError(
+                f"{described('webhook_schemes')} may name http and https, got "
+                f"{self.webhook_schemes!r}"
+            )
         if not isinstance(logging.getLevelName(self.log_level.upper()), int):
             raise ValueError(f"{described('log_level')} {self.log_level!r} is not a logging level")
+
+    @property
+    def webhook_scheme_list(self) -> list[str]:
+        return [part.strip().lower() for part in self.webhook_schemes.split(",") if part.strip()]
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:

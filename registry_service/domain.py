@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 
 class Stage(enum.StrEnum):
@@ -99,3 +99,94 @@ class ImportResult:
 
     outcome: ImportOutcome
     model: RegisteredModel
+
+
+class EventType(enum.StrEnum):
+    """What a change-feed event announces. The values are MLflow's webhook event names where
+    MLflow has the event, and names in the same "<entity>.<action>" style where it has not."""
+
+    REGISTERED_MODEL_CREATED = "registered_model.created"
+    REGISTERED_MODEL_RENAMED = "registered_model.renamed"
+    REGISTERED_MODEL_UPDATED = "registered_model.updated"
+    REGISTERED_MODEL_DELETED = "registered_model.deleted"
+    MODEL_VERSION_CREATED = "model_version.created"
+    MODEL_VERSION_UPDATED = "model_version.updated"
+    MODEL_VERSION_STAGE_CHANGED = "model_version.stage_changed"
+    MODEL_VERSION_DELETED = "model_version.deleted"
+    REGISTERED_MODEL_TAG_SET = "registered_model_tag.set"
+    REGISTERED_MODEL_TAG_DELETED = "registered_model_tag.deleted"
+    MODEL_VERSION_TAG_SET = "model_version_tag.set"
+    MODEL_VERSION_TAG_DELETED = "model_version_tag.deleted"
+    MODEL_VERSION_ALIAS_CREATED = "model_version_alias.created"
+    MODEL_VERSION_ALIAS_MOVED = "model_version_alias.moved"
+    MODEL_VERSION_ALIAS_DELETED = "model_version_alias.deleted"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One committed change, as the outbox recorded it."""
+
+    # Position in the feed: events commit in this order, without gaps between committed events.
+    sequence: int
+    # Milliseconds since the epoch, from the store's clock, when the change was made.
+    timestamp: int
+    # Who made the change (identity.current_caller()); empty without authentication.
+    actor: str
+    event_type: EventType
+    # The model's name when the change was made (a rename carries the new one).
+    model_name: str
+    # The version the change concerns; 0 for changes to the model itself.
+    version: int
+    # The values that changed, before and after; JSON-shaped.
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """An HTTP endpoint that is sent the events it subscribed to. The secret never leaves the
+    store through a read: ``has_secret`` says whether one is set."""
+
+    id: str
+    url: str
+    event_types: list[EventType]
+    enabled: bool
+    has_secret: bool
+    description: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where a webhook delivery stands."""
+
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    """One attempt to deliver an event, as the delivery log keeps it."""
+
+    attempt: int
+    timestamp: int
+    # HTTP status the endpoint answered; 0 when it gave no answer.
+    response_code: int
+    # Why the attempt failed; empty when it succeeded.
+    error: str
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One event on its way to one webhook, with every attempt so far."""
+
+    id: str
+    webhook_id: str
+    event_sequence: int
+    event_type: EventType
+    status: DeliveryStatus
+    # When the next attempt is due (PENDING only), in epoch milliseconds.
+    next_attempt_timestamp: int
+    creation_timestamp: int
+    attempts: list[WebhookAttempt] = field(default_factory=list)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import grpc
@@ -152,3 +152,24 @@ def abort_on_error(
         raise AssertionError("context.abort returned")  # pragma: no cover
 
     return cast(Callable[Concatenate[S, Any, grpc.ServicerContext, P], R], wrapper)
+
+
+def abort_stream_on_error(
+    method: Callable[[S, Any, grpc.ServicerContext], Iterator[R]],
+) -> Callable[[S, Any, grpc.ServicerContext], Iterator[R]]:
+    """``abort_on_error`` for a server-streaming method: a domain error raised while the stream
+    runs (before the first message, or later) ends it with its status."""
+
+    @functools.wraps(method)
+    def wrapper(self: S, request: Any, context: grpc.ServicerContext) -> Iterator[R]:
+        try:
+            if isinstance(request, InvalidArgument):
+                raise request
+            yield from method(self, request, context)
+        except RegistryError as error:
+            _abort(context, to_status(error))
+        except Exception:
+            log.exception("unexpected error in %s", method.__name__)
+            _abort(context, _INTERNAL)
+
+    return wrapper

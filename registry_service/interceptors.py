@@ -69,6 +69,12 @@ class CallInterceptor(grpc.ServerInterceptor):
         try:
             with tracing.server_span(service, method, metadata):
                 try:
+                    if kind == "server_stream":
+                        # A WatchEvents stream lives as long as its caller wants: --max-deadline
+                        # does not cut it. Each of its reads is a short transaction bounded by
+                        # the database timeout, and it stops once the caller is gone.
+                        yield
+                        return
                     # Without a deadline gRPC reports centuries remaining; the cap applies.
                     remaining = context.time_remaining()
                     budget = self._max_deadline if remaining is None else remaining

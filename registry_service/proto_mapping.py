@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
-from modelregistry.v1 import model_version_pb2, registered_model_pb2, registry_service_pb2
+from collections.abc import Iterable
+
+from modelregistry.v1 import (
+    events_pb2,
+    model_version_pb2,
+    registered_model_pb2,
+    registry_service_pb2,
+    webhooks_pb2,
+)
 
 from registry_service import validation
 from registry_service.domain import (
     ConflictPolicy,
+    DeliveryStatus,
+    Event,
+    EventType,
     ImportOutcome,
     ModelVersion,
     RegisteredModel,
     Stage,
     VersionStatus,
+    Webhook,
+    WebhookDelivery,
 )
 from registry_service.errors import InvalidArgument
+from registry_service.store.webhook_rows import WebhookFields
 
 _STATUS = {
     VersionStatus.PENDING_REGISTRATION: (
@@ -132,4 +146,106 @@ def imported_version_record(
         status=status,
         status_message=message.status_message,
         tags=dict(message.tags),
+    )
+
+
+# -- events and webhooks ---------------------------------------------------------------------
+
+
+# Each event type's enum value is named after it: EVENT_TYPE_<member name>.
+_EVENT_TYPE: dict[EventType, events_pb2.EventType] = {
+    event_type: getattr(events_pb2, f"EVENT_TYPE_{event_type.name}") for event_type in EventType
+}
+
+
+def event_type_message(event_type: EventType) -> events_pb2.EventType:
+    return _EVENT_TYPE[event_type]
+
+
+def event_types_of(values: Iterable[int], field: str = "event_types") -> list[EventType]:
+    """Event types named in a request; the unspecified value or an unknown number is refused."""
+    found: list[EventType] = []
+    for value in values:
+        name = events_pb2.EventType.Name(value) if value in _EVENT_TYPE_NUMBERS else ""
+        member = name.removeprefix("EVENT_TYPE_")
+        if member not in EventType.__members__:
+            raise InvalidArgument(f"{field} holds an unknown event type {value}", field=field)
+        found.append(EventType[member])
+    return found
+
+
+_EVENT_TYPE_NUMBERS = set(events_pb2.EventType.values())
+
+
+def event_message(event: Event) -> events_pb2.Event:
+    message = events_pb2.Event(
+        sequence=event.sequence,
+        timestamp=event.timestamp,
+        actor=event.actor,
+        event_type=event_type_message(event.event_type),
+        model_name=event.model_name,
+        version=event.version,
+    )
+    message.before.update(event.before)
+    message.after.update(event.after)
+    return message
+
+
+def webhook_message(webhook: Webhook) -> webhooks_pb2.Webhook:
+    return webhooks_pb2.Webhook(
+        id=webhook.id,
+        url=webhook.url,
+        event_types=[event_type_message(t) for t in webhook.event_types],
+        enabled=webhook.enabled,
+        has_secret=webhook.has_secret,
+        description=webhook.description,
+        creation_timestamp=webhook.creation_timestamp,
+        last_updated_timestamp=webhook.last_updated_timestamp,
+    )
+
+
+def webhook_fields_of(request: webhooks_pb2.CreateWebhookRequest) -> WebhookFields:
+    return WebhookFields(
+        url=request.url,
+        event_types=event_types_of(request.event_types),
+        secret=request.secret,
+        enabled=request.enabled,
+        description=request.description,
+    )
+
+
+_DELIVERY_STATUS = {
+    DeliveryStatus.PENDING: webhooks_pb2.DELIVERY_STATUS_PENDING,
+    DeliveryStatus.SUCCEEDED: webhooks_pb2.DELIVERY_STATUS_SUCCEEDED,
+    DeliveryStatus.FAILED: webhooks_pb2.DELIVERY_STATUS_FAILED,
+}
+_DELIVERY_STATUS_OF_MESSAGE = {int(n): status for status, n in _DELIVERY_STATUS.items()}
+
+
+def delivery_status_of(value: int) -> DeliveryStatus | None:
+    if value == webhooks_pb2.DELIVERY_STATUS_UNSPECIFIED:
+        return None
+    if value not in _DELIVERY_STATUS_OF_MESSAGE:
+        raise InvalidArgument(f"status {value} is not a delivery status", field="status")
+    return _DELIVERY_STATUS_OF_MESSAGE[value]
+
+
+def delivery_message(delivery: WebhookDelivery) -> webhooks_pb2.WebhookDelivery:
+    return webhooks_pb2.WebhookDelivery(
+        id=delivery.id,
+        webhook_id=delivery.webhook_id,
+        event_sequence=delivery.event_sequence,
+        event_type=event_type_message(delivery.event_type),
+        status=_DELIVERY_STATUS[delivery.status],
+        next_attempt_timestamp=delivery.next_attempt_timestamp,
+        creation_timestamp=delivery.creation_timestamp,
+        attempts=[
+            webhooks_pb2.WebhookAttempt(
+                attempt=a.attempt,
+                timestamp=a.timestamp,
+                response_code=a.response_code,
+                error=a.error,
+            )
+            for a in delivery.attempts
+        ],
     )

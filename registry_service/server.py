@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from registry_service.addresses import format_address
 from registry_service.config import Settings
+from registry_service.events import EventFeed
 from registry_service.gateway.http_server import HttpServer, start_http
 from registry_service.grpc_errors import tolerant_parser
 from registry_service.health import DatabaseHealth
@@ -28,6 +29,7 @@ from registry_service.store import schema
 from registry_service.store.engine import is_sqlite, make_engine
 from registry_service.store.registry_store import RegistryStore
 from registry_service.tls import server_credentials
+from registry_service.webhooks import UrlPolicy, WebhookSender, WebhookWorker
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +51,18 @@ class RunningServer:
     metrics: MetricsEndpoint | None
     # The HTTP/JSON gateway on the same servicer; None when HTTP is off.
     http: HttpServer | None
+    feed: EventFeed
+    # The webhook delivery worker; None when --webhooks is off.
+    webhooks: WebhookWorker | None = None
 
     def stop(self, grace: float | None = None) -> None:
         """Health NOT_SERVING first, then stop taking calls (gRPC and HTTP) and give those in
-        flight ``grace`` seconds to finish before they are cancelled."""
+        flight ``grace`` seconds to finish before they are cancelled. WatchEvents streams never
+        finish on their own, so they are ended first (their clients resume elsewhere)."""
         self.health.shutdown()
+        self.feed.close()
+        if self.webhooks is not None:
+            self.webhooks.stop()
         stopped = self.server.stop(grace)
         if self.http is not None:
             self.http.stop(grace)
@@ -90,7 +99,11 @@ def add_registry_service(server: grpc.Server, servicer: ModelRegistryServicer) -
     bytes that do not parse are answered with INVALID_ARGUMENT (see ``tolerant_parser``)."""
     service = registry_service_pb2.DESCRIPTOR.services_by_name["ModelRegistryService"]
     handlers = {
-        method.name: grpc.unary_unary_rpc_method_handler(
+        method.name: (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )(
             getattr(servicer, method.name),
             request_deserializer=tolerant_parser(
                 message_factory.GetMessageClass(method.input_type)
@@ -149,7 +162,12 @@ def start(
     store = store or open_store(settings)
     metrics_registry = CollectorRegistry()
     server = grpc_server(settings, ServerMetrics(metrics_registry), reuse_port=reuse_port)
-    servicer = ModelRegistryServicer(store)
+    feed = EventFeed(store, settings.event_poll_interval, settings.event_heartbeat_interval)
+    sender = WebhookSender(
+        UrlPolicy(frozenset(settings.webhook_scheme_list), settings.webhook_allow_private),
+        settings.webhook_timeout,
+    )
+    servicer = ModelRegistryServicer(store, feed, sender)
     add_registry_service(server, servicer)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -186,8 +204,18 @@ def start(
         else MetricsEndpoint(metrics_registry, settings.host, settings.metrics_port)
     )
     server.start()
+    webhooks = WebhookWorker(store, sender, settings) if settings.webhooks else None
+    if webhooks is not None:
+        webhooks.start()
     return RunningServer(
-        server=server, port=port, store=store, health=database_health, metrics=metrics, http=http
+        server=server,
+        port=port,
+        store=store,
+        health=database_health,
+        metrics=metrics,
+        http=http,
+        feed=feed,
+        webhooks=webhooks,
     )
 
 

@@ -28,7 +28,9 @@ T = TypeVar("T")
 SERVICE = registry_service_pb2.DESCRIPTOR.services_by_name["ModelRegistryService"]
 # Calls that change nothing, so that repeating one is always safe.
 READ_METHODS = tuple(
-    method.name for method in SERVICE.methods if method.name.startswith(("Get", "Search"))
+    method.name
+    for method in SERVICE.methods
+    if method.name.startswith(("Get", "Search", "List")) and not method.server_streaming
 )
 IDEMPOTENCY_KEY = "request_id"
 

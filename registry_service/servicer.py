@@ -3,25 +3,54 @@ responses. Validation and semantics live in the store; error statuses in ``grpc_
 
 from __future__ import annotations
 
-import grpc
-from modelregistry.v1 import registry_service_pb2 as pb
-from modelregistry.v1 import registry_service_pb2_grpc
+from collections.abc import Iterator
 
-from registry_service.grpc_errors import abort_on_error
+import grpc
+from modelregistry.v1 import events_pb2, registry_service_pb2_grpc, webhooks_pb2
+from modelregistry.v1 import registry_service_pb2 as pb
+
+from registry_service.config import Settings
+from registry_service.errors import InvalidArgument
+from registry_service.events import EventFeed
+from registry_service.grpc_errors import abort_on_error, abort_stream_on_error
 from registry_service.proto_mapping import (
     conflict_policy_of,
+    delivery_message,
+    delivery_status_of,
+    event_message,
+    event_types_of,
     import_outcome_message,
     imported_model_record,
     imported_version_record,
     model_version_message,
     registered_model_message,
+    webhook_fields_of,
+    webhook_message,
 )
-from registry_service.store.registry_store import RegistryStore
+from registry_service.store.registry_store import RegistryStore, check_event_filters
+from registry_service.store.webhook_rows import WebhookFields
+from registry_service.webhooks import UrlPolicy, WebhookSender
+
+# The fields of a webhook that UpdateWebhook's update_mask may name.
+WEBHOOK_FIELDS = ("url", "event_types", "secret", "enabled", "description")
 
 
 class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServicer):
-    def __init__(self, store: RegistryStore) -> None:
+    def __init__(
+        self,
+        store: RegistryStore,
+        feed: EventFeed | None = None,
+        sender: WebhookSender | None = None,
+    ) -> None:
+        defaults = Settings()
         self._store = store
+        self._feed = feed or EventFeed(
+            store, defaults.event_poll_interval, defaults.event_heartbeat_interval
+        )
+        self._sender = sender or WebhookSender(
+            UrlPolicy(frozenset(defaults.webhook_scheme_list), defaults.webhook_allow_private),
+            defaults.webhook_timeout,
+        )
 
     # -- registered models -------------------------------------------------------------------
 
@@ -85,7 +114,9 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
     def GetLatestVersions(
         self, request: pb.GetLatestVersionsRequest, context: grpc.ServicerContext
     ) -> pb.GetLatestVersionsResponse:
-        versions = self._store.get_latest_versions(request.name, list(request.stages))
+        versions = self._store.get_latest_versions(
+            request.name, list(request.stages), _as_of(request)
+        )
         return pb.GetLatestVersionsResponse(
             model_versions=[model_version_message(v) for v in versions]
         )
@@ -250,7 +281,9 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
     def GetModelVersionByAlias(
         self, request: pb.GetModelVersionByAliasRequest, context: grpc.ServicerContext
     ) -> pb.GetModelVersionByAliasResponse:
-        version = self._store.get_model_version_by_alias(request.name, request.alias)
+        version = self._store.get_model_version_by_alias(
+            request.name, request.alias, _as_of(request)
+        )
         return pb.GetModelVersionByAliasResponse(model_version=model_version_message(version))
 
     # -- import ------------------------------------------------------------------------------
@@ -274,3 +307,119 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
             registered_model=registered_model_message(result.model),
             outcome=import_outcome_message(result.outcome),
         )
+
+    # -- events ------------------------------------------------------------------------------
+
+    @abort_stream_on_error
+    def WatchEvents(
+        self, request: events_pb2.WatchEventsRequest, context: grpc.ServicerContext
+    ) -> Iterator[events_pb2.WatchEventsResponse]:
+        check_event_filters(request.start_after, request.model_names)
+        event_types = event_types_of(request.event_types)
+        for event, position in self._feed.watch(
+            request.start_after, list(request.model_names), event_types, context.is_active
+        ):
+            yield events_pb2.WatchEventsResponse(
+                event=None if event is None else event_message(event),
+                high_water_sequence=position,
+            )
+
+    @abort_on_error
+    def ListEvents(
+        self, request: events_pb2.ListEventsRequest, context: grpc.ServicerContext
+    ) -> events_pb2.ListEventsResponse:
+        page = self._store.list_events(
+            request.start_after,
+            list(request.model_names),
+            event_types_of(request.event_types),
+            request.page_size,
+            request.page_token,
+        )
+        return events_pb2.ListEventsResponse(
+            events=[event_message(e) for e in page.items], next_page_token=page.next_page_token
+        )
+
+    # -- webhooks ----------------------------------------------------------------------------
+
+    @abort_on_error
+    def CreateWebhook(
+        self, request: webhooks_pb2.CreateWebhookRequest, context: grpc.ServicerContext
+    ) -> webhooks_pb2.CreateWebhookResponse:
+        fields = webhook_fields_of(request)
+        self._sender.policy.check(fields.url)
+        webhook = self._store.create_webhook(fields, request_id=request.request_id)
+        return webhooks_pb2.CreateWebhookResponse(webhook=webhook_message(webhook))
+
+    @abort_on_error
+    def ListWebhooks(
+        self, request: webhooks_pb2.ListWebhooksRequest, context: grpc.ServicerContext
+    ) -> webhooks_pb2.ListWebhooksResponse:
+        webhooks = self._store.list_webhooks()
+        return webhooks_pb2.ListWebhooksResponse(webhooks=[webhook_message(w) for w in webhooks])
+
+    @abort_on_error
+    def UpdateWebhook(
+        self, request: webhooks_pb2.UpdateWebhookRequest, context: grpc.ServicerContext
+    ) -> webhooks_pb2.UpdateWebhookResponse:
+        mask = list(request.update_mask.paths) or list(WEBHOOK_FIELDS)
+        unknown = sorted(set(mask) - set(WEBHOOK_FIELDS))
+        if unknown:
+            raise InvalidArgument(
+                f"update_mask names unknown fields {unknown}; known: {list(WEBHOOK_FIELDS)}",
+                field="update_mask",
+            )
+        current = self._store.get_webhook(request.id)
+        fields = WebhookFields(
+            url=request.url if "url" in mask else current.url,
+            event_types=(
+                event_types_of(request.event_types)
+                if "event_types" in mask
+                else current.event_types
+            ),
+            # An unmasked secret is left as it is: only masked fields are written.
+            secret=request.secret if "secret" in mask else "",
+            enabled=request.enabled if "enabled" in mask else current.enabled,
+            description=request.description if "description" in mask else current.description,
+        )
+        if "url" in mask:
+            self._sender.policy.check(fields.url)
+        webhook = self._store.update_webhook(
+            request.id, fields, mask, request_id=request.request_id
+        )
+        return webhooks_pb2.UpdateWebhookResponse(webhook=webhook_message(webhook))
+
+    @abort_on_error
+    def DeleteWebhook(
+        self, request: webhooks_pb2.DeleteWebhookRequest, context: grpc.ServicerContext
+    ) -> webhooks_pb2.DeleteWebhookResponse:
+        self._store.delete_webhook(request.id, request_id=request.request_id)
+        return webhooks_pb2.DeleteWebhookResponse()
+
+    @abort_on_error
+    def TestWebhook(
+        self, request: webhooks_pb2.TestWebhookRequest, context: grpc.ServicerContext
+    ) -> webhooks_pb2.TestWebhookResponse:
+        url, secret = self._store.webhook_target(request.id)
+        outcome = self._sender.test(url, secret)
+        return webhooks_pb2.TestWebhookResponse(
+            success=not outcome.error, response_code=outcome.response_code, error=outcome.error
+        )
+
+    @abort_on_error
+    def ListWebhookDeliveries(
+        self, request: webhooks_pb2.ListWebhookDeliveriesRequest, context: grpc.ServicerContext
+    ) -> webhooks_pb2.ListWebhookDeliveriesResponse:
+        page = self._store.list_webhook_deliveries(
+            request.webhook_id,
+            delivery_status_of(request.status),
+            request.page_size,
+            request.page_token,
+        )
+        return webhooks_pb2.ListWebhookDeliveriesResponse(
+            deliveries=[delivery_message(d) for d in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+
+def _as_of(request: pb.GetLatestVersionsRequest | pb.GetModelVersionByAliasRequest) -> int | None:
+    return request.as_of if request.HasField("as_of") else None

@@ -58,4 +58,12 @@ def test_every_registry_rpc_is_in_the_contract() -> None:
         "DeleteRegisteredModelAlias",
         "GetModelVersionByAlias",
         "ImportRegisteredModel",
+        "WatchEvents",
+        "ListEvents",
+        "CreateWebhook",
+        "ListWebhooks",
+        "UpdateWebhook",
+        "DeleteWebhook",
+        "TestWebhook",
+        "ListWebhookDeliveries",
     }

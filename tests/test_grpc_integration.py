@@ -11,7 +11,13 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from modelregistry.v1 import model_version_pb2, registry_service_pb2, registry_service_pb2_grpc
+from modelregistry.v1 import (
+    events_pb2,
+    model_version_pb2,
+    registry_service_pb2,
+    registry_service_pb2_grpc,
+    webhooks_pb2,
+)
 
 pb = registry_service_pb2
 Stub = registry_service_pb2_grpc.ModelRegistryServiceStub
@@ -893,6 +899,37 @@ ERROR_CASES: list[tuple[str, str, Any, tuple[grpc.StatusCode, str], str]] = [
     ("import-bad-policy", "ImportRegisteredModel",
      pb.ImportRegisteredModelRequest(registered_model={"name": "new"}, on_conflict=9), INVALID,
      "on_conflict"),
+    ("latest-negative-as-of", "GetLatestVersions",
+     pb.GetLatestVersionsRequest(name="fraud", as_of=-1), INVALID, "as_of"),
+    ("alias-as-of-before-history", "GetModelVersionByAlias",
+     pb.GetModelVersionByAliasRequest(name="fraud", alias="champion", as_of=1), NOT_FOUND, "name"),
+    ("watch-negative-start", "WatchEvents",
+     events_pb2.WatchEventsRequest(start_after=-1), INVALID, "start_after"),
+    ("watch-unspecified-type", "WatchEvents",
+     events_pb2.WatchEventsRequest(event_types=[0]), INVALID, "event_types"),
+    ("watch-bad-model-name", "WatchEvents",
+     events_pb2.WatchEventsRequest(model_names=["a/b"]), INVALID, "model_names"),
+    ("list-events-unknown-type", "ListEvents",
+     events_pb2.ListEventsRequest(event_types=[99]), INVALID, "event_types"),
+    ("list-events-bad-token", "ListEvents",
+     events_pb2.ListEventsRequest(page_token="xyz"), INVALID, "page_token"),
+    ("create-webhook-ftp", "CreateWebhook",
+     webhooks_pb2.CreateWebhookRequest(url="ftp://hooks.example.com/x", event_types=[5]),
+     INVALID, "url"),
+    ("create-webhook-no-types", "CreateWebhook",
+     webhooks_pb2.CreateWebhookRequest(url="https://hooks.example.com/x"), INVALID,
+     "event_types"),
+    ("create-webhook-private", "CreateWebhook",
+     webhooks_pb2.CreateWebhookRequest(url="https://10.0.0.7/x", event_types=[5]), INVALID,
+     "url"),
+    ("update-webhook-missing", "UpdateWebhook",
+     webhooks_pb2.UpdateWebhookRequest(id="ghost"), NOT_FOUND, "id"),
+    ("delete-webhook-missing", "DeleteWebhook",
+     webhooks_pb2.DeleteWebhookRequest(id="ghost"), NOT_FOUND, "id"),
+    ("test-webhook-missing", "TestWebhook",
+     webhooks_pb2.TestWebhookRequest(id="ghost"), NOT_FOUND, "id"),
+    ("list-deliveries-bad-status", "ListWebhookDeliveries",
+     webhooks_pb2.ListWebhookDeliveriesRequest(status=9), INVALID, "status"),
 ]
 # fmt: on
 
@@ -922,12 +959,20 @@ def test_documented_error_changes_nothing(
     field: str,
 ) -> None:
     before = snapshot(seeded)
-    expect_error(getattr(seeded, method), request_message, expected, field)
+    rpc = getattr(seeded, method)
+    if SERVICE.methods_by_name[method].server_streaming:
+        streaming = rpc
+
+        def rpc(request: Any, timeout: float) -> list[Any]:
+            return list(streaming(request, timeout=timeout))
+
+    expect_error(rpc, request_message, expected, field)
     assert snapshot(seeded) == before
 
 
 def test_every_rpc_has_an_error_case() -> None:
-    assert {case[1] for case in ERROR_CASES} == set(SERVICE.methods_by_name)
+    # ListWebhooks takes no input, so no input of it can be wrong.
+    assert {case[1] for case in ERROR_CASES} == set(SERVICE.methods_by_name) - {"ListWebhooks"}
 
 
 def test_rejected_archiving_transition_moves_no_version(seeded: Stub) -> None:

@@ -37,6 +37,9 @@ def http_routes(service: ServiceDescriptor) -> list[HttpRoute]:
         options = method.GetOptions()
         if not options.HasExtension(annotations_pb2.http):
             continue
+        if method.server_streaming:
+            # A JSON response cannot carry a stream; failing at start beats a route that hangs.
+            raise ValueError(f"{method.full_name}: a streaming RPC cannot be served over HTTP")
         rule = options.Extensions[annotations_pb2.http]
         routes.extend(_route(method, binding) for binding in (rule, *rule.additional_bindings))
     return routes

@@ -20,12 +20,14 @@ from sqlalchemy.engine import Connection
 
 from registry_service import validation
 from registry_service.domain import (
+    EventType,
     ImportOutcome,
     ImportResult,
     ModelVersion,
     RegisteredModel,
     Stage,
     VersionStatus,
+    Webhook,
 )
 from registry_service.errors import InvalidArgument
 from registry_service.store.engine import insert_unless_present
@@ -69,6 +71,10 @@ def _import(data: dict[str, Any]) -> ImportResult:
     return ImportResult(ImportOutcome(data["outcome"]), _model(data["model"]))
 
 
+def _webhook(data: dict[str, Any]) -> Webhook:
+    return Webhook(**{**data, "event_types": [EventType(t) for t in data["event_types"]]})
+
+
 def _nothing(_: object) -> None:
     return None
 
@@ -77,6 +83,7 @@ MODEL = Codec[RegisteredModel](dataclasses.asdict, _model)
 VERSION = Codec[ModelVersion](dataclasses.asdict, _version)
 IMPORT = Codec[ImportResult](dataclasses.asdict, _import)
 NOTHING = Codec[None](_nothing, _nothing)
+WEBHOOK = Codec[Webhook](dataclasses.asdict, _webhook)
 
 
 @dataclass(frozen=True)

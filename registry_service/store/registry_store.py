@@ -29,6 +29,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from registry_service import sources, validation
 from registry_service.domain import (
     ConflictPolicy,
+    DeliveryStatus,
+    Event,
+    EventType,
     ImportOutcome,
     ImportResult,
     ModelVersion,
@@ -36,10 +39,14 @@ from registry_service.domain import (
     RegisteredModel,
     Stage,
     VersionStatus,
+    Webhook,
+    WebhookDelivery,
 )
 from registry_service.errors import Aborted, AlreadyExists, InvalidArgument, NotFound, Unavailable
+from registry_service.identity import current_caller
 from registry_service.search import SearchQuery, model_version_search, registered_model_search
-from registry_service.store import idempotency
+from registry_service.search.query import effective_page_size
+from registry_service.store import idempotency, outbox, webhook_rows
 from registry_service.store.engine import (
     DEFAULT_TIMEOUT,
     WRITE_TRANSACTION,
@@ -141,16 +148,21 @@ class RegistryStore:
         with the id is returned and nothing changes."""
         request = idempotency.request_of(operation, request_id, arguments)
         with self._writing() as connection:
-            if request is None:
-                return change(connection)
-            replay = idempotency.claim(
-                connection, request, codec, self._clock(), self._idempotency_window_ms
-            )
-            if replay is not None:
-                return replay.result
-            result = change(connection)
-            idempotency.remember(connection, request, codec, result)
-            return result
+            try:
+                if request is not None:
+                    replay = idempotency.claim(
+                        connection, request, codec, self._clock(), self._idempotency_window_ms
+                    )
+                    if replay is not None:
+                        return replay.result
+                result = change(connection)
+                if request is not None:
+                    idempotency.remember(connection, request, codec, result)
+                # Last, so that the event counter's row lock orders commits (see outbox).
+                outbox.flush(connection, self._clock(), current_caller())
+                return result
+            finally:
+                outbox.discard(connection)
 
     # -- registered models -------------------------------------------------------------------
 
@@ -183,6 +195,13 @@ class RegistryStore:
                 .returning(registered_models.c.id)
             ).scalar_one()
             _insert_tags(connection, registered_model_tags, "model_id", model_id, tags)
+            outbox.record(
+                connection,
+                EventType.REGISTERED_MODEL_CREATED,
+                name,
+                model_id,
+                after={"name": name, "description": description, "tags": tags},
+            )
             return self._load_model(connection, model_id)
 
         arguments = {"name": name, "tags": tags, "description": description, "user_id": user_id}
@@ -211,6 +230,15 @@ class RegistryStore:
             model_id = _lock_model(
                 connection, name, touched_at=self._clock(), etag=expected, values={"name": new_name}
             )
+            if new_name != name:
+                outbox.record(
+                    connection,
+                    EventType.REGISTERED_MODEL_RENAMED,
+                    new_name,
+                    model_id,
+                    before={"name": name},
+                    after={"name": new_name},
+                )
             return self._load_model(connection, model_id)
 
         arguments = {"name": name, "new_name": new_name, "etag": etag}
@@ -232,10 +260,25 @@ class RegistryStore:
         expected = validation.check_etag(etag)
 
         def change(connection: Connection) -> RegisteredModel:
+            model_id = _lock_model(connection, name, etag=expected, changes=False)
             values = {} if description is None else {"description": description}
-            model_id = _lock_model(
-                connection, name, touched_at=self._clock(), etag=expected, values=values
+            previous = _column_of(connection, registered_models, model_id, "description")
+            _count_revision(
+                connection,
+                registered_models,
+                model_id,
+                last_updated_timestamp=self._clock(),
+                **values,
             )
+            if description is not None and description != previous:
+                outbox.record(
+                    connection,
+                    EventType.REGISTERED_MODEL_UPDATED,
+                    name,
+                    model_id,
+                    before={"description": previous},
+                    after={"description": description},
+                )
             return self._load_model(connection, model_id)
 
         arguments = {"name": name, "description": description, "etag": etag}
@@ -248,15 +291,22 @@ class RegistryStore:
         expected = validation.check_etag(etag)
 
         def change(connection: Connection) -> None:
-            revision = connection.execute(
+            deleted = connection.execute(
                 delete(registered_models)
                 .where(registered_models.c.name == name)
-                .returning(registered_models.c.revision)
-            ).scalar_one_or_none()
-            if revision is None:
+                .returning(registered_models.c.id, registered_models.c.revision)
+            ).one_or_none()
+            if deleted is None:
                 raise _model_not_found(name)
             # Raising rolls the delete back.
-            _check_etag(expected, revision, f"registered model {name!r}")
+            _check_etag(expected, deleted.revision, f"registered model {name!r}")
+            outbox.record(
+                connection,
+                EventType.REGISTERED_MODEL_DELETED,
+                name,
+                deleted.id,
+                before={"name": name},
+            )
 
         arguments = {"name": name, "etag": etag}
         self._write("delete_registered_model", request_id, arguments, idempotency.NOTHING, change)
@@ -278,13 +328,26 @@ class RegistryStore:
             page, token = _page_rows(connection, select(registered_models), query)
             return Page(models_from_rows(connection, page), token)
 
-    def get_latest_versions(self, name: str, stages: Sequence[str] = ()) -> list[ModelVersion]:
+    def get_latest_versions(
+        self, name: str, stages: Sequence[str] = (), as_of: int | None = None
+    ) -> list[ModelVersion]:
+        """The highest version in each stage, now or (``as_of``, epoch milliseconds) as the
+        event history says it was then."""
         validation.check_model_name(name)
         wanted = validation.parse_stages(list(stages)) or list(Stage)
+        order = {stage: position for position, stage in enumerate(wanted)}
         with self._reading() as connection:
-            model_id = _model_id(connection, name)
-            found = latest_versions(connection, [model_id], wanted).get(model_id, [])
-            order = {stage: position for position, stage in enumerate(wanted)}
+            if as_of is not None:
+                state = _state_at(connection, name, as_of)
+                highest: dict[Stage, int] = {}
+                for number, version in state.versions.items():
+                    if version.current_stage in order:
+                        stage = version.current_stage
+                        highest[stage] = max(highest.get(stage, 0), number)
+                found = [state.version_with_aliases(number) for number in highest.values()]
+            else:
+                model_id = _model_id(connection, name)
+                found = latest_versions(connection, [model_id], wanted).get(model_id, [])
             return sorted(found, key=lambda v: order[v.current_stage])
 
     # -- model versions ----------------------------------------------------------------------
@@ -358,7 +421,16 @@ class RegistryStore:
                 .returning(model_versions.c.id)
             ).scalar_one()
             _insert_tags(connection, model_version_tags, "version_id", version_id, tags)
-            return _load_version(connection, name, version)
+            created = _load_version(connection, name, version)
+            outbox.record(
+                connection,
+                EventType.MODEL_VERSION_CREATED,
+                name,
+                model_id,
+                version,
+                after=outbox.version_fields(created),
+            )
+            return created
 
         arguments = {
             "name": name,
@@ -399,7 +471,18 @@ class RegistryStore:
                 if description is None
                 else {"description": description, "last_updated_timestamp": self._clock()}
             )
+            previous = _version_column(connection, model_id, version, "description")
             _version_to_write(connection, model_id, name, version, expected, **values)
+            if description is not None and description != previous:
+                outbox.record(
+                    connection,
+                    EventType.MODEL_VERSION_UPDATED,
+                    name,
+                    model_id,
+                    version,
+                    before={"description": previous},
+                    after={"description": description},
+                )
             return _load_version(connection, name, version)
 
         arguments = {"name": name, "version": version, "description": description, "etag": etag}
@@ -429,6 +512,7 @@ class RegistryStore:
         def change(connection: Connection) -> ModelVersion:
             now = self._clock()
             model_id = _lock_model(connection, name, touched_at=now)
+            previous = _version_column(connection, model_id, version, "current_stage")
             version_id = _version_to_write(
                 connection,
                 model_id,
@@ -438,8 +522,10 @@ class RegistryStore:
                 current_stage=target.value,
                 last_updated_timestamp=now,
             )
+            if previous != target.value:
+                _record_stage_change(connection, name, model_id, version, previous, target)
             if archive_existing_versions:
-                connection.execute(
+                archived = connection.execute(
                     update(model_versions)
                     .where(model_versions.c.model_id == model_id)
                     .where(model_versions.c.current_stage == target.value)
@@ -449,7 +535,12 @@ class RegistryStore:
                         last_updated_timestamp=now,
                         revision=model_versions.c.revision + 1,
                     )
-                )
+                    .returning(model_versions.c.version)
+                ).scalars()
+                for number in sorted(archived):
+                    _record_stage_change(
+                        connection, name, model_id, number, target.value, Stage.ARCHIVED
+                    )
             return _load_version(connection, name, version)
 
         arguments = {
@@ -471,16 +562,24 @@ class RegistryStore:
 
         def change(connection: Connection) -> None:
             model_id = _lock_model(connection, name, touched_at=self._clock())
-            revision = connection.execute(
+            deleted = connection.execute(
                 delete(model_versions)
                 .where(model_versions.c.model_id == model_id)
                 .where(model_versions.c.version == version)
-                .returning(model_versions.c.revision)
-            ).scalar_one_or_none()
-            if revision is None:
+                .returning(model_versions.c.revision, model_versions.c.current_stage)
+            ).one_or_none()
+            if deleted is None:
                 raise _version_not_found(name, version)
             # Raising rolls the delete back.
-            _check_etag(expected, revision, f"model version {version} of {name!r}")
+            _check_etag(expected, deleted.revision, f"model version {version} of {name!r}")
+            outbox.record(
+                connection,
+                EventType.MODEL_VERSION_DELETED,
+                name,
+                model_id,
+                version,
+                before={"current_stage": deleted.current_stage},
+            )
 
         arguments = {"name": name, "version": version, "etag": etag}
         self._write("delete_model_version", request_id, arguments, idempotency.NOTHING, change)
@@ -518,7 +617,13 @@ class RegistryStore:
 
         def change(connection: Connection) -> None:
             model_id = _lock_model(connection, name, etag=expected)
-            _upsert_tag(connection, registered_model_tags, "model_id", model_id, key, value)
+            _set_tag(
+                connection,
+                (registered_model_tags, "model_id", model_id),
+                key,
+                value,
+                (EventType.REGISTERED_MODEL_TAG_SET, name, model_id, 0),
+            )
 
         arguments = {"name": name, "key": key, "value": value, "etag": etag}
         self._write("set_registered_model_tag", request_id, arguments, idempotency.NOTHING, change)
@@ -536,9 +641,17 @@ class RegistryStore:
                 delete(registered_model_tags)
                 .where(registered_model_tags.c.model_id == model_id)
                 .where(registered_model_tags.c.key == key)
-            ).rowcount
-            if deleted:
+                .returning(registered_model_tags.c.value)
+            ).scalar_one_or_none()
+            if deleted is not None:
                 _count_revision(connection, registered_models, model_id)
+                outbox.record(
+                    connection,
+                    EventType.REGISTERED_MODEL_TAG_DELETED,
+                    name,
+                    model_id,
+                    before={"key": key, "value": deleted},
+                )
 
         arguments = {"name": name, "key": key, "etag": etag}
         self._write(
@@ -556,7 +669,13 @@ class RegistryStore:
         def change(connection: Connection) -> None:
             model_id = _lock_model(connection, name)
             version_id = _version_to_write(connection, model_id, name, version, expected)
-            _upsert_tag(connection, model_version_tags, "version_id", version_id, key, value)
+            _set_tag(
+                connection,
+                (model_version_tags, "version_id", version_id),
+                key,
+                value,
+                (EventType.MODEL_VERSION_TAG_SET, name, model_id, version),
+            )
 
         arguments = {"name": name, "version": version, "key": key, "value": value, "etag": etag}
         self._write("set_model_version_tag", request_id, arguments, idempotency.NOTHING, change)
@@ -577,10 +696,19 @@ class RegistryStore:
                 delete(model_version_tags)
                 .where(model_version_tags.c.version_id == version_id)
                 .where(model_version_tags.c.key == key)
-            ).rowcount
-            if deleted:
+                .returning(model_version_tags.c.value)
+            ).scalar_one_or_none()
+            if deleted is not None:
                 _count_revision(connection, registered_models, model_id)
                 _count_revision(connection, model_versions, version_id)
+                outbox.record(
+                    connection,
+                    EventType.MODEL_VERSION_TAG_DELETED,
+                    name,
+                    model_id,
+                    version,
+                    before={"key": key, "value": deleted},
+                )
 
         arguments = {"name": name, "version": version, "key": key, "etag": etag}
         self._write("delete_model_version_tag", request_id, arguments, idempotency.NOTHING, change)
@@ -606,6 +734,18 @@ class RegistryStore:
                     model_id=model_id, alias=alias, version=version
                 )
             )
+            if previous != version:
+                outbox.record(
+                    connection,
+                    EventType.MODEL_VERSION_ALIAS_CREATED
+                    if previous is None
+                    else EventType.MODEL_VERSION_ALIAS_MOVED,
+                    name,
+                    model_id,
+                    version,
+                    before={} if previous is None else {"alias": alias, "version": previous},
+                    after={"alias": alias, "version": version},
+                )
 
         arguments = {"name": name, "alias": alias, "version": version, "etag": etag}
         self._write(
@@ -625,19 +765,168 @@ class RegistryStore:
             if previous is not None:
                 _count_revision(connection, registered_models, model_id)
                 _version_to_write(connection, model_id, name, previous)
+                outbox.record(
+                    connection,
+                    EventType.MODEL_VERSION_ALIAS_DELETED,
+                    name,
+                    model_id,
+                    previous,
+                    before={"alias": alias, "version": previous},
+                )
 
         arguments = {"name": name, "alias": alias, "etag": etag}
         self._write(
             "delete_registered_model_alias", request_id, arguments, idempotency.NOTHING, change
         )
 
-    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+    def get_model_version_by_alias(
+        self, name: str, alias: str, as_of: int | None = None
+    ) -> ModelVersion:
         validation.check_model_name(name)
         validation.check_alias_to_resolve(alias)
         with self._reading() as connection:
+            if as_of is not None:
+                return _alias_at(_state_at(connection, name, as_of), name, alias)
             model_id = _model_id(connection, name)
             version = _resolve_alias(connection, model_id, name, alias)
             return _load_version(connection, name, version)
+
+    # -- events ------------------------------------------------------------------------------
+
+    def list_events(
+        self,
+        start_after: int = 0,
+        model_names: Sequence[str] = (),
+        event_types: Sequence[EventType] = (),
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> Page[Event]:
+        """Committed events in sequence order; the page token is the last sequence read."""
+        check_event_filters(start_after, model_names)
+        size = effective_page_size(page_size)
+        after = max(start_after, _event_page_token(page_token))
+        with self._reading() as connection:
+            found = outbox.read(connection, after, model_names, event_types, size + 1)
+        page = found[:size]
+        return Page(page, str(page[-1].sequence) if len(found) > size else "")
+
+    def read_events(
+        self,
+        start_after: int,
+        model_names: Sequence[str],
+        event_types: Sequence[EventType],
+        limit: int,
+    ) -> tuple[list[Event], int]:
+        """Up to ``limit`` matching events after ``start_after``, and the sequence to read after
+        next time: past the events that did not match too, so filtered reads do not rescan them.
+
+        The high-water mark is read first: every event up to it has committed by then (the
+        counter row commits with them), so nothing up to it can still appear later."""
+        with self._reading() as connection:
+            high = outbox.high_water(connection)
+            found = outbox.read(connection, start_after, model_names, event_types, limit, high)
+        if len(found) == limit:
+            return found, found[-1].sequence
+        return found, max(high, start_after)
+
+    # -- webhooks ----------------------------------------------------------------------------
+
+    def create_webhook(self, fields: webhook_rows.WebhookFields, request_id: str = "") -> Webhook:
+        webhook_rows.check_fields(fields)
+        return self._write(
+            "create_webhook",
+            request_id,
+            dataclasses.asdict(fields),
+            idempotency.WEBHOOK,
+            lambda connection: webhook_rows.insert_webhook(connection, fields, self._clock()),
+        )
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        fields: webhook_rows.WebhookFields,
+        mask: Sequence[str],
+        request_id: str = "",
+    ) -> Webhook:
+        webhook_rows.check_id(webhook_id)
+        webhook_rows.check_fields(fields)
+        arguments = {"id": webhook_id, "fields": dataclasses.asdict(fields), "mask": list(mask)}
+
+        def change(connection: Connection) -> Webhook:
+            return webhook_rows.update_webhook(connection, webhook_id, fields, mask, self._clock())
+
+        return self._write("update_webhook", request_id, arguments, idempotency.WEBHOOK, change)
+
+    def delete_webhook(self, webhook_id: str, request_id: str = "") -> None:
+        webhook_rows.check_id(webhook_id)
+        self._write(
+            "delete_webhook",
+            request_id,
+            {"id": webhook_id},
+            idempotency.NOTHING,
+            lambda connection: webhook_rows.delete_webhook(connection, webhook_id),
+        )
+
+    def list_webhooks(self) -> list[Webhook]:
+        with self._reading() as connection:
+            return webhook_rows.list_webhooks(connection)
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        webhook_rows.check_id(webhook_id)
+        with self._reading() as connection:
+            return webhook_rows.load_webhook(connection, webhook_id)
+
+    def webhook_target(self, webhook_id: str) -> tuple[str, str]:
+        """The URL and secret of a webhook."""
+        webhook_rows.check_id(webhook_id)
+        with self._reading() as connection:
+            return webhook_rows.secret_of(connection, webhook_id)
+
+    def list_webhook_deliveries(
+        self,
+        webhook_id: str = "",
+        status: DeliveryStatus | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> Page[WebhookDelivery]:
+        if webhook_id:
+            webhook_rows.check_id(webhook_id, "webhook_id")
+        size = effective_page_size(page_size)
+        offset = _event_page_token(page_token)
+        with self._reading() as connection:
+            found = webhook_rows.list_deliveries(connection, webhook_id, status, offset, size + 1)
+        return Page(found[:size], str(offset + size) if len(found) > size else "")
+
+    # The worker looks before it writes: an idle registry then costs a read per poll, and never
+    # takes SQLite's write lock from the writers.
+
+    def fan_out_events(self, batch: int) -> int:
+        """Queue deliveries for the events webhooks have not seen yet (see webhook_rows)."""
+        with self._reading() as connection:
+            if not webhook_rows.fan_out_pending(connection):
+                return 0
+        with self._writing() as connection:
+            return webhook_rows.fan_out(connection, self._clock(), batch)
+
+    def claim_deliveries(self, lease_ms: int, limit: int) -> list[webhook_rows.DueDelivery]:
+        now = self._clock()
+        with self._reading() as connection:
+            if not webhook_rows.any_due(connection, now):
+                return []
+        with self._writing() as connection:
+            return webhook_rows.claim_due(connection, now, lease_ms, limit)
+
+    def record_delivery_attempt(
+        self, delivery_id: str, response_code: int, error: str, retry_at: int | None
+    ) -> None:
+        with self._writing() as connection:
+            webhook_rows.record_attempt(
+                connection, delivery_id, self._clock(), response_code, error, retry_at
+            )
+
+    def now(self) -> int:
+        """The store's clock, in epoch milliseconds."""
+        return self._clock()
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -683,6 +972,7 @@ class RegistryStore:
                     raise _import_name_taken(model.name)
                 name, outcome = _free_import_name(connection, model.name), ImportOutcome.RENAMED
             model_id = _insert_import(connection, model, name, versions, checked_last_version, now)
+            _record_import(connection, model, name, model_id, versions, now)
             return ImportResult(outcome, self._load_model(connection, model_id))
 
         for _attempt in range(IMPORT_ATTEMPTS):
@@ -951,16 +1241,116 @@ def _insert_tags(
 
 def _upsert_tag(
     connection: Connection, table: Any, owner_column: str, owner_id: int, key: str, value: str
-) -> None:
-    # The owner's lock is held, so update-then-insert cannot race with another writer.
-    updated = connection.execute(
-        update(table)
-        .where(table.c[owner_column] == owner_id)
-        .where(table.c.key == key)
-        .values(value=value)
-    ).rowcount
-    if not updated:
+) -> str | None:
+    """Set the tag; the value it had before, if it existed."""
+    # The owner's lock is held, so read-then-write cannot race with another writer.
+    previous: str | None = connection.execute(
+        select(table.c.value).where(table.c[owner_column] == owner_id).where(table.c.key == key)
+    ).scalar_one_or_none()
+    if previous is None:
         _insert_tags(connection, table, owner_column, owner_id, {key: value})
+    else:
+        connection.execute(
+            update(table)
+            .where(table.c[owner_column] == owner_id)
+            .where(table.c.key == key)
+            .values(value=value)
+        )
+    return previous
+
+
+def _column_of(connection: Connection, table: Table, row_id: int, column: str) -> Any:
+    return connection.execute(select(table.c[column]).where(table.c.id == row_id)).scalar_one()
+
+
+def _version_column(connection: Connection, model_id: int, version: int, column: str) -> Any:
+    """A column of a version of the locked model, None when the version does not exist (the
+    write then fails on it)."""
+    return connection.execute(
+        select(model_versions.c[column])
+        .where(model_versions.c.model_id == model_id)
+        .where(model_versions.c.version == version)
+    ).scalar_one_or_none()
+
+
+def _record_stage_change(
+    connection: Connection, name: str, model_id: int, version: int, previous: str, target: Stage
+) -> None:
+    outbox.record(
+        connection,
+        EventType.MODEL_VERSION_STAGE_CHANGED,
+        name,
+        model_id,
+        version,
+        before={"current_stage": previous},
+        after={"current_stage": target.value},
+    )
+
+
+def _set_tag(
+    connection: Connection,
+    owner: tuple[Table, str, int],
+    key: str,
+    value: str,
+    announce: tuple[EventType, str, int, int],
+) -> None:
+    """Set a tag of ``owner`` (table, owner column, owner id) and announce it (event type, model
+    name, model id, version) unless it already had the value."""
+    table, owner_column, owner_id = owner
+    previous = _upsert_tag(connection, table, owner_column, owner_id, key, value)
+    if previous == value:
+        return
+    event_type, name, model_id, version = announce
+    outbox.record(
+        connection,
+        event_type,
+        name,
+        model_id,
+        version,
+        before={} if previous is None else {"key": key, "value": previous},
+        after={"key": key, "value": value},
+    )
+
+
+def check_event_filters(start_after: int, model_names: Sequence[str]) -> None:
+    if start_after < 0:
+        raise InvalidArgument(
+            f"start_after must be 0 or a sequence number, got {start_after}", field="start_after"
+        )
+    for name in model_names:
+        validation.check_model_name(name, "model_names")
+
+
+def _event_page_token(token: str) -> int:
+    if not token:
+        return 0
+    if not token.isdigit() or len(token) > 19:
+        raise InvalidArgument(
+            f"page_token {token[:40]!r} is not a token of this list", field="page_token"
+        )
+    return int(token)
+
+
+def _state_at(connection: Connection, name: str, as_of: int) -> outbox.ModelState:
+    if as_of < 0:
+        raise InvalidArgument(f"as_of must not be negative, got {as_of}", field="as_of")
+    state = outbox.state_at(connection, name, as_of)
+    if state is None:
+        raise NotFound(
+            f"the event history has no registered model {name!r} at {as_of}", field="name"
+        )
+    return state
+
+
+def _alias_at(state: outbox.ModelState, name: str, alias: str) -> ModelVersion:
+    if alias.lower() == validation.LATEST_ALIAS:
+        if not state.versions:
+            raise NotFound(f"registered model {name!r} had no versions then", field="alias")
+        return state.version_with_aliases(max(state.versions))
+    number = state.aliases.get(alias)
+    if number is None:
+        raise NotFound(f"registered model {name!r} had no alias {alias!r} then", field="alias")
+    return state.version_with_aliases(number)
 
 
 # -- helpers of import_registered_model --------------------------------------------------------
@@ -1122,3 +1512,42 @@ def _insert_import(
             ],
         )
     return model_id
+
+
+def _record_import(
+    connection: Connection,
+    model: RegisteredModel,
+    name: str,
+    model_id: int,
+    versions: Sequence[ModelVersion],
+    now: int,
+) -> None:
+    """An import is announced as the creations it amounts to: the model, each version (in its
+    imported stage), each alias."""
+    outbox.record(
+        connection,
+        EventType.REGISTERED_MODEL_CREATED,
+        name,
+        model_id,
+        after={"name": name, "description": model.description, "tags": dict(model.tags)},
+    )
+    for version in sorted(versions, key=lambda v: v.version):
+        fields = outbox.version_fields(version)
+        fields["creation_timestamp"] = version.creation_timestamp or now
+        outbox.record(
+            connection,
+            EventType.MODEL_VERSION_CREATED,
+            name,
+            model_id,
+            version.version,
+            after=fields,
+        )
+    for alias, number in sorted(model.aliases.items()):
+        outbox.record(
+            connection,
+            EventType.MODEL_VERSION_ALIAS_CREATED,
+            name,
+            model_id,
+            number,
+            after={"alias": alias, "version": number},
+        )

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     ForeignKeyConstraint,
@@ -202,4 +203,102 @@ idempotent_requests = Table(
     Column("created_at", BigInteger, nullable=False),
     # Serves the purge of rows older than the window.
     Index("ix_idempotent_requests_created_at", "created_at"),
+)
+
+# The outbox: one row per committed change, written in the change's own transaction (see
+# store/outbox.py). The sequence is allocated from event_counter as the transaction's last
+# statement, so on PostgreSQL too rows become visible in sequence order and a tailer that reads
+# "sequence > last seen" never skips a row that commits late.
+events = Table(
+    "events",
+    metadata,
+    Column("sequence", BigInteger, primary_key=True, autoincrement=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("actor", String(limits.MAX_USER_ID_LENGTH), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("model_name", String(limits.MAX_NAME_LENGTH), nullable=False),
+    # The model's row id: history follows a model across renames by it. Not a foreign key, since
+    # the history outlives the model.
+    Column("model_id", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    # JSON objects of the values that changed.
+    Column("before", Text, nullable=False),
+    Column("after", Text, nullable=False),
+    # Watch and ListEvents filtered by model; as_of finds a name's model at a time.
+    Index("ix_events_model_name_sequence", "model_name", "sequence"),
+    # as_of replays one model's history.
+    Index("ix_events_model_id_sequence", "model_id", "sequence"),
+)
+
+# A single row (id 1): the last sequence allocated. Its row lock is taken last in each writing
+# transaction, which orders commits as the sequence does.
+event_counter = Table(
+    "event_counter",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_sequence", BigInteger, nullable=False),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("url", Text, nullable=False),
+    # JSON list of EventType values.
+    Column("event_types", Text, nullable=False),
+    # The HMAC key, stored as given: the signature needs it in clear. "" signs nothing.
+    Column("secret", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("creation_timestamp", BigInteger, nullable=False),
+    Column("last_updated_timestamp", BigInteger, nullable=False),
+)
+
+# A single row (id 1): the last event that webhook fan-out turned into deliveries.
+webhook_cursor = Table(
+    "webhook_cursor",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_sequence", BigInteger, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "webhook_id",
+        String(36),
+        ForeignKey("webhooks.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event_sequence", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    # A sender owns the delivery until then; a sender that died loses it when the lease ends.
+    Column("lease_until", BigInteger, nullable=False),
+    Column("last_attempt_at", BigInteger, nullable=False),
+    Column("last_response_code", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("creation_timestamp", BigInteger, nullable=False),
+    UniqueConstraint("webhook_id", "event_sequence"),
+    # The sender's query: pending deliveries that are due.
+    Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+# Every attempt of every delivery, for the delivery log.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column(
+        "delivery_id",
+        String(36),
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("attempt", Integer, primary_key=True, autoincrement=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("response_code", Integer, nullable=False),
+    Column("error", Text, nullable=False),
 )

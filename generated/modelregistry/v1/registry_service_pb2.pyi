@@ -1,6 +1,8 @@
 from google.api import annotations_pb2 as _annotations_pb2
+from modelregistry.v1 import events_pb2 as _events_pb2
 from modelregistry.v1 import model_version_pb2 as _model_version_pb2
 from modelregistry.v1 import registered_model_pb2 as _registered_model_pb2
+from modelregistry.v1 import webhooks_pb2 as _webhooks_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -140,12 +142,14 @@ class SearchRegisteredModelsResponse(_message.Message):
     def __init__(self, registered_models: _Optional[_Iterable[_Union[_registered_model_pb2.RegisteredModel, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class GetLatestVersionsRequest(_message.Message):
-    __slots__ = ("name", "stages")
+    __slots__ = ("name", "stages", "as_of")
     NAME_FIELD_NUMBER: _ClassVar[int]
     STAGES_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     name: str
     stages: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., stages: _Optional[_Iterable[str]] = ...) -> None: ...
+    as_of: int
+    def __init__(self, name: _Optional[str] = ..., stages: _Optional[_Iterable[str]] = ..., as_of: _Optional[int] = ...) -> None: ...
 
 class GetLatestVersionsResponse(_message.Message):
     __slots__ = ("model_versions",)
@@ -399,12 +403,14 @@ class DeleteRegisteredModelAliasResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class GetModelVersionByAliasRequest(_message.Message):
-    __slots__ = ("name", "alias")
+    __slots__ = ("name", "alias", "as_of")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ALIAS_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     name: str
     alias: str
-    def __init__(self, name: _Optional[str] = ..., alias: _Optional[str] = ...) -> None: ...
+    as_of: int
+    def __init__(self, name: _Optional[str] = ..., alias: _Optional[str] = ..., as_of: _Optional[int] = ...) -> None: ...
 
 class GetModelVersionByAliasResponse(_message.Message):
     __slots__ = ("model_version",)

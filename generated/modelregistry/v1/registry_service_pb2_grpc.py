@@ -3,7 +3,9 @@
 import grpc
 import warnings
 
+from modelregistry.v1 import events_pb2 as modelregistry_dot_v1_dot_events__pb2
 from modelregistry.v1 import registry_service_pb2 as modelregistry_dot_v1_dot_registry__service__pb2
+from modelregistry.v1 import webhooks_pb2 as modelregistry_dot_v1_dot_webhooks__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -152,6 +154,46 @@ class ModelRegistryServiceStub:
                 '/modelregistry.v1.ModelRegistryService/ImportRegisteredModel',
                 request_serializer=modelregistry_dot_v1_dot_registry__service__pb2.ImportRegisteredModelRequest.SerializeToString,
                 response_deserializer=modelregistry_dot_v1_dot_registry__service__pb2.ImportRegisteredModelResponse.FromString,
+                _registered_method=True)
+        self.WatchEvents = channel.unary_stream(
+                '/modelregistry.v1.ModelRegistryService/WatchEvents',
+                request_serializer=modelregistry_dot_v1_dot_events__pb2.WatchEventsRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_events__pb2.WatchEventsResponse.FromString,
+                _registered_method=True)
+        self.ListEvents = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/ListEvents',
+                request_serializer=modelregistry_dot_v1_dot_events__pb2.ListEventsRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_events__pb2.ListEventsResponse.FromString,
+                _registered_method=True)
+        self.CreateWebhook = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/CreateWebhook',
+                request_serializer=modelregistry_dot_v1_dot_webhooks__pb2.CreateWebhookRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_webhooks__pb2.CreateWebhookResponse.FromString,
+                _registered_method=True)
+        self.ListWebhooks = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/ListWebhooks',
+                request_serializer=modelregistry_dot_v1_dot_webhooks__pb2.ListWebhooksRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_webhooks__pb2.ListWebhooksResponse.FromString,
+                _registered_method=True)
+        self.UpdateWebhook = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/UpdateWebhook',
+                request_serializer=modelregistry_dot_v1_dot_webhooks__pb2.UpdateWebhookRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_webhooks__pb2.UpdateWebhookResponse.FromString,
+                _registered_method=True)
+        self.DeleteWebhook = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/DeleteWebhook',
+                request_serializer=modelregistry_dot_v1_dot_webhooks__pb2.DeleteWebhookRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_webhooks__pb2.DeleteWebhookResponse.FromString,
+                _registered_method=True)
+        self.TestWebhook = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/TestWebhook',
+                request_serializer=modelregistry_dot_v1_dot_webhooks__pb2.TestWebhookRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_webhooks__pb2.TestWebhookResponse.FromString,
+                _registered_method=True)
+        self.ListWebhookDeliveries = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/ListWebhookDeliveries',
+                request_serializer=modelregistry_dot_v1_dot_webhooks__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_webhooks__pb2.ListWebhookDeliveriesResponse.FromString,
                 _registered_method=True)
 
 
@@ -328,6 +370,65 @@ class ModelRegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchEvents(self, request, context):
+        """Streams the change feed: the events after start_after in sequence order, then new ones as
+        they commit, with heartbeats (a message without an event) while none come. Resuming after
+        the last sequence received gives every event once. The stream has no deadline of its own;
+        it ends when the caller cancels or the server shuts down. Not served over HTTP.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEvents(self, request, context):
+        """Lists committed events in sequence order, filtered and paged: the audit history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateWebhook(self, request, context):
+        """Creates a webhook. INVALID_ARGUMENT for a URL whose scheme or address the server refuses.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhooks(self, request, context):
+        """Lists the webhooks, without their secrets.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateWebhook(self, request, context):
+        """Changes the fields of a webhook that update_mask names.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteWebhook(self, request, context):
+        """Deletes a webhook and its delivery log.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TestWebhook(self, request, context):
+        """Sends one signed test POST to a webhook now and reports the outcome.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhookDeliveries(self, request, context):
+        """Lists webhook deliveries with every attempt and its result, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ModelRegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -440,6 +541,46 @@ def add_ModelRegistryServiceServicer_to_server(servicer, server):
                     servicer.ImportRegisteredModel,
                     request_deserializer=modelregistry_dot_v1_dot_registry__service__pb2.ImportRegisteredModelRequest.FromString,
                     response_serializer=modelregistry_dot_v1_dot_registry__service__pb2.ImportRegisteredModelResponse.SerializeToString,
+            ),
+            'WatchEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchEvents,
+                    request_deserializer=modelregistry_dot_v1_dot_events__pb2.WatchEventsRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_events__pb2.WatchEventsResponse.SerializeToString,
+            ),
+            'ListEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEvents,
+                    request_deserializer=modelregistry_dot_v1_dot_events__pb2.ListEventsRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_events__pb2.ListEventsResponse.SerializeToString,
+            ),
+            'CreateWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWebhook,
+                    request_deserializer=modelregistry_dot_v1_dot_webhooks__pb2.CreateWebhookRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_webhooks__pb2.CreateWebhookResponse.SerializeToString,
+            ),
+            'ListWebhooks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhooks,
+                    request_deserializer=modelregistry_dot_v1_dot_webhooks__pb2.ListWebhooksRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_webhooks__pb2.ListWebhooksResponse.SerializeToString,
+            ),
+            'UpdateWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateWebhook,
+                    request_deserializer=modelregistry_dot_v1_dot_webhooks__pb2.UpdateWebhookRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_webhooks__pb2.UpdateWebhookResponse.SerializeToString,
+            ),
+            'DeleteWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWebhook,
+                    request_deserializer=modelregistry_dot_v1_dot_webhooks__pb2.DeleteWebhookRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_webhooks__pb2.DeleteWebhookResponse.SerializeToString,
+            ),
+            'TestWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.TestWebhook,
+                    request_deserializer=modelregistry_dot_v1_dot_webhooks__pb2.TestWebhookRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_webhooks__pb2.TestWebhookResponse.SerializeToString,
+            ),
+            'ListWebhookDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookDeliveries,
+                    request_deserializer=modelregistry_dot_v1_dot_webhooks__pb2.ListWebhookDeliveriesRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_webhooks__pb2.ListWebhookDeliveriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1045,6 +1186,222 @@ class ModelRegistryService:
             '/modelregistry.v1.ModelRegistryService/ImportRegisteredModel',
             modelregistry_dot_v1_dot_registry__service__pb2.ImportRegisteredModelRequest.SerializeToString,
             modelregistry_dot_v1_dot_registry__service__pb2.ImportRegisteredModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/WatchEvents',
+            modelregistry_dot_v1_dot_events__pb2.WatchEventsRequest.SerializeToString,
+            modelregistry_dot_v1_dot_events__pb2.WatchEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/ListEvents',
+            modelregistry_dot_v1_dot_events__pb2.ListEventsRequest.SerializeToString,
+            modelregistry_dot_v1_dot_events__pb2.ListEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/CreateWebhook',
+            modelregistry_dot_v1_dot_webhooks__pb2.CreateWebhookRequest.SerializeToString,
+            modelregistry_dot_v1_dot_webhooks__pb2.CreateWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhooks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/ListWebhooks',
+            modelregistry_dot_v1_dot_webhooks__pb2.ListWebhooksRequest.SerializeToString,
+            modelregistry_dot_v1_dot_webhooks__pb2.ListWebhooksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/UpdateWebhook',
+            modelregistry_dot_v1_dot_webhooks__pb2.UpdateWebhookRequest.SerializeToString,
+            modelregistry_dot_v1_dot_webhooks__pb2.UpdateWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/DeleteWebhook',
+            modelregistry_dot_v1_dot_webhooks__pb2.DeleteWebhookRequest.SerializeToString,
+            modelregistry_dot_v1_dot_webhooks__pb2.DeleteWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TestWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/TestWebhook',
+            modelregistry_dot_v1_dot_webhooks__pb2.TestWebhookRequest.SerializeToString,
+            modelregistry_dot_v1_dot_webhooks__pb2.TestWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/ListWebhookDeliveries',
+            modelregistry_dot_v1_dot_webhooks__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+            modelregistry_dot_v1_dot_webhooks__pb2.ListWebhookDeliveriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,252 @@
+"""The outbox: every committed change as one row of ``events``, written in the change's own
+transaction, and the reads of it (the feed, history, point-in-time state).
+
+A change records its events on the connection while it works (``record``); the store's write path
+``flush``es them as the transaction's last statements. ``flush`` takes the sequence numbers from
+the single ``event_counter`` row: its row lock is held from that UPDATE to the commit, so on
+PostgreSQL the tail ends of concurrent writers queue there and commit in sequence order. A tailer
+reading "sequence > last seen" therefore never passes over a number that commits later. SQLite
+admits one writer at a time, so the same holds there trivially.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, insert, select, update
+from sqlalchemy.engine import Connection, Row
+
+from registry_service.domain import Event, EventType, ModelVersion, Stage, VersionStatus
+from registry_service.store.tables import event_counter, events
+
+# Where a transaction's unflushed events wait: in the connection's info, which lives as long as
+# the pooled DBAPI connection, so ``discard`` empties it whatever way the transaction ends.
+_PENDING = "registry_pending_events"
+
+
+@dataclass(frozen=True)
+class _Pending:
+    event_type: EventType
+    model_name: str
+    model_id: int
+    version: int
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+def record(
+    connection: Connection,
+    event_type: EventType,
+    model_name: str,
+    model_id: int,
+    version: int = 0,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Announce a change made in the current transaction once (and only if) it commits."""
+    pending: list[_Pending] = connection.info.setdefault(_PENDING, [])
+    pending.append(_Pending(event_type, model_name, model_id, version, before or {}, after or {}))
+
+
+def discard(connection: Connection) -> None:
+    connection.info.pop(_PENDING, None)
+
+
+def flush(connection: Connection, timestamp: int, actor: str) -> None:
+    """Write the transaction's recorded events, numbered from the counter; call it last."""
+    pending: list[_Pending] = connection.info.pop(_PENDING, [])
+    if not pending:
+        return
+    last = connection.execute(
+        update(event_counter)
+        .where(event_counter.c.id == 1)
+        .values(last_sequence=event_counter.c.last_sequence + len(pending))
+        .returning(event_counter.c.last_sequence)
+    ).scalar_one()
+    first = last - len(pending) + 1
+    connection.execute(
+        insert(events),
+        [
+            {
+                "sequence": first + offset,
+                "timestamp": timestamp,
+                "actor": actor,
+                "event_type": event.event_type.value,
+                "model_name": event.model_name,
+                "model_id": event.model_id,
+                "version": event.version,
+                "before": json.dumps(event.before, sort_keys=True),
+                "after": json.dumps(event.after, sort_keys=True),
+            }
+            for offset, event in enumerate(pending)
+        ],
+    )
+
+
+def high_water(connection: Connection) -> int:
+    """The highest sequence committed so far (0 before the first event)."""
+    return int(
+        connection.execute(
+            select(event_counter.c.last_sequence).where(event_counter.c.id == 1)
+        ).scalar_one()
+    )
+
+
+def read(
+    connection: Connection,
+    start_after: int,
+    model_names: Sequence[str],
+    event_types: Sequence[EventType],
+    limit: int,
+    up_to: int | None = None,
+) -> list[Event]:
+    """Up to ``limit`` events after ``start_after`` (and at most ``up_to``) in sequence order,
+    filtered."""
+    statement: Select[Any] = select(events).where(events.c.sequence > start_after)
+    if up_to is not None:
+        statement = statement.where(events.c.sequence <= up_to)
+    if model_names:
+        statement = statement.where(events.c.model_name.in_(list(model_names)))
+    if event_types:
+        statement = statement.where(events.c.event_type.in_([t.value for t in event_types]))
+    rows = connection.execute(statement.order_by(events.c.sequence).limit(limit)).all()
+    return [event_of(row) for row in rows]
+
+
+def event_of(row: Row[Any]) -> Event:
+    return Event(
+        sequence=row.sequence,
+        timestamp=row.timestamp,
+        actor=row.actor,
+        event_type=EventType(row.event_type),
+        model_name=row.model_name,
+        version=row.version,
+        before=json.loads(row.before),
+        after=json.loads(row.after),
+    )
+
+
+# -- point-in-time state ---------------------------------------------------------------------
+
+
+@dataclass
+class ModelState:
+    """A model as its events left it at some time: its versions and aliases."""
+
+    name: str
+    versions: dict[int, ModelVersion] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+    deleted: bool = False
+
+    def version_with_aliases(self, number: int) -> ModelVersion:
+        version = self.versions[number]
+        names = sorted(alias for alias, target in self.aliases.items() if target == number)
+        return _replaced(version, aliases=names)
+
+
+def state_at(connection: Connection, name: str, as_of: int) -> ModelState | None:
+    """The model named ``name`` at ``as_of`` (epoch milliseconds) rebuilt from its events, or None
+    when the outbox knows no model of that name then (it did not exist, or its history began
+    before the outbox did)."""
+    latest = connection.execute(
+        select(events.c.model_id)
+        .where(events.c.model_name == name)
+        .where(events.c.timestamp <= as_of)
+        .order_by(events.c.sequence.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if latest is None:
+        return None
+    rows = connection.execute(
+        select(events)
+        .where(events.c.model_id == latest)
+        .where(events.c.timestamp <= as_of)
+        .order_by(events.c.sequence)
+    ).all()
+    state: ModelState | None = None
+    for row in rows:
+        event = event_of(row)
+        if event.event_type is EventType.REGISTERED_MODEL_CREATED:
+            state = ModelState(event.model_name)
+        elif state is not None:
+            _apply(state, event)
+    if state is None or state.deleted or state.name != name:
+        return None
+    return state
+
+
+def _apply(state: ModelState, event: Event) -> None:
+    kind, after, number = event.event_type, event.after, event.version
+    version = state.versions.get(number)
+    if kind is EventType.REGISTERED_MODEL_RENAMED:
+        state.name = str(after["name"])
+        state.versions = {n: _replaced(v, name=state.name) for n, v in state.versions.items()}
+    elif kind is EventType.REGISTERED_MODEL_DELETED:
+        state.deleted = True
+    elif kind is EventType.MODEL_VERSION_CREATED:
+        state.versions[number] = _created_version(state.name, event)
+    elif kind is EventType.MODEL_VERSION_DELETED:
+        state.versions.pop(number, None)
+        state.aliases = {a: v for a, v in state.aliases.items() if v != number}
+    elif kind in (EventType.MODEL_VERSION_ALIAS_CREATED, EventType.MODEL_VERSION_ALIAS_MOVED):
+        state.aliases[str(after["alias"])] = int(after["version"])
+    elif kind is EventType.MODEL_VERSION_ALIAS_DELETED:
+        state.aliases.pop(str(event.before["alias"]), None)
+    elif version is not None:
+        changes: dict[str, Any] = {"last_updated_timestamp": event.timestamp}
+        if kind is EventType.MODEL_VERSION_UPDATED:
+            changes["description"] = str(after["description"])
+        elif kind is EventType.MODEL_VERSION_STAGE_CHANGED:
+            changes["current_stage"] = Stage(after["current_stage"])
+        elif kind is EventType.MODEL_VERSION_TAG_SET:
+            changes["tags"] = {**version.tags, str(after["key"]): str(after["value"])}
+        elif kind is EventType.MODEL_VERSION_TAG_DELETED:
+            key = str(event.before["key"])
+            changes["tags"] = {k: v for k, v in version.tags.items() if k != key}
+        state.versions[number] = _replaced(version, **changes)
+
+
+def _created_version(name: str, event: Event) -> ModelVersion:
+    after = event.after
+    return ModelVersion(
+        name=name,
+        version=event.version,
+        creation_timestamp=int(after.get("creation_timestamp", event.timestamp)),
+        last_updated_timestamp=event.timestamp,
+        user_id=str(after.get("user_id", "")),
+        current_stage=Stage(after.get("current_stage", Stage.NONE.value)),
+        description=str(after.get("description", "")),
+        source=str(after.get("source", "")),
+        run_id=str(after.get("run_id", "")),
+        run_link=str(after.get("run_link", "")),
+        experiment_id=str(after.get("experiment_id", "")),
+        status=VersionStatus(after.get("status", VersionStatus.READY.value)),
+        status_message=str(after.get("status_message", "")),
+        tags=dict(after.get("tags", {})),
+    )
+
+
+def _replaced(version: ModelVersion, **changes: Any) -> ModelVersion:
+    return dataclasses.replace(version, **changes)
+
+
+def version_fields(version: ModelVersion) -> dict[str, Any]:
+    """What a model_version.created event carries: everything as_of needs to rebuild it."""
+    return {
+        "source": version.source,
+        "run_id": version.run_id,
+        "run_link": version.run_link,
+        "experiment_id": version.experiment_id,
+        "description": version.description,
+        "user_id": version.user_id,
+        "current_stage": version.current_stage.value,
+        "status": version.status.value,
+        "status_message": version.status_message,
+        "creation_timestamp": version.creation_timestamp,
+        "tags": dict(version.tags),
+    }

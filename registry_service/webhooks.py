@@ -1,0 +1,237 @@
+"""Webhook delivery: a worker thread in each server process turns new events into deliveries and
+POSTs them, signed the way MLflow signs its webhooks, so that receivers written for MLflow verify
+ours unchanged:
+
+    X-MLflow-Delivery-Id: <delivery id, the same on every attempt>
+    X-MLflow-Timestamp:   <Unix seconds of this attempt>
+    X-MLflow-Signature:   v1,<base64 of HMAC-SHA256(secret, "<delivery id>.<timestamp>.<body>")>
+
+Delivery is at least once: every attempt and its result is stored before the next is planned, a
+failure is retried with exponential backoff, and the state lives in the database, so deliveries
+survive a restart and are shared by the replicas (see store/webhook_rows.py). A sender that dies
+between sending and recording sends again after its lease ends: receivers drop duplicates by the
+delivery id.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from registry_service.config import Settings
+from registry_service.domain import Event
+from registry_service.errors import InvalidArgument
+from registry_service.store.registry_store import RegistryStore
+
+log = logging.getLogger(__name__)
+
+# Events turned into deliveries per transaction.
+FANOUT_BATCH = 500
+# Seconds a claim outlasts the request timeout. Deliveries are claimed one at a time, so a
+# sender that dies holds up only the one it was sending, for no longer than this beyond it.
+LEASE_MARGIN_S = 5.0
+# The longest wait between attempts.
+MAX_BACKOFF_S = 3600.0
+# Kept of an endpoint's error answer in the delivery log.
+MAX_ERROR_CHARS = 500
+
+
+def signature(secret: str, delivery_id: str, timestamp: str, body: bytes) -> str:
+    """MLflow's X-MLflow-Signature value."""
+    signed = f"{delivery_id}.{timestamp}.".encode() + body
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def payload(event: Event) -> bytes:
+    """The POST body: MLflow's envelope (entity, action, timestamp, data) around the event. Data
+    holds MLflow's payload fields (name, version as a string, and what changed), and the feed's
+    sequence and actor beside them."""
+    entity, _, action = event.event_type.value.partition(".")
+    values = event.after or event.before
+    data: dict[str, Any] = {"name": event.model_name, **values}
+    if event.version:
+        data["version"] = str(event.version)
+    body = {
+        "entity": entity,
+        "action": action,
+        "timestamp": datetime.fromtimestamp(event.timestamp / 1000, UTC).isoformat(),
+        "sequence": event.sequence,
+        "actor": event.actor,
+        "data": data,
+        "before": event.before,
+    }
+    return json.dumps(body, sort_keys=True).encode()
+
+
+@dataclass(frozen=True)
+class UrlPolicy:
+    """Which URLs webhooks may be sent to."""
+
+    schemes: frozenset[str]
+    allow_private: bool
+
+    def check(self, url: str) -> None:
+        """Refuse, naming the field, a URL whose scheme is not allowed or whose host is a
+        literal private address. Host names are checked when a delivery resolves them."""
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in self.schemes:
+            raise InvalidArgument(
+                f"url must use {' or '.join(sorted(self.schemes))}, got {url[:200]!r}",
+                field="url",
+            )
+        if not parts.hostname:
+            raise InvalidArgument(f"url {url[:200]!r} names no host", field="url")
+        try:
+            address = ipaddress.ip_address(parts.hostname)
+        except ValueError:
+            return
+        if not self.allow_private and not address.is_global:
+            raise InvalidArgument(
+                f"url {url[:200]!r} is a private address, which this server refuses",
+                field="url",
+            )
+
+    def refusal(self, url: str) -> str:
+        """Why a delivery to ``url`` may not be sent now, or "" when it may."""
+        try:
+            self.check(url)
+        except InvalidArgument as error:
+            return error.message
+        if self.allow_private:
+            return ""
+        parts = urlsplit(url)
+        try:
+            found = socket.getaddrinfo(parts.hostname, parts.port or 443)
+        except OSError as error:
+            return f"cannot resolve {parts.hostname}: {error}"
+        for *_, sockaddr in found:
+            if not ipaddress.ip_address(sockaddr[0]).is_global:
+                return f"{parts.hostname} resolves to private address {sockaddr[0]}"
+        return ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one POST got: the status code (0 without an answer) and an error, "" on success."""
+
+    response_code: int
+    error: str
+
+
+class WebhookSender:
+    """Signs and POSTs deliveries; also serves TestWebhook."""
+
+    def __init__(self, policy: UrlPolicy, timeout: float) -> None:
+        self.policy = policy
+        self._timeout = timeout
+
+    def send(self, url: str, secret: str, delivery_id: str, body: bytes) -> Outcome:
+        refused = self.policy.refusal(url)
+        if refused:
+            return Outcome(0, refused)
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "registry-service-webhooks",
+            "X-MLflow-Delivery-Id": delivery_id,
+            "X-MLflow-Timestamp": timestamp,
+        }
+        if secret:
+            headers["X-MLflow-Signature"] = signature(secret, delivery_id, timestamp, body)
+        try:
+            # Redirects are not followed: they could lead to an address the policy refuses.
+            response = httpx.post(url, content=body, headers=headers, timeout=self._timeout)
+        except httpx.HTTPError as error:
+            return Outcome(0, f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS])
+        if 200 <= response.status_code < 300:
+            return Outcome(response.status_code, "")
+        return Outcome(
+            response.status_code,
+            f"HTTP {response.status_code}: {response.text[:MAX_ERROR_CHARS]}",
+        )
+
+    def test(self, url: str, secret: str) -> Outcome:
+        body = json.dumps(
+            {
+                "entity": "webhook",
+                "action": "test",
+                "timestamp": datetime.now(UTC).isoformat(),
+                "data": {"message": "a test delivery from the model registry"},
+            }
+        ).encode()
+        return self.send(url, secret, str(uuid.uuid4()), body)
+
+
+class WebhookWorker:
+    """The delivery loop of one server process: fan out new events, then send what is due."""
+
+    def __init__(self, store: RegistryStore, sender: WebhookSender, settings: Settings) -> None:
+        self._store = store
+        self._sender = sender
+        self._poll_interval = settings.webhook_poll_interval
+        self._max_attempts = settings.webhook_max_attempts
+        self._backoff = settings.webhook_retry_backoff
+        self._lease_ms = round((settings.webhook_timeout + LEASE_MARGIN_S) * 1000)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def run_once(self) -> int:
+        """One turn: queue deliveries for new events, then send the due ones; returns how many
+        were sent."""
+        while self._store.fan_out_events(FANOUT_BATCH) == FANOUT_BATCH:
+            pass
+        sent = 0
+        while not self._stopped.is_set():
+            claimed = self._store.claim_deliveries(self._lease_ms, 1)
+            if not claimed:
+                break
+            [delivery] = claimed
+            outcome = self._sender.send(
+                delivery.url, delivery.secret, delivery.id, payload(delivery.event)
+            )
+            self._store.record_delivery_attempt(
+                delivery.id,
+                outcome.response_code,
+                outcome.error,
+                None if not outcome.error else self._retry_at(delivery.attempts + 1),
+            )
+            sent += 1
+        return sent
+
+    def _retry_at(self, attempts: int) -> int | None:
+        """When to try again after ``attempts`` failed attempts; None once they are used up."""
+        if attempts >= self._max_attempts:
+            return None
+        wait: float = min(self._backoff * 2.0 ** (attempts - 1), MAX_BACKOFF_S)
+        return self._store.now() + round(wait * 1000)
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                # The database may be down; the next turn tries again.
+                log.exception("webhook delivery turn failed")
+            self._stopped.wait(self._poll_interval)
