@@ -16,6 +16,7 @@ from modelregistry.v1 import registry_service_pb2
 from prometheus_client import CollectorRegistry
 
 from registry_service.addresses import format_address
+from registry_service.auth import Access, AuthInterceptor, warn_if_open
 from registry_service.config import Settings
 from registry_service.gateway.http_server import HttpServer, start_http
 from registry_service.grpc_errors import tolerant_parser
@@ -25,6 +26,7 @@ from registry_service.metrics import MetricsEndpoint, ServerMetrics
 from registry_service.servicer import ModelRegistryServicer
 from registry_service.shutdown import ShutdownRequests
 from registry_service.store import schema
+from registry_service.store.access_store import AccessStore
 from registry_service.store.engine import is_sqlite, make_engine
 from registry_service.store.registry_store import RegistryStore
 from registry_service.tls import server_credentials
@@ -132,10 +134,16 @@ def start(
     settings: Settings, store: RegistryStore | None = None, *, reuse_port: bool = False
 ) -> RunningServer:
     store = store or open_store(settings)
+    warn_if_open(settings)
+    access = Access(settings, AccessStore(store))
     metrics_registry = CollectorRegistry()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="rpc"),
-        interceptors=[CallInterceptor(ServerMetrics(metrics_registry), settings.max_deadline)],
+        # Outermost first: refused calls are logged and counted like any other.
+        interceptors=[
+            CallInterceptor(ServerMetrics(metrics_registry), settings.max_deadline),
+            AuthInterceptor(access),
+        ],
         options=channel_options(settings, reuse_port=reuse_port),
         maximum_concurrent_rpcs=settings.max_concurrent_calls or None,
     )
@@ -160,7 +168,7 @@ def start(
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     try:
-        http = start_http(settings, servicer, reuse_port=reuse_port)
+        http = start_http(settings, servicer, access, reuse_port=reuse_port)
     except OSError as error:
         http_address = format_address(settings.host, settings.http_port)
         raise OSError(f"cannot listen on {http_address} for http: {error}") from error

@@ -4,9 +4,15 @@ responses. Validation and semantics live in the store; error statuses in ``grpc_
 from __future__ import annotations
 
 import grpc
+from modelregistry.v1 import access_pb2, registry_service_pb2_grpc
 from modelregistry.v1 import registry_service_pb2 as pb
-from modelregistry.v1 import registry_service_pb2_grpc
 
+from registry_service import identity
+from registry_service.access_mapping import (
+    access_token_message,
+    permission_message,
+    permission_of,
+)
 from registry_service.grpc_errors import abort_on_error
 from registry_service.proto_mapping import (
     conflict_policy_of,
@@ -16,12 +22,14 @@ from registry_service.proto_mapping import (
     model_version_message,
     registered_model_message,
 )
+from registry_service.store.access_store import AccessStore
 from registry_service.store.registry_store import RegistryStore
 
 
 class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServicer):
     def __init__(self, store: RegistryStore) -> None:
         self._store = store
+        self._access = AccessStore(store)
 
     # -- registered models -------------------------------------------------------------------
 
@@ -274,3 +282,72 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
             registered_model=registered_model_message(result.model),
             outcome=import_outcome_message(result.outcome),
         )
+
+    # -- access ------------------------------------------------------------------------------
+
+    @abort_on_error
+    def CreateAccessToken(
+        self, request: access_pb2.CreateAccessTokenRequest, context: grpc.ServicerContext
+    ) -> access_pb2.CreateAccessTokenResponse:
+        token, secret = self._access.create_token(
+            request.user_id, request.admin, request.description
+        )
+        return access_pb2.CreateAccessTokenResponse(
+            access_token=access_token_message(token), token=secret
+        )
+
+    @abort_on_error
+    def ListAccessTokens(
+        self, request: access_pb2.ListAccessTokensRequest, context: grpc.ServicerContext
+    ) -> access_pb2.ListAccessTokensResponse:
+        tokens = self._access.list_tokens(request.user_id)
+        return access_pb2.ListAccessTokensResponse(
+            access_tokens=[access_token_message(token) for token in tokens]
+        )
+
+    @abort_on_error
+    def RevokeAccessToken(
+        self, request: access_pb2.RevokeAccessTokenRequest, context: grpc.ServicerContext
+    ) -> access_pb2.RevokeAccessTokenResponse:
+        self._access.revoke_token(request.id)
+        return access_pb2.RevokeAccessTokenResponse()
+
+    @abort_on_error
+    def SetRegisteredModelPermission(
+        self,
+        request: access_pb2.SetRegisteredModelPermissionRequest,
+        context: grpc.ServicerContext,
+    ) -> access_pb2.SetRegisteredModelPermissionResponse:
+        permission = self._access.set_permission(
+            request.name, request.user_id, permission_of(request.permission)
+        )
+        return access_pb2.SetRegisteredModelPermissionResponse(
+            registered_model_permission=permission_message(permission)
+        )
+
+    @abort_on_error
+    def GetRegisteredModelPermissions(
+        self,
+        request: access_pb2.GetRegisteredModelPermissionsRequest,
+        context: grpc.ServicerContext,
+    ) -> access_pb2.GetRegisteredModelPermissionsResponse:
+        permissions = self._access.list_permissions(request.name)
+        return access_pb2.GetRegisteredModelPermissionsResponse(
+            registered_model_permissions=[permission_message(p) for p in permissions]
+        )
+
+    @abort_on_error
+    def DeleteRegisteredModelPermission(
+        self,
+        request: access_pb2.DeleteRegisteredModelPermissionRequest,
+        context: grpc.ServicerContext,
+    ) -> access_pb2.DeleteRegisteredModelPermissionResponse:
+        self._access.delete_permission(request.name, request.user_id)
+        return access_pb2.DeleteRegisteredModelPermissionResponse()
+
+    @abort_on_error
+    def GetCurrentIdentity(
+        self, request: access_pb2.GetCurrentIdentityRequest, context: grpc.ServicerContext
+    ) -> access_pb2.GetCurrentIdentityResponse:
+        caller = identity.current_access()
+        return access_pb2.GetCurrentIdentityResponse(user_id=caller.user_id, admin=caller.admin)

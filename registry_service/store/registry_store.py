@@ -21,18 +21,19 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, Table, delete, insert, select, update
+from sqlalchemy import ColumnElement, Row, Select, Table, delete, insert, select, true, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from registry_service import sources, validation
+from registry_service import identity, sources, validation
 from registry_service.domain import (
     ConflictPolicy,
     ImportOutcome,
     ImportResult,
     ModelVersion,
     Page,
+    Permission,
     RegisteredModel,
     Stage,
     VersionStatus,
@@ -58,6 +59,7 @@ from registry_service.store.tables import (
     model_version_tags,
     model_versions,
     registered_model_aliases,
+    registered_model_permissions,
     registered_model_tags,
     registered_models,
 )
@@ -128,6 +130,10 @@ class RegistryStore:
             with bounded_transaction(connection):
                 yield connection
 
+    # The access store (tokens, permissions) runs its work in these same transactions.
+    reading = _reading
+    writing = _writing
+
     def _write(
         self,
         operation: str,
@@ -159,13 +165,14 @@ class RegistryStore:
         name: str,
         tags: dict[str, str] | None = None,
         description: str = "",
-        user_id: str = "",
         request_id: str = "",
     ) -> RegisteredModel:
+        """The model, stamped with the caller as its user_id; an authenticated creator gets
+        MANAGE on it in the same transaction."""
         validation.check_model_name(name)
         tags = validation.check_tags(tags or {})
         validation.check_description(description)
-        validation.check_optional_line("user_id", user_id, validation.MAX_USER_ID_LENGTH)
+        user_id = identity.current_caller()
 
         def change(connection: Connection) -> RegisteredModel:
             now = self._clock()
@@ -183,6 +190,12 @@ class RegistryStore:
                 .returning(registered_models.c.id)
             ).scalar_one()
             _insert_tags(connection, registered_model_tags, "model_id", model_id, tags)
+            if user_id:
+                connection.execute(
+                    insert(registered_model_permissions).values(
+                        model_id=model_id, user_id=user_id, permission=Permission.MANAGE.name
+                    )
+                )
             return self._load_model(connection, model_id)
 
         arguments = {"name": name, "tags": tags, "description": description, "user_id": user_id}
@@ -254,7 +267,7 @@ class RegistryStore:
                 .returning(registered_models.c.revision)
             ).scalar_one_or_none()
             if revision is None:
-                raise _model_not_found(name)
+                raise model_not_found(name)
             # Raising rolls the delete back.
             _check_etag(expected, revision, f"registered model {name!r}")
 
@@ -275,7 +288,8 @@ class RegistryStore:
             page_size=page_size,
         )
         with self._reading() as connection:
-            page, token = _page_rows(connection, select(registered_models), query)
+            statement = select(registered_models).where(_readable(registered_models.c.id))
+            page, token = _page_rows(connection, statement, query)
             return Page(models_from_rows(connection, page), token)
 
     def get_latest_versions(self, name: str, stages: Sequence[str] = ()) -> list[ModelVersion]:
@@ -298,9 +312,9 @@ class RegistryStore:
         run_link: str = "",
         description: str = "",
         experiment_id: str = "",
-        user_id: str = "",
         request_id: str = "",
     ) -> ModelVersion:
+        """The next version, stamped with the caller as its user_id."""
         validation.check_model_name(name)
         validation.check_identifier("source", source, validation.MAX_SOURCE_LENGTH)
         validation.check_optional_line("run_id", run_id, validation.MAX_RUN_ID_LENGTH)
@@ -310,7 +324,7 @@ class RegistryStore:
         validation.check_optional_line(
             "experiment_id", experiment_id, validation.MAX_EXPERIMENT_ID_LENGTH
         )
-        validation.check_optional_line("user_id", user_id, validation.MAX_USER_ID_LENGTH)
+        user_id = identity.current_caller()
         recorded_run_id = _run_id_agreeing_with_source(source, run_id)
         reference = sources.model_reference_of(source)
 
@@ -335,7 +349,7 @@ class RegistryStore:
                 .returning(registered_models.c.id, registered_models.c.last_version)
             ).one_or_none()
             if allocated is None:
-                raise _model_not_found(name)
+                raise model_not_found(name)
             model_id, version = allocated
             version_id = connection.execute(
                 insert(model_versions)
@@ -499,7 +513,8 @@ class RegistryStore:
             page_size=page_size,
         )
         with self._reading() as connection:
-            page, token = _page_rows(connection, version_select(), query)
+            statement = version_select().where(_readable(model_versions.c.model_id))
+            page, token = _page_rows(connection, statement, query)
             return Page(versions_from_rows(connection, page), token)
 
     def get_model_version_download_uri(self, name: str, version: int) -> str:
@@ -730,12 +745,25 @@ def _page_rows(
     return page, token
 
 
+def _readable(model_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """Rows of models the caller may read. Filtered in the query, not after it, so that pages
+    stay full and page tokens continue where the previous page ended."""
+    caller = identity.current_access()
+    if caller.reads_every_model:
+        return true()
+    return model_id.in_(
+        select(registered_model_permissions.c.model_id).where(
+            registered_model_permissions.c.user_id == caller.user_id
+        )
+    )
+
+
 def _check_version_key(name: str, version: int) -> None:
     validation.check_model_name(name)
     validation.check_version(version)
 
 
-def _model_not_found(name: str) -> NotFound:
+def model_not_found(name: str) -> NotFound:
     return NotFound(f"registered model {name!r} does not exist", field="name")
 
 
@@ -748,7 +776,7 @@ def _model_id(connection: Connection, name: str) -> int:
         select(registered_models.c.id).where(registered_models.c.name == name)
     ).scalar_one_or_none()
     if model_id is None:
-        raise _model_not_found(name)
+        raise model_not_found(name)
     return int(model_id)
 
 
@@ -785,7 +813,7 @@ def _lock_model(
         .with_for_update()
     ).one_or_none()
     if locked is None:
-        raise _model_not_found(name)
+        raise model_not_found(name)
     _check_etag(etag, locked.revision, f"registered model {name!r}")
     if changes:
         stamp = {} if touched_at is None else {"last_updated_timestamp": touched_at}
@@ -887,6 +915,14 @@ def _run_id_agreeing_with_source(source: str, run_id: str) -> str:
     return source_run_id
 
 
+def missing_reference(source: str, name: str) -> NotFound:
+    """The error for a models:/ source naming a model that does not exist (or, to a caller who
+    may not read it, that it must not learn exists)."""
+    return NotFound(
+        f"source {source!r} names registered model {name!r}, which does not exist", field="source"
+    )
+
+
 def _resolve_model_reference(
     connection: Connection, reference: sources.ModelReference, source: str
 ) -> str:
@@ -895,10 +931,7 @@ def _resolve_model_reference(
         select(registered_models.c.id).where(registered_models.c.name == reference.name)
     ).scalar_one_or_none()
     if model_id is None:
-        raise NotFound(
-            f"source {source!r} names registered model {reference.name!r}, which does not exist",
-            field="source",
-        )
+        raise missing_reference(source, reference.name)
     version: int | None
     if reference.version is not None:
         version = reference.version
