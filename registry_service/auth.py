@@ -165,24 +165,8 @@ class Access:
         self._admins = _names(settings.admin_identities)
         self._policy = Policy(protected_aliases=_names(settings.protected_aliases))
 
-    @contextmanager
-    def serving(
-        self, rpc: str, request: object, metadata: Metadata, auth_context: AuthContext
-    ) -> Iterator[None]:
-        """Run the enclosed call as its authenticated caller, once it is allowed."""
-        rule = RULES.get(rpc)
-        if rule is None:
-            raise PermissionDenied(f"{rpc} has no access rule, so nobody may call it")
-        caller = self._caller(metadata, auth_context)
-        # A request that did not parse is refused by the servicer and reveals nothing.
-        if not isinstance(request, InvalidArgument):
-            self._authorize(rpc, rule, request, caller)
-        with identity.calling_as(
-            caller.user_id, admin=caller.admin, reads_every_model=caller.reads_every_model
-        ):
-            yield
-
-    def _caller(self, metadata: Metadata, auth_context: AuthContext) -> identity.Caller:
+    def caller(self, metadata: Metadata, auth_context: AuthContext) -> identity.Caller:
+        """Who presents these credentials; Unauthenticated when nobody the server knows."""
         if self._mode == "none":
             return identity.Caller()
         user_id, admin = (
@@ -192,6 +176,20 @@ class Access:
         )
         admin = admin or user_id in self._admins
         return identity.Caller(user_id, admin, admin or self._default is not None)
+
+    @contextmanager
+    def serving(self, rpc: str, request: object, caller: identity.Caller) -> Iterator[None]:
+        """Run the enclosed call as ``caller``, once it is allowed to make it."""
+        rule = RULES.get(rpc)
+        if rule is None:
+            raise PermissionDenied(f"{rpc} has no access rule, so nobody may call it")
+        # A request that did not parse is refused by the servicer and reveals nothing.
+        if not isinstance(request, InvalidArgument):
+            self._authorize(rpc, rule, request, caller)
+        with identity.calling_as(
+            caller.user_id, admin=caller.admin, reads_every_model=caller.reads_every_model
+        ):
+            yield
 
     def _token_identity(self, metadata: Metadata) -> tuple[str, bool]:
         values = [value for key, value in metadata if key == AUTHORIZATION]
@@ -284,7 +282,8 @@ class AuthInterceptor(grpc.ServerInterceptor):
         def guarded(request: Any, context: grpc.ServicerContext) -> Any:
             try:
                 auth_context = cast(AuthContext, context.auth_context())
-                with access.serving(rpc, request, metadata, auth_context):
+                caller = access.caller(metadata, auth_context)
+                with access.serving(rpc, request, caller):
                     return behavior(request, context)
             except RegistryError as error:
                 grpc_errors.abort_with_status(context, grpc_errors.to_status(error))

@@ -93,13 +93,18 @@ def test_missing_bad_unknown_and_revoked_tokens_get_the_same_answer(
     assert answers == {(grpc.StatusCode.UNAUTHENTICATED, auth.UNAUTHENTICATED_MESSAGE)}
     assert token_server.http is not None
     url = f"http://127.0.0.1:{token_server.http.port}/api/2.0/mlflow/registered-models/search"
+    create = url.replace("search", "create")
     for headers in [{}, {"Authorization": "Bearer nope"}, {"Authorization": f"Bearer {ann}"}]:
-        response = httpx.get(url, headers=headers)
-        assert response.status_code == 401
-        assert response.json() == {
-            "error_code": "UNAUTHENTICATED",
-            "message": auth.UNAUTHENTICATED_MESSAGE,
-        }
+        # Authenticated before the request is read: a garbled body gets the same answer.
+        for response in [
+            httpx.get(url, headers=headers),
+            httpx.post(create, content=b"{garbled", headers=headers),
+        ]:
+            assert response.status_code == 401
+            assert response.json() == {
+                "error_code": "UNAUTHENTICATED",
+                "message": auth.UNAUTHENTICATED_MESSAGE,
+            }
 
 
 def test_a_revoked_token_fails_on_the_very_next_call(

@@ -46,18 +46,21 @@ def build_app(servicer: ModelRegistryServicer, access: Access, executor: Executo
 def _endpoint(
     route: HttpRoute, method: Callable[[Any, Any], Message], access: Access, executor: Executor
 ) -> Callable[[Request], Awaitable[Response]]:
-    def call(message: Message, metadata: Metadata, peer: str) -> Message:
-        # The same checks as a gRPC call's; HTTP has no client certificate to offer.
-        with access.serving(route.rpc, message, metadata, {}):
+    def call(query: list[tuple[str, str]], body: bytes, metadata: Metadata, peer: str) -> Message:
+        # The same checks as a gRPC call's, in the same order: the caller is authenticated
+        # before its request is even read. HTTP has no client certificate to offer.
+        caller = access.caller(metadata, {})
+        message = _request_message(route, query, body)
+        with access.serving(route.rpc, message, caller):
             return call_servicer(method, message, peer)
 
     async def endpoint(request: Request) -> Response:
         # The mlflow client sends MLFLOW_TRACKING_TOKEN as "Authorization: Bearer <token>".
         metadata = tuple((AUTHORIZATION, value) for value in request.headers.getlist(AUTHORIZATION))
+        body = await request.body() if route.from_body else b""
         try:
-            message = await _request_message(route, request)
             response = await asyncio.get_running_loop().run_in_executor(
-                executor, call, message, metadata, _peer(request)
+                executor, call, request.query_params.multi_items(), body, metadata, _peer(request)
             )
         except RegistryError as error:
             return error_response(error)
@@ -66,10 +69,9 @@ def _endpoint(
     return endpoint
 
 
-async def _request_message(route: HttpRoute, request: Request) -> Message:
+def _request_message(route: HttpRoute, query: list[tuple[str, str]], body: bytes) -> Message:
     if not route.from_body:
-        return request_from_query(route.request_type, request.query_params.multi_items())
-    body = await request.body()
+        return request_from_query(route.request_type, query)
     try:
         data = json.loads(body) if body.strip() else {}
     except ValueError as error:
