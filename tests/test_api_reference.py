@@ -12,7 +12,7 @@ from types import ModuleType
 
 import grpc
 import pytest
-from google.protobuf import json_format
+from google.protobuf import json_format, message_factory
 from modelregistry.v1 import registry_service_pb2, registry_service_pb2_grpc
 
 from registry_service.client import RegistryClient
@@ -91,7 +91,7 @@ def test_every_example_succeeds(server: RunningServer, client: RegistryClient) -
                 client,
                 with_model=method.name not in ("CreateRegisteredModel", "ImportRegisteredModel"),
             )
-            request_class = getattr(registry_service_pb2, method.input_type.name)
+            request_class = message_factory.GetMessageClass(method.input_type)
             request = json_format.Parse(shown[method.name][1], request_class())
             try:
                 getattr(stub, method.name)(request, timeout=10)

@@ -58,4 +58,11 @@ def test_every_registry_rpc_is_in_the_contract() -> None:
         "DeleteRegisteredModelAlias",
         "GetModelVersionByAlias",
         "ImportRegisteredModel",
+        "CreateAccessToken",
+        "ListAccessTokens",
+        "RevokeAccessToken",
+        "SetRegisteredModelPermission",
+        "GetRegisteredModelPermissions",
+        "DeleteRegisteredModelPermission",
+        "GetCurrentIdentity",
     }
