@@ -260,8 +260,8 @@ def _certificate_identity(auth_context: AuthContext) -> tuple[str, bool]:
 
 
 class AuthInterceptor(grpc.ServerInterceptor):
-    """Runs every ModelRegistryService call through ``Access.serving``. Health and reflection
-    stay open: meshes and load balancers probe them without credentials."""
+    """Runs every ModelRegistryService call through ``Access.serving``, streaming ones too.
+    Health and reflection stay open: meshes and load balancers probe them without credentials."""
 
     def __init__(self, access: Access) -> None:
         self._access = access
@@ -273,23 +273,58 @@ class AuthInterceptor(grpc.ServerInterceptor):
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(details)
         service, _, rpc = details.method.lstrip("/").partition("/")
-        if handler is None or service != SERVICE or handler.unary_unary is None:
+        if handler is None or service != SERVICE:
             return handler
-        behavior = handler.unary_unary
         metadata = tuple(details.invocation_metadata or ())
         access = self._access
 
-        def guarded(request: Any, context: grpc.ServicerContext) -> Any:
+        @contextmanager
+        def allowed(request: Any, context: grpc.ServicerContext) -> Iterator[None]:
             try:
-                auth_context = cast(AuthContext, context.auth_context())
-                caller = access.caller(metadata, auth_context)
+                caller = access.caller(metadata, cast(AuthContext, context.auth_context()))
                 with access.serving(rpc, request, caller):
-                    return behavior(request, context)
+                    yield
             except RegistryError as error:
                 grpc_errors.abort_with_status(context, grpc_errors.to_status(error))
 
-        return grpc.unary_unary_rpc_method_handler(
-            guarded,
+        if handler.unary_unary is not None:
+            unary = handler.unary_unary
+
+            def guarded(request: Any, context: grpc.ServicerContext) -> Any:
+                with allowed(request, context):
+                    return unary(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(
+                guarded,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            stream = handler.unary_stream
+
+            def guarded_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+                with allowed(request, context):
+                    yield from stream(request, context)
+
+            return grpc.unary_stream_rpc_method_handler(
+                guarded_stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+
+        # A client or bidirectional stream has no single request to authorize: closed until
+        # someone decides how to check it.
+        def refused(_requests: Any, context: grpc.ServicerContext) -> Any:
+            denied = PermissionDenied(f"{rpc} streams requests, which no access rule covers")
+            grpc_errors.abort_with_status(context, grpc_errors.to_status(denied))
+
+        make = (
+            grpc.stream_stream_rpc_method_handler
+            if handler.response_streaming
+            else grpc.stream_unary_rpc_method_handler
+        )
+        return make(
+            refused,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )

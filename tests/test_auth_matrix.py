@@ -240,3 +240,62 @@ def test_an_rpc_without_a_rule_is_refused_even_to_admins(
     monkeypatch.delitem(auth.RULES, "GetCurrentIdentity")
     request = access_pb2.GetCurrentIdentityRequest()
     assert registry.status("admin", "GetCurrentIdentity", request) == DENIED
+
+
+class _Refused(Exception):
+    pass
+
+
+class _Context:
+    """The little of a ServicerContext the interceptor touches."""
+
+    def __init__(self) -> None:
+        self.code: grpc.StatusCode | None = None
+
+    def auth_context(self) -> dict[str, list[bytes]]:
+        return {}
+
+    def set_trailing_metadata(self, _metadata: object) -> None:
+        pass
+
+    def abort(self, code: grpc.StatusCode, _details: str) -> None:
+        self.code = code
+        raise _Refused
+
+
+class _Details:
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.invocation_metadata = ()
+
+
+@pytest.mark.parametrize(
+    ("make", "rpc", "code"),
+    [
+        # A server stream is checked like a unary call: a rule lets it through...
+        (grpc.unary_stream_rpc_method_handler, "GetCurrentIdentity", None),
+        # ...and no rule closes it,
+        (grpc.unary_stream_rpc_method_handler, "WatchSomething", DENIED),
+        # while request streams have no single request to check and are always closed.
+        (grpc.stream_unary_rpc_method_handler, "GetCurrentIdentity", DENIED),
+        (grpc.stream_stream_rpc_method_handler, "GetCurrentIdentity", DENIED),
+    ],
+)
+def test_streaming_rpcs_of_the_service_pass_the_same_checks(
+    store: RegistryStore, make: Any, rpc: str, code: grpc.StatusCode | None
+) -> None:
+    from registry_service.store.access_store import AccessStore
+
+    access = auth.Access(Settings(), AccessStore(store))
+    handler = make(lambda _request, _context: iter(["answer"]))
+    method = f"/{auth.SERVICE}/{rpc}"
+    wrapped = auth.AuthInterceptor(access).intercept_service(lambda _: handler, _Details(method))
+    assert wrapped is not None
+    behavior = wrapped.unary_stream or wrapped.stream_unary or wrapped.stream_stream
+    context = _Context()
+    try:
+        answers = list(behavior(pb.GetRegisteredModelRequest(), context))
+    except _Refused:
+        answers = []
+    assert context.code == code
+    assert answers == ([] if code else ["answer"])

@@ -288,7 +288,7 @@ class RegistryStore:
             page_size=page_size,
         )
         with self._reading() as connection:
-            statement = select(registered_models).where(_readable(registered_models.c.id))
+            statement = select(registered_models).where(readable_by_caller(registered_models.c.id))
             page, token = _page_rows(connection, statement, query)
             return Page(models_from_rows(connection, page), token)
 
@@ -513,7 +513,7 @@ class RegistryStore:
             page_size=page_size,
         )
         with self._reading() as connection:
-            statement = version_select().where(_readable(model_versions.c.model_id))
+            statement = version_select().where(readable_by_caller(model_versions.c.model_id))
             page, token = _page_rows(connection, statement, query)
             return Page(versions_from_rows(connection, page), token)
 
@@ -745,9 +745,10 @@ def _page_rows(
     return page, token
 
 
-def _readable(model_id: ColumnElement[int]) -> ColumnElement[bool]:
-    """Rows of models the caller may read. Filtered in the query, not after it, so that pages
-    stay full and page tokens continue where the previous page ended."""
+def readable_by_caller(model_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """Rows of models the caller may read, for any query that lists what is under models.
+    Filtered in the query, not after it, so that pages stay full and page tokens continue
+    where the previous page ended."""
     caller = identity.current_access()
     if caller.reads_every_model:
         return true()
