@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from registry_service import validation
 from registry_service.domain import AccessToken, ModelPermission, Permission
-from registry_service.errors import InvalidArgument, NotFound
+from registry_service.errors import NotFound
 from registry_service.store.registry_store import RegistryStore, _model_id, now_millis
 from registry_service.store.tables import access_tokens, registered_model_permissions
 
@@ -69,8 +69,8 @@ class AccessStore:
 
     def revoke_token(self, token_id: int) -> None:
         """Revoke the token; revoking a revoked token again changes nothing."""
-        if token_id <= 0:
-            raise InvalidArgument(f"id must be positive, got {token_id}", field="id")
+        # Ids are 32-bit serials, numbered like versions.
+        validation.check_version(token_id, "id")
         with self._store.writing() as connection:
             found = connection.execute(
                 select(access_tokens.c.id).where(access_tokens.c.id == token_id)

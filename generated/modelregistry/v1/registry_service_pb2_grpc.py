@@ -33,9 +33,12 @@ class ModelRegistryServiceStub:
     (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE), or ABORTED for a
     write whose etag no longer matches, or TEMPORARILY_UNAVAILABLE when the database cannot be
     reached, and whose metadata key "field" names the offending request field when there is one.
-    Every write accepts a request_id that makes retrying it safe. Each RPC is also served as
-    HTTP/JSON at MLflow's REST path and method (its google.api.http option), so the stock MLflow
-    client works against this service unchanged.
+    Every write to models and versions accepts a request_id that makes retrying it safe; the access
+    RPCs are safe to repeat by nature, except CreateAccessToken, which makes a new token each time.
+    With authentication on, a missing or invalid credential fails with UNAUTHENTICATED, a call the
+    caller may not make with PERMISSION_DENIED, and a model the caller may not read is NOT_FOUND,
+    as if it did not exist. Each RPC with a google.api.http option is also served as HTTP/JSON at
+    MLflow's REST path and method, so the stock MLflow client works against this service unchanged.
     """
 
     def __init__(self, channel):
@@ -198,9 +201,12 @@ class ModelRegistryServiceServicer:
     (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE), or ABORTED for a
     write whose etag no longer matches, or TEMPORARILY_UNAVAILABLE when the database cannot be
     reached, and whose metadata key "field" names the offending request field when there is one.
-    Every write accepts a request_id that makes retrying it safe. Each RPC is also served as
-    HTTP/JSON at MLflow's REST path and method (its google.api.http option), so the stock MLflow
-    client works against this service unchanged.
+    Every write to models and versions accepts a request_id that makes retrying it safe; the access
+    RPCs are safe to repeat by nature, except CreateAccessToken, which makes a new token each time.
+    With authentication on, a missing or invalid credential fails with UNAUTHENTICATED, a call the
+    caller may not make with PERMISSION_DENIED, and a model the caller may not read is NOT_FOUND,
+    as if it did not exist. Each RPC with a google.api.http option is also served as HTTP/JSON at
+    MLflow's REST path and method, so the stock MLflow client works against this service unchanged.
     """
 
     def CreateRegisteredModel(self, request, context):
@@ -576,9 +582,12 @@ class ModelRegistryService:
     (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE), or ABORTED for a
     write whose etag no longer matches, or TEMPORARILY_UNAVAILABLE when the database cannot be
     reached, and whose metadata key "field" names the offending request field when there is one.
-    Every write accepts a request_id that makes retrying it safe. Each RPC is also served as
-    HTTP/JSON at MLflow's REST path and method (its google.api.http option), so the stock MLflow
-    client works against this service unchanged.
+    Every write to models and versions accepts a request_id that makes retrying it safe; the access
+    RPCs are safe to repeat by nature, except CreateAccessToken, which makes a new token each time.
+    With authentication on, a missing or invalid credential fails with UNAUTHENTICATED, a call the
+    caller may not make with PERMISSION_DENIED, and a model the caller may not read is NOT_FOUND,
+    as if it did not exist. Each RPC with a google.api.http option is also served as HTTP/JSON at
+    MLflow's REST path and method, so the stock MLflow client works against this service unchanged.
     """
 
     @staticmethod
