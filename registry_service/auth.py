@@ -62,6 +62,8 @@ class Rule:
     level: Permission | None = None
     # When this says so, MANAGE is needed instead of ``level``.
     manage_when: Callable[[Any, Policy], bool] | None = None
+    # The request's ``source`` may be a models:/ URI, whose model the call reads.
+    reads_source: bool = False
 
     def describe(self) -> str:
         """The requirement as docs/security.md states it."""
@@ -70,7 +72,11 @@ class Rule:
         if self.level is None:
             return "authenticated"
         needed = f"{self.level.name} on the model"
-        return f"{needed}; {_WHEN[self.manage_when]}" if self.manage_when else needed
+        if self.manage_when:
+            needed += f"; {_WHEN[self.manage_when]}"
+        if self.reads_source:
+            needed += "; READ on the model a models:/ source names"
+        return needed
 
 
 def _into_production(request: Any, _policy: Policy) -> bool:
@@ -103,8 +109,7 @@ RULES: dict[str, Rule] = {
     # Answers only with the models the caller may read.
     "SearchRegisteredModels": AUTHENTICATED,
     "GetLatestVersions": READ,
-    # A models:/ source also needs READ on the model it names.
-    "CreateModelVersion": EDIT,
+    "CreateModelVersion": Rule(level=Permission.EDIT, reads_source=True),
     "GetModelVersion": READ,
     "UpdateModelVersion": EDIT,
     "TransitionModelVersionStage": Rule(level=Permission.EDIT, manage_when=_into_production),
@@ -224,7 +229,7 @@ class Access:
                 f"{rpc} on registered model {name!r} needs {needed.name} permission; "
                 f"you have {level.name}"
             )
-        if rpc == "CreateModelVersion":
+        if rule.reads_source:
             self._check_reference(request.source, caller.user_id)
 
     def _level(self, name: str, user_id: str) -> Permission | None:
