@@ -72,6 +72,9 @@ SAMPLES: dict[str, Any] = {
     "key": "validated",
     "value": "yes",
     "alias": "champion",
+    "user_id": "ci-bot",
+    "permission": "PERMISSION_EDIT",
+    "id": 1,
 }
 # Whole example requests, for the RPCs whose fields need values that fit together.
 EXAMPLES: dict[str, dict[str, Any]] = {
@@ -86,6 +89,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "order_by": ["version_number DESC"],
     },
     "UpdateRegisteredModel": {"name": "fraud-detector", "description": "Retired in June."},
+    "CreateAccessToken": {"user_id": "ci-bot", "description": "training pipeline"},
     "UpdateModelVersion": {"name": "fraud-detector", "version": 1, "description": "AUC 0.94"},
     "ImportRegisteredModel": {
         "registered_model": {

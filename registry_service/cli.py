@@ -1,4 +1,5 @@
-"""`registry-service serve` and `registry-service db upgrade`."""
+"""`registry-service serve`, `registry-service db upgrade` and `registry-service auth create-token`
+(the first admin token, made on the database directly)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any
 
 from registry_service import logs
 from registry_service.config import Settings, env_name, flag_name, parse, shown, value_type
-from registry_service.server import serve
+from registry_service.errors import RegistryError
+from registry_service.server import open_store, serve
 from registry_service.store import schema
+from registry_service.store.access_store import AccessStore
 from registry_service.store.engine import make_engine
 from registry_service.workers import WorkerFailed, supervise
 
@@ -29,6 +32,18 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
     upgrade_parser = db_commands.add_parser("upgrade", help="migrate to the newest schema")
     (database_url,) = (s for s in fields(Settings) if s.name == "database_url")
     _add_flag(upgrade_parser, database_url, defaults)
+
+    auth_parser = commands.add_parser("auth", help="manage access without a running server")
+    auth_commands = auth_parser.add_subparsers(dest="auth_command", required=True)
+    token_parser = auth_commands.add_parser(
+        "create-token",
+        help="create an access token on the database and print it once (bootstraps the first "
+        "admin of --auth token)",
+    )
+    _add_flag(token_parser, database_url, defaults)
+    token_parser.add_argument("--user", required=True, help="identity the token acts as")
+    token_parser.add_argument("--admin", action="store_true", help="make an admin token")
+    token_parser.add_argument("--description", default="", help="what the token is for")
     return parser
 
 
@@ -65,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"registry-service: {error}", file=sys.stderr)
         return 2
     args = vars(_parser(defaults).parse_args(argv))
+    if args["command"] == "auth":
+        return _create_token(args)
     if args["command"] == "db":
         engine = make_engine(args["database_url"])
         schema.upgrade(engine)
@@ -85,4 +102,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (schema.SchemaOutdated, OSError, ValueError, WorkerFailed) as error:
         print(f"registry-service: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _create_token(args: dict[str, Any]) -> int:
+    try:
+        store = open_store(Settings(database_url=args["database_url"]))
+    except (schema.SchemaOutdated, ValueError) as error:
+        print(f"registry-service: {error}", file=sys.stderr)
+        return 2
+    try:
+        token, secret = AccessStore(store).create_token(
+            args["user"], args["admin"], args["description"]
+        )
+    except RegistryError as error:
+        print(f"registry-service: {error}", file=sys.stderr)
+        return 2
+    finally:
+        store.engine.dispose()
+    role = "admin " if token.admin else ""
+    print(
+        f"created {role}token {token.id} for {token.user_id!r}; it is shown only now:",
+        file=sys.stderr,
+    )
+    print(secret)
     return 0

@@ -30,7 +30,7 @@ from typing import Any, TypeVar, cast
 
 import grpc
 from google.protobuf import field_mask_pb2
-from modelregistry.v1 import events_pb2, registry_service_pb2_grpc, webhooks_pb2
+from modelregistry.v1 import access_pb2, events_pb2, registry_service_pb2_grpc, webhooks_pb2
 from modelregistry.v1 import registry_service_pb2 as pb
 from modelregistry.v1.events_pb2 import Event
 from modelregistry.v1.model_version_pb2 import ModelVersion
@@ -65,7 +65,8 @@ class RegistryClient:
     signed the server's certificate (default: the system's roots); ``tls_cert`` and ``tls_key``
     are this client's certificate for servers that require one (mTLS).
     ``options`` are extra gRPC channel arguments. ``channel`` replaces all of the above with a
-    channel of your own.
+    channel of your own. ``token`` is sent as ``authorization: Bearer <token>`` with every call
+    (servers run with ``--auth token``), on plaintext and TLS channels alike.
     """
 
     def __init__(
@@ -79,6 +80,7 @@ class RegistryClient:
         tls_cert: str | Path | None = None,
         tls_key: str | Path | None = None,
         options: Sequence[tuple[str, Any]] = (),
+        token: str | None = None,
     ) -> None:
         self._own_channel = channel is None
         if channel is None:
@@ -93,13 +95,17 @@ class RegistryClient:
                 channel = grpc.secure_channel(address, credentials, channel_options)
             else:
                 channel = grpc.insecure_channel(address, channel_options)
+        self._closing = channel
+        if token:
+            # Call credentials would need TLS; metadata added per call works on any channel.
+            channel = grpc.intercept_channel(channel, _BearerToken(token))
         self._channel = channel
         self._stub = registry_service_pb2_grpc.ModelRegistryServiceStub(self._channel)
         self._timeout = timeout
 
     def close(self) -> None:
         if self._own_channel:
-            self._channel.close()
+            self._closing.close()
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -654,6 +660,89 @@ class RegistryClient:
             return list(response.deliveries), response.next_page_token
 
         return _collect(fetch, max_results)
+
+    # -- access ------------------------------------------------------------------------------
+
+    def create_access_token(
+        self, user_id: str, *, admin: bool = False, description: str = ""
+    ) -> access_pb2.CreateAccessTokenResponse:
+        """A new token for ``user_id``; the response's ``token`` is its secret, shown only now."""
+        request = access_pb2.CreateAccessTokenRequest(
+            user_id=user_id, admin=admin, description=description
+        )
+        response: access_pb2.CreateAccessTokenResponse = self._call(
+            self._stub.CreateAccessToken, request
+        )
+        return response
+
+    def list_access_tokens(self, user_id: str = "") -> list[access_pb2.AccessToken]:
+        request = access_pb2.ListAccessTokensRequest(user_id=user_id)
+        return list(self._call(self._stub.ListAccessTokens, request).access_tokens)
+
+    def revoke_access_token(self, token_id: int) -> None:
+        self._call(self._stub.RevokeAccessToken, access_pb2.RevokeAccessTokenRequest(id=token_id))
+
+    def set_registered_model_permission(
+        self, name: str, user_id: str, permission: str
+    ) -> access_pb2.RegisteredModelPermission:
+        """Grant ``user_id`` ``permission`` ("READ", "EDIT" or "MANAGE") on model ``name``."""
+        request = access_pb2.SetRegisteredModelPermissionRequest(
+            name=name, user_id=user_id, permission=_permission(permission)
+        )
+        response = self._call(self._stub.SetRegisteredModelPermission, request)
+        permission_message: access_pb2.RegisteredModelPermission = (
+            response.registered_model_permission
+        )
+        return permission_message
+
+    def get_registered_model_permissions(
+        self, name: str
+    ) -> list[access_pb2.RegisteredModelPermission]:
+        request = access_pb2.GetRegisteredModelPermissionsRequest(name=name)
+        response = self._call(self._stub.GetRegisteredModelPermissions, request)
+        return list(response.registered_model_permissions)
+
+    def delete_registered_model_permission(self, name: str, user_id: str) -> None:
+        request = access_pb2.DeleteRegisteredModelPermissionRequest(name=name, user_id=user_id)
+        self._call(self._stub.DeleteRegisteredModelPermission, request)
+
+    def get_current_identity(self) -> access_pb2.GetCurrentIdentityResponse:
+        """Who the server takes this client to be, and whether that is an admin."""
+        response: access_pb2.GetCurrentIdentityResponse = self._call(
+            self._stub.GetCurrentIdentity, access_pb2.GetCurrentIdentityRequest()
+        )
+        return response
+
+
+class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds the token to every call, the WatchEvents stream included."""
+
+    def __init__(self, token: str) -> None:
+        self._metadata = ("authorization", f"Bearer {token}")
+
+    def _with_token(self, details: Any) -> Any:
+        return details._replace(metadata=(*(details.metadata or ()), self._metadata))
+
+    def intercept_unary_unary(
+        self, continuation: Callable[[Any, Any], Any], details: Any, request: Any
+    ) -> Any:
+        return continuation(self._with_token(details), request)
+
+    def intercept_unary_stream(
+        self, continuation: Callable[[Any, Any], Any], details: Any, request: Any
+    ) -> Any:
+        return continuation(self._with_token(details), request)
+
+
+def _permission(permission: str) -> str:
+    """The enum value name of READ, EDIT or MANAGE."""
+    if permission.upper() not in ("READ", "EDIT", "MANAGE"):
+        raise InvalidArgument(
+            f"permission must be READ, EDIT or MANAGE, got {permission!r}",
+            field="permission",
+            code=grpc.StatusCode.INVALID_ARGUMENT,
+        )
+    return f"PERMISSION_{permission.upper()}"
 
 
 _CONFLICT_POLICIES = {

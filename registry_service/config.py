@@ -19,6 +19,9 @@ from registry_service.store.idempotency import DEFAULT_WINDOW_S
 DEFAULT_DATABASE_URL = "sqlite:///registry.db"
 DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 
+AUTH_MODES = ("none", "token", "mtls")
+DEFAULT_PERMISSIONS = ("NONE", "READ", "EDIT", "MANAGE")
+
 T = TypeVar("T")
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -135,6 +138,23 @@ class Settings:
         "allow webhooks to private, loopback and link-local addresses (refused by default)",
     )
     log_level: str = _setting("INFO", "Python logging level")
+    auth: str = _setting(
+        "none",
+        "how callers are identified: none (everyone may do everything), token (bearer tokens) "
+        "or mtls (the client certificate's SAN or CN; needs --tls-client-ca and --http-port -1)",
+    )
+    default_permission: str = _setting(
+        "READ",
+        "permission every authenticated user has on every model: NONE, READ, EDIT or MANAGE",
+    )
+    protected_aliases: str | None = _setting(
+        None, "comma-separated aliases that only MANAGE may set or delete, e.g. champion,prod"
+    )
+    admin_identities: str | None = _setting(
+        None,
+        "comma-separated identities that are admins (mtls identities; with token, in addition "
+        "to admin tokens)",
+    )
 
     def __post_init__(self) -> None:
         for setting in fields(self):
@@ -165,6 +185,19 @@ class Settings:
             raise ValueError(
                 f"{described('webhook_schemes')} may name http and https, got "
                 f"{self.webhook_schemes!r}"
+            )
+        if self.auth not in AUTH_MODES:
+            raise ValueError(f"{described('auth')} must be one of {', '.join(AUTH_MODES)}")
+        if self.default_permission.upper() not in DEFAULT_PERMISSIONS:
+            raise ValueError(
+                f"{described('default_permission')} must be one of {', '.join(DEFAULT_PERMISSIONS)}"
+            )
+        if self.auth == "mtls" and self.tls_client_ca is None:
+            raise ValueError(f"--auth mtls needs {described('tls_client_ca')}")
+        if self.auth == "mtls" and self.http_port >= 0:
+            raise ValueError(
+                f"--auth mtls needs {described('http_port')} -1: HTTP requests carry no client "
+                "certificate to identify the caller by"
             )
         if not isinstance(logging.getLevelName(self.log_level.upper()), int):
             raise ValueError(f"{described('log_level')} {self.log_level!r} is not a logging level")

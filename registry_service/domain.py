@@ -190,3 +190,33 @@ class WebhookDelivery:
     next_attempt_timestamp: int
     creation_timestamp: int
     attempts: list[WebhookAttempt] = field(default_factory=list)
+
+
+class Permission(enum.IntEnum):
+    """A user's level on one registered model; each level includes the ones below it."""
+
+    READ = 1
+    EDIT = 2
+    MANAGE = 3
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A bearer token as it is listed: never its secret."""
+
+    id: int
+    user_id: str
+    admin: bool
+    description: str
+    creation_timestamp: int
+    # None while the token is valid.
+    revocation_timestamp: int | None
+
+
+@dataclass(frozen=True)
+class ModelPermission:
+    """One user's permission on one registered model."""
+
+    name: str
+    user_id: str
+    permission: Permission

@@ -80,3 +80,16 @@ class Cancelled(RegistryError):
     """The caller went away before the call finished; nothing was changed."""
 
     reason = "CANCELLED"
+
+
+class Unauthenticated(RegistryError):
+    """The call carried no credential, or one the server does not accept. The message is always
+    the same, so that it tells a guesser nothing."""
+
+    reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(RegistryError):
+    """The caller may see the resource but lacks the permission the call needs."""
+
+    reason = "PERMISSION_DENIED"

@@ -25,7 +25,9 @@ from registry_service.errors import (
     DeadlineExceeded,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     RegistryError,
+    Unauthenticated,
     Unavailable,
 )
 
@@ -45,6 +47,8 @@ _CODE_OF_ERROR: dict[type[RegistryError], grpc.StatusCode] = {
     Aborted: grpc.StatusCode.ABORTED,
     DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     Cancelled: grpc.StatusCode.CANCELLED,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
 }
 _ERROR_OF_CODE = {code: error for error, code in _CODE_OF_ERROR.items()}
 
@@ -101,7 +105,7 @@ _INTERNAL: grpc.Status = rpc_status.to_status(
 )
 
 
-def _abort(context: grpc.ServicerContext, status: grpc.Status) -> None:
+def abort_with_status(context: grpc.ServicerContext, status: grpc.Status) -> None:
     # What abort_with_status does, spelled out because grpcio-testing's context lacks
     # abort_with_status.
     context.set_trailing_metadata(status.trailing_metadata)
@@ -145,10 +149,10 @@ def abort_on_error(
                 raise request
             return method(self, request, context, *args, **kwargs)
         except RegistryError as error:
-            _abort(context, to_status(error))
+            abort_with_status(context, to_status(error))
         except Exception:
             log.exception("unexpected error in %s", method.__name__)
-            _abort(context, _INTERNAL)
+            abort_with_status(context, _INTERNAL)
         raise AssertionError("context.abort returned")  # pragma: no cover
 
     return cast(Callable[Concatenate[S, Any, grpc.ServicerContext, P], R], wrapper)
@@ -167,9 +171,9 @@ def abort_stream_on_error(
                 raise request
             yield from method(self, request, context)
         except RegistryError as error:
-            _abort(context, to_status(error))
+            abort_with_status(context, to_status(error))
         except Exception:
             log.exception("unexpected error in %s", method.__name__)
-            _abort(context, _INTERNAL)
+            abort_with_status(context, _INTERNAL)
 
     return wrapper

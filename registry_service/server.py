@@ -4,7 +4,7 @@ metrics and graceful shutdown."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 
@@ -16,6 +16,7 @@ from modelregistry.v1 import registry_service_pb2
 from prometheus_client import CollectorRegistry
 
 from registry_service.addresses import format_address
+from registry_service.auth import Access, AuthInterceptor, warn_if_open
 from registry_service.config import Settings
 from registry_service.events import EventFeed
 from registry_service.gateway.http_server import HttpServer, start_http
@@ -26,6 +27,7 @@ from registry_service.metrics import MetricsEndpoint, ServerMetrics
 from registry_service.servicer import ModelRegistryServicer
 from registry_service.shutdown import ShutdownRequests
 from registry_service.store import schema
+from registry_service.store.access_store import AccessStore
 from registry_service.store.engine import is_sqlite, make_engine
 from registry_service.store.registry_store import RegistryStore
 from registry_service.tls import server_credentials
@@ -144,13 +146,20 @@ def channel_options(settings: Settings, *, reuse_port: bool) -> list[tuple[str, 
     return options
 
 
-def grpc_server(settings: Settings, metrics: ServerMetrics, *, reuse_port: bool) -> grpc.Server:
-    """The bare gRPC server of one process: its threads, interceptor, channel options and call
+def grpc_server(
+    settings: Settings,
+    metrics: ServerMetrics,
+    *,
+    reuse_port: bool,
+    guards: Sequence[grpc.ServerInterceptor] = (),
+) -> grpc.Server:
+    """The bare gRPC server of one process: its threads, interceptors, channel options and call
     limit, with no service added yet. bench/echo.py serves its no-op ceiling on this too, so that
-    the benchmark's ratios compare like with like."""
+    the benchmark's ratios compare like with like. ``guards`` (authentication) run inside the
+    call interceptor, so refused calls are logged and counted like any other."""
     return grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="rpc"),
-        interceptors=[CallInterceptor(metrics, settings.max_deadline)],
+        interceptors=[CallInterceptor(metrics, settings.max_deadline), *guards],
         options=channel_options(settings, reuse_port=reuse_port),
         maximum_concurrent_rpcs=settings.max_concurrent_calls or None,
     )
@@ -160,8 +169,15 @@ def start(
     settings: Settings, store: RegistryStore | None = None, *, reuse_port: bool = False
 ) -> RunningServer:
     store = store or open_store(settings)
+    warn_if_open(settings)
+    access = Access(settings, AccessStore(store))
     metrics_registry = CollectorRegistry()
-    server = grpc_server(settings, ServerMetrics(metrics_registry), reuse_port=reuse_port)
+    server = grpc_server(
+        settings,
+        ServerMetrics(metrics_registry),
+        reuse_port=reuse_port,
+        guards=[AuthInterceptor(access)],
+    )
     feed = EventFeed(store, settings.event_poll_interval, settings.event_heartbeat_interval)
     sender = WebhookSender(
         UrlPolicy(frozenset(settings.webhook_scheme_list), settings.webhook_allow_private),
@@ -188,7 +204,7 @@ def start(
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     try:
-        http = start_http(settings, servicer, reuse_port=reuse_port)
+        http = start_http(settings, servicer, access, reuse_port=reuse_port)
     except OSError as error:
         http_address = format_address(settings.host, settings.http_port)
         raise OSError(f"cannot listen on {http_address} for http: {error}") from error

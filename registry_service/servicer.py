@@ -6,9 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import grpc
-from modelregistry.v1 import events_pb2, registry_service_pb2_grpc, webhooks_pb2
+from modelregistry.v1 import access_pb2, events_pb2, registry_service_pb2_grpc, webhooks_pb2
 from modelregistry.v1 import registry_service_pb2 as pb
 
+from registry_service import identity
+from registry_service.access_mapping import (
+    access_token_message,
+    permission_message,
+    permission_of,
+)
 from registry_service.config import Settings
 from registry_service.errors import InvalidArgument
 from registry_service.events import EventFeed
@@ -27,6 +33,7 @@ from registry_service.proto_mapping import (
     webhook_fields_of,
     webhook_message,
 )
+from registry_service.store.access_store import AccessStore
 from registry_service.store.registry_store import RegistryStore, check_event_filters
 from registry_service.store.webhook_rows import WebhookFields
 from registry_service.webhooks import UrlPolicy, WebhookSender
@@ -51,6 +58,7 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
             UrlPolicy(frozenset(defaults.webhook_scheme_list), defaults.webhook_allow_private),
             defaults.webhook_timeout,
         )
+        self._access = AccessStore(store)
 
     # -- registered models -------------------------------------------------------------------
 
@@ -419,6 +427,75 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
             deliveries=[delivery_message(d) for d in page.items],
             next_page_token=page.next_page_token,
         )
+
+    # -- access ------------------------------------------------------------------------------
+
+    @abort_on_error
+    def CreateAccessToken(
+        self, request: access_pb2.CreateAccessTokenRequest, context: grpc.ServicerContext
+    ) -> access_pb2.CreateAccessTokenResponse:
+        token, secret = self._access.create_token(
+            request.user_id, request.admin, request.description
+        )
+        return access_pb2.CreateAccessTokenResponse(
+            access_token=access_token_message(token), token=secret
+        )
+
+    @abort_on_error
+    def ListAccessTokens(
+        self, request: access_pb2.ListAccessTokensRequest, context: grpc.ServicerContext
+    ) -> access_pb2.ListAccessTokensResponse:
+        tokens = self._access.list_tokens(request.user_id)
+        return access_pb2.ListAccessTokensResponse(
+            access_tokens=[access_token_message(token) for token in tokens]
+        )
+
+    @abort_on_error
+    def RevokeAccessToken(
+        self, request: access_pb2.RevokeAccessTokenRequest, context: grpc.ServicerContext
+    ) -> access_pb2.RevokeAccessTokenResponse:
+        self._access.revoke_token(request.id)
+        return access_pb2.RevokeAccessTokenResponse()
+
+    @abort_on_error
+    def SetRegisteredModelPermission(
+        self,
+        request: access_pb2.SetRegisteredModelPermissionRequest,
+        context: grpc.ServicerContext,
+    ) -> access_pb2.SetRegisteredModelPermissionResponse:
+        permission = self._access.set_permission(
+            request.name, request.user_id, permission_of(request.permission)
+        )
+        return access_pb2.SetRegisteredModelPermissionResponse(
+            registered_model_permission=permission_message(permission)
+        )
+
+    @abort_on_error
+    def GetRegisteredModelPermissions(
+        self,
+        request: access_pb2.GetRegisteredModelPermissionsRequest,
+        context: grpc.ServicerContext,
+    ) -> access_pb2.GetRegisteredModelPermissionsResponse:
+        permissions = self._access.list_permissions(request.name)
+        return access_pb2.GetRegisteredModelPermissionsResponse(
+            registered_model_permissions=[permission_message(p) for p in permissions]
+        )
+
+    @abort_on_error
+    def DeleteRegisteredModelPermission(
+        self,
+        request: access_pb2.DeleteRegisteredModelPermissionRequest,
+        context: grpc.ServicerContext,
+    ) -> access_pb2.DeleteRegisteredModelPermissionResponse:
+        self._access.delete_permission(request.name, request.user_id)
+        return access_pb2.DeleteRegisteredModelPermissionResponse()
+
+    @abort_on_error
+    def GetCurrentIdentity(
+        self, request: access_pb2.GetCurrentIdentityRequest, context: grpc.ServicerContext
+    ) -> access_pb2.GetCurrentIdentityResponse:
+        caller = identity.current_access()
+        return access_pb2.GetCurrentIdentityResponse(user_id=caller.user_id, admin=caller.admin)
 
 
 def _as_of(request: pb.GetLatestVersionsRequest | pb.GetModelVersionByAliasRequest) -> int | None:

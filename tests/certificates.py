@@ -33,7 +33,8 @@ class Authority:
         self.cert = folder / f"{name}.pem"
         self.cert.write_bytes(self._certificate.public_bytes(serialization.Encoding.PEM))
 
-    def issue(self, common_name: str, *, server: bool) -> Pair:
+    def issue(self, common_name: str, *, server: bool, uri: str | None = None) -> Pair:
+        """A certificate for ``common_name``; a client one also names ``uri`` as a SAN."""
         key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
         builder = self._builder(subject, self._certificate.subject, key.public_key())
@@ -50,6 +51,11 @@ class Authority:
             builder = builder.add_extension(
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
             )
+            if uri is not None:
+                builder = builder.add_extension(
+                    x509.SubjectAlternativeName([x509.UniformResourceIdentifier(uri)]),
+                    critical=False,
+                )
         certificate = builder.sign(self._key, hashes.SHA256())
         pair = Pair(self.folder / f"{common_name}.crt", self.folder / f"{common_name}.key")
         pair.cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))

@@ -91,10 +91,11 @@ def test_every_example_succeeds(server: RunningServer, client: RegistryClient) -
                 client,
                 with_model=method.name not in ("CreateRegisteredModel", "ImportRegisteredModel"),
             )
-            request = json_format.Parse(
-                shown[method.name][1], message_factory.GetMessageClass(method.input_type)()
-            )
-            if "id" in method.input_type.fields_by_name:
+            request_class = message_factory.GetMessageClass(method.input_type)
+            request = json_format.Parse(shown[method.name][1], request_class())
+            if method.name.endswith(("Webhook", "WebhookDeliveries")) and "id" in (
+                method.input_type.fields_by_name
+            ):
                 # Webhook ids are the server's: the example's stands for one that exists.
                 request.id = client.create_webhook(
                     "https://ci.example.com/hook", [events_pb2.EVENT_TYPE_MODEL_VERSION_CREATED]

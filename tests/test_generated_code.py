@@ -66,4 +66,11 @@ def test_every_registry_rpc_is_in_the_contract() -> None:
         "DeleteWebhook",
         "TestWebhook",
         "ListWebhookDeliveries",
+        "CreateAccessToken",
+        "ListAccessTokens",
+        "RevokeAccessToken",
+        "SetRegisteredModelPermission",
+        "GetRegisteredModelPermissions",
+        "DeleteRegisteredModelPermission",
+        "GetCurrentIdentity",
     }

@@ -12,6 +12,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from modelregistry.v1 import (
+    access_pb2,
     events_pb2,
     model_version_pb2,
     registry_service_pb2,
@@ -930,7 +931,33 @@ ERROR_CASES: list[tuple[str, str, Any, tuple[grpc.StatusCode, str], str]] = [
      webhooks_pb2.TestWebhookRequest(id="ghost"), NOT_FOUND, "id"),
     ("list-deliveries-bad-status", "ListWebhookDeliveries",
      webhooks_pb2.ListWebhookDeliveriesRequest(status=9), INVALID, "status"),
+    ("token-no-user", "CreateAccessToken", access_pb2.CreateAccessTokenRequest(), INVALID,
+     "user_id"),
+    ("tokens-bad-user", "ListAccessTokens", access_pb2.ListAccessTokensRequest(user_id="a\nb"),
+     INVALID, "user_id"),
+    ("revoke-no-id", "RevokeAccessToken", access_pb2.RevokeAccessTokenRequest(), INVALID, "id"),
+    ("revoke-missing", "RevokeAccessToken", access_pb2.RevokeAccessTokenRequest(id=999),
+     NOT_FOUND, "id"),
+    ("grant-missing-model", "SetRegisteredModelPermission",
+     access_pb2.SetRegisteredModelPermissionRequest(
+         name="ghost", user_id="ann", permission=access_pb2.PERMISSION_READ),
+     NOT_FOUND, "name"),
+    ("grant-no-level", "SetRegisteredModelPermission",
+     access_pb2.SetRegisteredModelPermissionRequest(name="fraud", user_id="ann"), INVALID,
+     "permission"),
+    ("grant-no-user", "SetRegisteredModelPermission",
+     access_pb2.SetRegisteredModelPermissionRequest(
+         name="fraud", permission=access_pb2.PERMISSION_READ),
+     INVALID, "user_id"),
+    ("permissions-missing-model", "GetRegisteredModelPermissions",
+     access_pb2.GetRegisteredModelPermissionsRequest(name="ghost"), NOT_FOUND, "name"),
+    ("revoke-permission-missing-model", "DeleteRegisteredModelPermission",
+     access_pb2.DeleteRegisteredModelPermissionRequest(name="ghost", user_id="ann"), NOT_FOUND,
+     "name"),
 ]
+# Takes no input, so it has no error a caller could provoke (with --auth none).
+# GetCurrentIdentity and ListWebhooks take no input, so no input of theirs can be wrong.
+WITHOUT_ERROR_CASES = {"GetCurrentIdentity", "ListWebhooks"}
 # fmt: on
 
 
@@ -971,8 +998,7 @@ def test_documented_error_changes_nothing(
 
 
 def test_every_rpc_has_an_error_case() -> None:
-    # ListWebhooks takes no input, so no input of it can be wrong.
-    assert {case[1] for case in ERROR_CASES} == set(SERVICE.methods_by_name) - {"ListWebhooks"}
+    assert {case[1] for case in ERROR_CASES} == set(SERVICE.methods_by_name) - WITHOUT_ERROR_CASES
 
 
 def test_rejected_archiving_transition_moves_no_version(seeded: Stub) -> None:

@@ -79,10 +79,12 @@ def test_undecodable_bytes_are_invalid_argument_on_every_rpc(
     stub.CreateRegisteredModel(pb.CreateRegisteredModelRequest(name="kept"), timeout=TIMEOUT)
     before = snapshot(stub)
     for method in SERVICE.methods:
-        first = method.input_type.fields_by_number.get(1)
-        for damage, payload in UNDECODABLE.items():
-            if damage == "bad-utf8" and (first is None or first.type != first.TYPE_STRING):
-                continue  # bytes in a field that is no string are an unknown field, not bad
+        for kind, payload in UNDECODABLE.items():
+            # Bytes in a field 1 that is not a string, or that the message lacks, are an
+            # unknown field, which proto3 keeps and ignores.
+            first = method.input_type.fields_by_number.get(1)
+            if kind == "bad-utf8" and (first is None or first.type != FieldDescriptor.TYPE_STRING):
+                continue
             error = expect_error(raw_method(channel, method.name), payload, INVALID, None)
             assert method.input_type.full_name in error.details()
     assert snapshot(stub) == before
@@ -358,14 +360,14 @@ def _wire_damage(draw: st.DrawFn, method: MethodDescriptor) -> bytes:
     if damage == "unknown-varint":
         return valid + _varint(number << 3) + _varint(draw(st.integers(0, 2**64 - 1)))
     if damage == "wrong-type" and method.input_type.fields:
-        # A fixed64 where a string, number or message belongs.
+        # a fixed64 where a string, number or message belongs
         known = method.input_type.fields[draw(st.integers(0, len(method.input_type.fields) - 1))]
         return valid + _varint(known.number << 3 | 1) + b"\xff" * 8
     if damage == "unknown-bytes":
         payload = draw(st.binary(max_size=30))
         return valid + _varint(number << 3 | 2) + _varint(len(payload)) + payload
     if damage == "bad-utf8":
-        return valid + b"\x0a\x03\xc3\x28\xff"  # field 1, mostly a string, as invalid UTF-8
+        return valid + b"\x0a\x03\xc3\x28\xff"  # field 1, a string in most, as invalid UTF-8
     return bytes(draw(st.binary(max_size=64)))
 
 

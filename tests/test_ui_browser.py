@@ -28,7 +28,10 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from registry_service.server import RunningServer
+from registry_service.config import Settings
+from registry_service.server import RunningServer, start
+from registry_service.store.access_store import AccessStore
+from registry_service.store.registry_store import RegistryStore
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Playwright's own browser builds cannot be downloaded here; these flags keep Debian's
@@ -593,3 +596,35 @@ def test_headers_link_and_back_button_move_between_pages(ui: Ui) -> None:
     ui.page.go_back()
     expect(ui.heading()).to_have_text("Version 1")
     expect(ui.page).to_have_title(re.compile("fraud-detector version 1"))
+
+
+def test_with_token_auth_the_ui_signs_in_keeps_the_token_for_the_tab_and_signs_out(
+    browser: Browser, store: RegistryStore
+) -> None:
+    access = AccessStore(store)
+    _, token = access.create_token("ann")
+    revoked, revoked_secret = access.create_token("bob")
+    access.revoke_token(revoked.id)
+    running = start(Settings(port=0, http_port=0, auth="token"), store=store)
+    try:
+        for ui in _ui(browser, running, WIDE):
+            ui.api.headers["Authorization"] = f"Bearer {token}"
+            ui.register("fraud-detector")
+            page = ui.page
+            ui.open("/")
+            expect(ui.heading()).to_have_text("Sign in")
+            ui.shot("30-sign-in")
+            page.get_by_label("Access token").fill(revoked_secret)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("alert")).to_contain_text("not accepted")
+            page.get_by_label("Access token").fill(token)
+            page.get_by_role("button", name="Sign in").click()
+            expect(ui.model_rows()).to_have_count(1)
+            # Kept for the tab: another page of the UI needs no second sign-in.
+            ui.open("/models/fraud-detector")
+            expect(ui.heading()).to_have_text("fraud-detector")
+            page.get_by_role("button", name="Sign out").click()
+            expect(ui.heading()).to_have_text("Sign in")
+            expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+    finally:
+        running.stop(None)

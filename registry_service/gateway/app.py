@@ -17,8 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from registry_service.auth import AUTHORIZATION, Access
 from registry_service.errors import InvalidArgument, RegistryError
-from registry_service.gateway.context import call_servicer
+from registry_service.gateway.context import Metadata, call_servicer
 from registry_service.gateway.errors import error_response, http_error_response
 from registry_service.gateway.mlflow_json import request_from_json, request_from_query, to_json
 from registry_service.gateway.routes import HttpRoute, http_routes
@@ -28,11 +29,11 @@ from registry_service.servicer import ModelRegistryServicer
 SERVICE = registry_service_pb2.DESCRIPTOR.services_by_name["ModelRegistryService"]
 
 
-def build_app(servicer: ModelRegistryServicer, executor: Executor) -> Starlette:
+def build_app(servicer: ModelRegistryServicer, access: Access, executor: Executor) -> Starlette:
     routes = [
         Route(
             route.path,
-            _endpoint(route, getattr(servicer, route.rpc), executor),
+            _endpoint(route, getattr(servicer, route.rpc), access, executor),
             methods=[route.http_method],
         )
         for route in http_routes(SERVICE)
@@ -43,13 +44,23 @@ def build_app(servicer: ModelRegistryServicer, executor: Executor) -> Starlette:
 
 
 def _endpoint(
-    route: HttpRoute, method: Callable[[Any, Any], Message], executor: Executor
+    route: HttpRoute, method: Callable[[Any, Any], Message], access: Access, executor: Executor
 ) -> Callable[[Request], Awaitable[Response]]:
+    def call(query: list[tuple[str, str]], body: bytes, metadata: Metadata, peer: str) -> Message:
+        # The same checks as a gRPC call's, in the same order: the caller is authenticated
+        # before its request is even read. HTTP has no client certificate to offer.
+        caller = access.caller(metadata, {})
+        message = _request_message(route, query, body)
+        with access.serving(route.rpc, message, caller):
+            return call_servicer(method, message, peer)
+
     async def endpoint(request: Request) -> Response:
+        # The mlflow client sends MLFLOW_TRACKING_TOKEN as "Authorization: Bearer <token>".
+        metadata = tuple((AUTHORIZATION, value) for value in request.headers.getlist(AUTHORIZATION))
+        body = await request.body() if route.from_body else b""
         try:
-            message = await _request_message(route, request)
             response = await asyncio.get_running_loop().run_in_executor(
-                executor, call_servicer, method, message, _peer(request)
+                executor, call, request.query_params.multi_items(), body, metadata, _peer(request)
             )
         except RegistryError as error:
             return error_response(error)
@@ -58,10 +69,9 @@ def _endpoint(
     return endpoint
 
 
-async def _request_message(route: HttpRoute, request: Request) -> Message:
+def _request_message(route: HttpRoute, query: list[tuple[str, str]], body: bytes) -> Message:
     if not route.from_body:
-        return request_from_query(route.request_type, request.query_params.multi_items())
-    body = await request.body()
+        return request_from_query(route.request_type, query)
     try:
         data = json.loads(body) if body.strip() else {}
     except ValueError as error:

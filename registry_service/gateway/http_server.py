@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
 
+from registry_service.auth import Access
 from registry_service.config import Settings
 from registry_service.gateway.app import build_app
 from registry_service.servicer import ModelRegistryServicer
@@ -18,7 +19,12 @@ class HttpServer:
     """A running gateway and the port it really listens on."""
 
     def __init__(
-        self, settings: Settings, servicer: ModelRegistryServicer, *, reuse_port: bool = False
+        self,
+        settings: Settings,
+        servicer: ModelRegistryServicer,
+        access: Access,
+        *,
+        reuse_port: bool = False,
     ) -> None:
         # Bound here, not by uvicorn, so that a taken port fails the start like gRPC's does and
         # port 0 is resolved before the first request.
@@ -35,7 +41,7 @@ class HttpServer:
         # As many calls at once as gRPC serves, so HTTP cannot drain the database pool alone.
         self._executor = ThreadPoolExecutor(settings.threads, thread_name_prefix="http")
         config = uvicorn.Config(
-            build_app(servicer, self._executor),
+            build_app(servicer, access, self._executor),
             lifespan="off",
             log_config=None,
             log_level="warning",
@@ -60,9 +66,9 @@ class HttpServer:
 
 
 def start_http(
-    settings: Settings, servicer: ModelRegistryServicer, *, reuse_port: bool = False
+    settings: Settings, servicer: ModelRegistryServicer, access: Access, *, reuse_port: bool = False
 ) -> HttpServer | None:
     """The gateway on ``settings.http_port``, or None when that is negative (disabled)."""
     if settings.http_port < 0:
         return None
-    return HttpServer(settings, servicer, reuse_port=reuse_port)
+    return HttpServer(settings, servicer, access, reuse_port=reuse_port)

@@ -26,9 +26,11 @@ from registry_service.errors import RegistryError
 from registry_service.operator.archive import read_copies, read_manifest, write_archive
 from registry_service.operator.mlflow_import import DEFAULT_PAGE_SIZE, MlflowSource, copy_model
 from registry_service.operator.output import (
+    access_tokens_table,
     counted,
     model_details,
     models_table,
+    permissions_table,
     summary_json,
     summary_text,
     version_details,
@@ -40,7 +42,12 @@ from registry_service.operator.reading import (
     model_exists,
     models_to_export,
 )
-from registry_service.operator.records import model_json, version_json
+from registry_service.operator.records import (
+    access_token_json,
+    model_json,
+    permission_json,
+    version_json,
+)
 from registry_service.operator.transfer import Summary, TransferError, error_text, import_copy
 
 T = TypeVar("T")
@@ -56,9 +63,13 @@ class Options:
     target: str
     as_json: bool
     quiet: bool
+    token: str | None = None
+    tls_ca: str | None = None
 
     def client(self) -> RegistryClient:
-        return RegistryClient(self.target)
+        return RegistryClient(
+            self.target, token=self.token, tls=self.tls_ca is not None, tls_ca=self.tls_ca or None
+        )
 
 
 pass_options = click.make_pass_decorator(Options)
@@ -87,13 +98,32 @@ class RegistryGroup(click.Group):
     metavar="HOST:PORT",
     help="Registry server to talk to (REGISTRY_TARGET).",
 )
+@click.option(
+    "--token",
+    envvar="REGISTRY_TOKEN",
+    help="Access token for servers run with --auth token (REGISTRY_TOKEN).",
+)
+@click.option(
+    "--tls-ca",
+    envvar="REGISTRY_TLS_CA",
+    metavar="PEM",
+    help="Talk TLS, trusting this CA for the server's certificate; '' for the system's roots "
+    "(REGISTRY_TLS_CA).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of tables.")
 @click.option("--quiet", is_flag=True, help="Show no progress bars.")
 @click.pass_context
-def main(ctx: click.Context, target: str, as_json: bool, quiet: bool) -> None:
+def main(
+    ctx: click.Context,
+    target: str,
+    token: str | None,
+    tls_ca: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Operate a model registry: models, versions, aliases, tags, search, migration from MLflow,
-    export and import."""
-    ctx.obj = Options(target=target, as_json=as_json, quiet=quiet)
+    export and import, access tokens and permissions."""
+    ctx.obj = Options(target=target, as_json=as_json, quiet=quiet, token=token, tls_ca=tls_ca)
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -522,3 +552,92 @@ def refuse_clashes(client: RegistryClient, file: Path, names: Sequence[str]) -> 
             f"here: {listed}{more}. Nothing was imported; --on-conflict skip or rename imports "
             "the rest."
         )
+
+
+# -- access ------------------------------------------------------------------------------------
+
+
+@main.command("whoami")
+@pass_options
+def whoami(options: Options) -> None:
+    """Show who the server takes you to be."""
+    with options.client() as client:
+        caller = client.get_current_identity()
+    role = "admin" if caller.admin else "user"
+    show(options, {"user_id": caller.user_id, "admin": caller.admin}, f"{caller.user_id} ({role})")
+
+
+@main.group()
+def tokens() -> None:
+    """Access tokens (admins only)."""
+
+
+@tokens.command("create")
+@click.argument("user_id")
+@click.option("--admin", is_flag=True, help="Calls made with the token are admin calls.")
+@click.option("--description", default="")
+@pass_options
+def tokens_create(options: Options, user_id: str, admin: bool, description: str) -> None:
+    """Create a token for USER_ID and print its secret, which is shown only this once."""
+    with options.client() as client:
+        created = client.create_access_token(user_id, admin=admin, description=description)
+    data = {**access_token_json(created.access_token), "token": created.token}
+    show(options, data, created.token)
+
+
+@tokens.command("list")
+@click.option("--user", "user_id", default="", help="Only this user's tokens.")
+@pass_options
+def tokens_list(options: Options, user_id: str) -> None:
+    """List tokens (never their secrets)."""
+    with options.client() as client:
+        found = client.list_access_tokens(user_id)
+    show(options, [access_token_json(t) for t in found], access_tokens_table(found))
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+@pass_options
+def tokens_revoke(options: Options, token_id: int) -> None:
+    """Revoke a token: the next call made with it is refused."""
+    with options.client() as client:
+        client.revoke_access_token(token_id)
+    show(options, {"revoked": token_id}, f"revoked token {token_id}")
+
+
+@main.group()
+def permissions() -> None:
+    """Per-model permissions (MANAGE on the model, or admin)."""
+
+
+@permissions.command("grant")
+@click.argument("name")
+@click.argument("user_id")
+@click.argument("permission", type=click.Choice(["READ", "EDIT", "MANAGE"], case_sensitive=False))
+@pass_options
+def permissions_grant(options: Options, name: str, user_id: str, permission: str) -> None:
+    """Give USER_ID PERMISSION on model NAME, replacing what it had."""
+    with options.client() as client:
+        granted = client.set_registered_model_permission(name, user_id, permission)
+    show(options, permission_json(granted), f"{user_id} has {permission.upper()} on {name}")
+
+
+@permissions.command("list")
+@click.argument("name")
+@pass_options
+def permissions_list(options: Options, name: str) -> None:
+    """List the permissions granted on model NAME."""
+    with options.client() as client:
+        found = client.get_registered_model_permissions(name)
+    show(options, [permission_json(p) for p in found], permissions_table(found))
+
+
+@permissions.command("revoke")
+@click.argument("name")
+@click.argument("user_id")
+@pass_options
+def permissions_revoke(options: Options, name: str, user_id: str) -> None:
+    """Remove USER_ID's permission on model NAME."""
+    with options.client() as client:
+        client.delete_registered_model_permission(name, user_id)
+    show(options, {"name": name, "user_id": user_id}, f"{user_id} has no grant on {name}")

@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from modelregistry.v1.access_pb2 import AccessToken, RegisteredModelPermission
 from modelregistry.v1.model_version_pb2 import ModelVersion
 from modelregistry.v1.registered_model_pb2 import RegisteredModel
 
-from registry_service.operator.records import status_word
+from registry_service.operator.records import permission_word, status_word
 from registry_service.operator.transfer import Result, Summary
 
 # Longest description shown in a table cell; `get` shows it whole.
@@ -163,3 +164,27 @@ def _cell(text: str) -> str:
     if len(lines) == 1 and len(lines[0]) <= CELL_WIDTH:
         return lines[0]
     return lines[0][: CELL_WIDTH - 1] + "…"
+
+
+def access_tokens_table(tokens: Sequence[AccessToken]) -> str:
+    if not tokens:
+        return "no access tokens"
+    rows = [
+        [
+            str(token.id),
+            token.user_id,
+            "admin" if token.admin else "",
+            millis_text(token.creation_timestamp),
+            millis_text(token.revocation_timestamp) or "valid",
+            _cell(token.description),
+        ]
+        for token in tokens
+    ]
+    return table(["ID", "USER", "ADMIN", "CREATED", "REVOKED", "DESCRIPTION"], rows)
+
+
+def permissions_table(permissions: Sequence[RegisteredModelPermission]) -> str:
+    if not permissions:
+        return "no permissions granted"
+    rows = [[p.user_id, permission_word(p)] for p in permissions]
+    return table(["USER", "PERMISSION"], rows)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelregistry.v1.access_pb2 import AccessToken, Permission, RegisteredModelPermission
 from modelregistry.v1.model_version_pb2 import ModelVersion, ModelVersionStatus
 from modelregistry.v1.registered_model_pb2 import RegisteredModel
 
@@ -76,3 +77,23 @@ def status_value(word: str) -> int:
         return ModelVersionStatus.Value(_STATUS_PREFIX + word)
     except ValueError:
         raise ValueError(f"status {word!r} is not a model version status") from None
+
+
+def access_token_json(token: AccessToken) -> dict[str, Any]:
+    """A token as listed: never its secret; revocation_timestamp 0 while it is valid."""
+    fields = ("id", "user_id", "admin", "description", "creation_timestamp")
+    return {field: getattr(token, field) for field in fields} | {
+        "revocation_timestamp": token.revocation_timestamp
+    }
+
+
+def permission_word(permission: RegisteredModelPermission) -> str:
+    return Permission.Name(permission.permission).removeprefix("PERMISSION_")
+
+
+def permission_json(permission: RegisteredModelPermission) -> dict[str, Any]:
+    return {
+        "name": permission.name,
+        "user_id": permission.user_id,
+        "permission": permission_word(permission),
+    }

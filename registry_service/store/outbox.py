@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import ColumnElement, Select, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
 from registry_service.domain import Event, EventType, ModelVersion, Stage, VersionStatus
@@ -103,11 +103,12 @@ def read(
     model_names: Sequence[str],
     event_types: Sequence[EventType],
     limit: int,
+    readable: ColumnElement[bool],
     up_to: int | None = None,
 ) -> list[Event]:
     """Up to ``limit`` events after ``start_after`` (and at most ``up_to``) in sequence order,
-    filtered."""
-    statement: Select[Any] = select(events).where(events.c.sequence > start_after)
+    filtered, of the models the ``readable`` condition on ``events`` admits."""
+    statement: Select[Any] = select(events).where(events.c.sequence > start_after).where(readable)
     if up_to is not None:
         statement = statement.where(events.c.sequence <= up_to)
     if model_names:

@@ -21,12 +21,24 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, Table, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from registry_service import sources, validation
+from registry_service import identity, sources, validation
 from registry_service.domain import (
     ConflictPolicy,
     DeliveryStatus,
@@ -36,6 +48,7 @@ from registry_service.domain import (
     ImportResult,
     ModelVersion,
     Page,
+    Permission,
     RegisteredModel,
     Stage,
     VersionStatus,
@@ -62,9 +75,11 @@ from registry_service.store.loading import (
     versions_from_rows,
 )
 from registry_service.store.tables import (
+    events,
     model_version_tags,
     model_versions,
     registered_model_aliases,
+    registered_model_permissions,
     registered_model_tags,
     registered_models,
 )
@@ -135,6 +150,10 @@ class RegistryStore:
             with bounded_transaction(connection):
                 yield connection
 
+    # The access store (tokens, permissions) runs its work in these same transactions.
+    reading = _reading
+    writing = _writing
+
     def _write(
         self,
         operation: str,
@@ -171,19 +190,21 @@ class RegistryStore:
         name: str,
         tags: dict[str, str] | None = None,
         description: str = "",
-        user_id: str = "",
         request_id: str = "",
     ) -> RegisteredModel:
+        """The model, stamped with the caller as its user_id; an authenticated creator gets
+        MANAGE on it in the same transaction."""
         validation.check_model_name(name)
         tags = validation.check_tags(tags or {})
         validation.check_description(description)
-        validation.check_optional_line("user_id", user_id, validation.MAX_USER_ID_LENGTH)
+        user_id = identity.current_caller()
 
         def change(connection: Connection) -> RegisteredModel:
             now = self._clock()
             model_id = connection.execute(
                 insert(registered_models)
                 .values(
+                    **_unused_model_id(connection),
                     name=name,
                     creation_timestamp=now,
                     last_updated_timestamp=now,
@@ -195,6 +216,12 @@ class RegistryStore:
                 .returning(registered_models.c.id)
             ).scalar_one()
             _insert_tags(connection, registered_model_tags, "model_id", model_id, tags)
+            if user_id:
+                connection.execute(
+                    insert(registered_model_permissions).values(
+                        model_id=model_id, user_id=user_id, permission=Permission.MANAGE.name
+                    )
+                )
             outbox.record(
                 connection,
                 EventType.REGISTERED_MODEL_CREATED,
@@ -297,7 +324,7 @@ class RegistryStore:
                 .returning(registered_models.c.id, registered_models.c.revision)
             ).one_or_none()
             if deleted is None:
-                raise _model_not_found(name)
+                raise model_not_found(name)
             # Raising rolls the delete back.
             _check_etag(expected, deleted.revision, f"registered model {name!r}")
             outbox.record(
@@ -325,7 +352,8 @@ class RegistryStore:
             page_size=page_size,
         )
         with self._reading() as connection:
-            page, token = _page_rows(connection, select(registered_models), query)
+            statement = select(registered_models).where(readable_by_caller(registered_models.c.id))
+            page, token = _page_rows(connection, statement, query)
             return Page(models_from_rows(connection, page), token)
 
     def get_latest_versions(
@@ -361,9 +389,9 @@ class RegistryStore:
         run_link: str = "",
         description: str = "",
         experiment_id: str = "",
-        user_id: str = "",
         request_id: str = "",
     ) -> ModelVersion:
+        """The next version, stamped with the caller as its user_id."""
         validation.check_model_name(name)
         validation.check_identifier("source", source, validation.MAX_SOURCE_LENGTH)
         validation.check_optional_line("run_id", run_id, validation.MAX_RUN_ID_LENGTH)
@@ -373,7 +401,7 @@ class RegistryStore:
         validation.check_optional_line(
             "experiment_id", experiment_id, validation.MAX_EXPERIMENT_ID_LENGTH
         )
-        validation.check_optional_line("user_id", user_id, validation.MAX_USER_ID_LENGTH)
+        user_id = identity.current_caller()
         recorded_run_id = _run_id_agreeing_with_source(source, run_id)
         reference = sources.model_reference_of(source)
 
@@ -398,7 +426,7 @@ class RegistryStore:
                 .returning(registered_models.c.id, registered_models.c.last_version)
             ).one_or_none()
             if allocated is None:
-                raise _model_not_found(name)
+                raise model_not_found(name)
             model_id, version = allocated
             version_id = connection.execute(
                 insert(model_versions)
@@ -598,7 +626,8 @@ class RegistryStore:
             page_size=page_size,
         )
         with self._reading() as connection:
-            page, token = _page_rows(connection, version_select(), query)
+            statement = version_select().where(readable_by_caller(model_versions.c.model_id))
+            page, token = _page_rows(connection, statement, query)
             return Page(versions_from_rows(connection, page), token)
 
     def get_model_version_download_uri(self, name: str, version: int) -> str:
@@ -806,7 +835,14 @@ class RegistryStore:
         size = effective_page_size(page_size)
         after = max(start_after, _event_page_token(page_token))
         with self._reading() as connection:
-            found = outbox.read(connection, after, model_names, event_types, size + 1)
+            found = outbox.read(
+                connection,
+                after,
+                model_names,
+                event_types,
+                size + 1,
+                readable_by_caller(events.c.model_id),
+            )
         page = found[:size]
         return Page(page, str(page[-1].sequence) if len(found) > size else "")
 
@@ -824,7 +860,15 @@ class RegistryStore:
         counter row commits with them), so nothing up to it can still appear later."""
         with self._reading() as connection:
             high = outbox.high_water(connection)
-            found = outbox.read(connection, start_after, model_names, event_types, limit, high)
+            found = outbox.read(
+                connection,
+                start_after,
+                model_names,
+                event_types,
+                limit,
+                readable_by_caller(events.c.model_id),
+                high,
+            )
         if len(found) == limit:
             return found, found[-1].sequence
         return found, max(high, start_after)
@@ -1020,12 +1064,38 @@ def _page_rows(
     return page, token
 
 
+def readable_by_caller(model_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """Rows of models the caller may read, for any query that lists what is under models.
+    Filtered in the query, not after it, so that pages stay full and page tokens continue
+    where the previous page ended."""
+    caller = identity.current_access()
+    if caller.reads_every_model:
+        return true()
+    return model_id.in_(
+        select(registered_model_permissions.c.model_id).where(
+            registered_model_permissions.c.user_id == caller.user_id
+        )
+    )
+
+
+def _unused_model_id(connection: Connection) -> dict[str, int]:
+    """The id for a new model, where the database would pick one already used. SQLite hands the id
+    of a deleted model, when it was the highest, to the next one; the outbox keeps the ids of
+    deleted models (history and who may read it follow them), so a new model's id lies past every
+    id the outbox has seen. PostgreSQL's sequence never hands one out twice."""
+    if connection.dialect.name != "sqlite":
+        return {}
+    highest = connection.execute(select(func.max(registered_models.c.id))).scalar() or 0
+    announced = connection.execute(select(func.max(events.c.model_id))).scalar() or 0
+    return {"id": max(highest, announced) + 1}
+
+
 def _check_version_key(name: str, version: int) -> None:
     validation.check_model_name(name)
     validation.check_version(version)
 
 
-def _model_not_found(name: str) -> NotFound:
+def model_not_found(name: str) -> NotFound:
     return NotFound(f"registered model {name!r} does not exist", field="name")
 
 
@@ -1036,7 +1106,7 @@ def _version_not_found(name: str, version: int) -> NotFound:
 def _model_id(connection: Connection, name: str) -> int:
     model_id = connection.execute(_MODEL_ID_BY_NAME, {"name": name}).scalar_one_or_none()
     if model_id is None:
-        raise _model_not_found(name)
+        raise model_not_found(name)
     return int(model_id)
 
 
@@ -1073,7 +1143,7 @@ def _lock_model(
         .with_for_update()
     ).one_or_none()
     if locked is None:
-        raise _model_not_found(name)
+        raise model_not_found(name)
     _check_etag(etag, locked.revision, f"registered model {name!r}")
     if changes:
         stamp = {} if touched_at is None else {"last_updated_timestamp": touched_at}
@@ -1187,6 +1257,14 @@ def _run_id_agreeing_with_source(source: str, run_id: str) -> str:
     return source_run_id
 
 
+def missing_reference(source: str, name: str) -> NotFound:
+    """The error for a models:/ source naming a model that does not exist (or, to a caller who
+    may not read it, that it must not learn exists)."""
+    return NotFound(
+        f"source {source!r} names registered model {name!r}, which does not exist", field="source"
+    )
+
+
 def _resolve_model_reference(
     connection: Connection, reference: sources.ModelReference, source: str
 ) -> str:
@@ -1195,10 +1273,7 @@ def _resolve_model_reference(
         select(registered_models.c.id).where(registered_models.c.name == reference.name)
     ).scalar_one_or_none()
     if model_id is None:
-        raise NotFound(
-            f"source {source!r} names registered model {reference.name!r}, which does not exist",
-            field="source",
-        )
+        raise missing_reference(source, reference.name)
     version: int | None
     if reference.version is not None:
         version = reference.version
@@ -1460,6 +1535,7 @@ def _insert_import(
     model_id: int = connection.execute(
         insert(registered_models)
         .values(
+            **_unused_model_id(connection),
             name=name,
             creation_timestamp=model.creation_timestamp or now,
             last_updated_timestamp=model.last_updated_timestamp or now,

@@ -302,3 +302,35 @@ webhook_attempts = Table(
     Column("response_code", Integer, nullable=False),
     Column("error", Text, nullable=False),
 )
+
+# Bearer tokens (--auth token). Only the SHA-256 of a token is kept: a copy of the database does
+# not hand out working tokens.
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", String(limits.MAX_USER_ID_LENGTH), nullable=False),
+    Column("admin", Boolean, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("creation_timestamp", BigInteger, nullable=False),
+    # NULL while the token is valid; a revoked token stays listed.
+    Column("revocation_timestamp", BigInteger, nullable=True),
+)
+
+# Per-model grants. Keyed by the model's id, so a rename keeps them and a delete removes them.
+registered_model_permissions = Table(
+    "registered_model_permissions",
+    metadata,
+    Column(
+        "model_id",
+        Integer,
+        ForeignKey("registered_models.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("user_id", String(limits.MAX_USER_ID_LENGTH), primary_key=True),
+    # READ, EDIT or MANAGE.
+    Column("permission", String(16), nullable=False),
+    # Serves the search filter "models this user may read".
+    Index("ix_registered_model_permissions_user_id_model_id", "user_id", "model_id"),
+)

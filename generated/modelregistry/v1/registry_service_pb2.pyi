@@ -1,4 +1,5 @@
 from google.api import annotations_pb2 as _annotations_pb2
+from modelregistry.v1 import access_pb2 as _access_pb2
 from modelregistry.v1 import events_pb2 as _events_pb2
 from modelregistry.v1 import model_version_pb2 as _model_version_pb2
 from modelregistry.v1 import registered_model_pb2 as _registered_model_pb2

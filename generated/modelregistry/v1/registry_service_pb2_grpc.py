@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from modelregistry.v1 import access_pb2 as modelregistry_dot_v1_dot_access__pb2
 from modelregistry.v1 import events_pb2 as modelregistry_dot_v1_dot_events__pb2
 from modelregistry.v1 import registry_service_pb2 as modelregistry_dot_v1_dot_registry__service__pb2
 from modelregistry.v1 import webhooks_pb2 as modelregistry_dot_v1_dot_webhooks__pb2
@@ -34,9 +35,12 @@ class ModelRegistryServiceStub:
     (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE), or ABORTED for a
     write whose etag no longer matches, or TEMPORARILY_UNAVAILABLE when the database cannot be
     reached, and whose metadata key "field" names the offending request field when there is one.
-    Every write accepts a request_id that makes retrying it safe. Each RPC is also served as
-    HTTP/JSON at MLflow's REST path and method (its google.api.http option), so the stock MLflow
-    client works against this service unchanged.
+    Every write to models and versions accepts a request_id that makes retrying it safe; the access
+    RPCs are safe to repeat by nature, except CreateAccessToken, which makes a new token each time.
+    With authentication on, a missing or invalid credential fails with UNAUTHENTICATED, a call the
+    caller may not make with PERMISSION_DENIED, and a model the caller may not read is NOT_FOUND,
+    as if it did not exist. Each RPC with a google.api.http option is also served as HTTP/JSON at
+    MLflow's REST path and method, so the stock MLflow client works against this service unchanged.
     """
 
     def __init__(self, channel):
@@ -195,6 +199,41 @@ class ModelRegistryServiceStub:
                 request_serializer=modelregistry_dot_v1_dot_webhooks__pb2.ListWebhookDeliveriesRequest.SerializeToString,
                 response_deserializer=modelregistry_dot_v1_dot_webhooks__pb2.ListWebhookDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.CreateAccessToken = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/CreateAccessToken',
+                request_serializer=modelregistry_dot_v1_dot_access__pb2.CreateAccessTokenRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_access__pb2.CreateAccessTokenResponse.FromString,
+                _registered_method=True)
+        self.ListAccessTokens = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/ListAccessTokens',
+                request_serializer=modelregistry_dot_v1_dot_access__pb2.ListAccessTokensRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_access__pb2.ListAccessTokensResponse.FromString,
+                _registered_method=True)
+        self.RevokeAccessToken = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/RevokeAccessToken',
+                request_serializer=modelregistry_dot_v1_dot_access__pb2.RevokeAccessTokenRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_access__pb2.RevokeAccessTokenResponse.FromString,
+                _registered_method=True)
+        self.SetRegisteredModelPermission = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/SetRegisteredModelPermission',
+                request_serializer=modelregistry_dot_v1_dot_access__pb2.SetRegisteredModelPermissionRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_access__pb2.SetRegisteredModelPermissionResponse.FromString,
+                _registered_method=True)
+        self.GetRegisteredModelPermissions = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/GetRegisteredModelPermissions',
+                request_serializer=modelregistry_dot_v1_dot_access__pb2.GetRegisteredModelPermissionsRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_access__pb2.GetRegisteredModelPermissionsResponse.FromString,
+                _registered_method=True)
+        self.DeleteRegisteredModelPermission = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/DeleteRegisteredModelPermission',
+                request_serializer=modelregistry_dot_v1_dot_access__pb2.DeleteRegisteredModelPermissionRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_access__pb2.DeleteRegisteredModelPermissionResponse.FromString,
+                _registered_method=True)
+        self.GetCurrentIdentity = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/GetCurrentIdentity',
+                request_serializer=modelregistry_dot_v1_dot_access__pb2.GetCurrentIdentityRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_access__pb2.GetCurrentIdentityResponse.FromString,
+                _registered_method=True)
 
 
 class ModelRegistryServiceServicer:
@@ -204,9 +243,12 @@ class ModelRegistryServiceServicer:
     (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE), or ABORTED for a
     write whose etag no longer matches, or TEMPORARILY_UNAVAILABLE when the database cannot be
     reached, and whose metadata key "field" names the offending request field when there is one.
-    Every write accepts a request_id that makes retrying it safe. Each RPC is also served as
-    HTTP/JSON at MLflow's REST path and method (its google.api.http option), so the stock MLflow
-    client works against this service unchanged.
+    Every write to models and versions accepts a request_id that makes retrying it safe; the access
+    RPCs are safe to repeat by nature, except CreateAccessToken, which makes a new token each time.
+    With authentication on, a missing or invalid credential fails with UNAUTHENTICATED, a call the
+    caller may not make with PERMISSION_DENIED, and a model the caller may not read is NOT_FOUND,
+    as if it did not exist. Each RPC with a google.api.http option is also served as HTTP/JSON at
+    MLflow's REST path and method, so the stock MLflow client works against this service unchanged.
     """
 
     def CreateRegisteredModel(self, request, context):
@@ -364,7 +406,7 @@ class ModelRegistryServiceServicer:
         server) in one transaction: its versions keep their numbers, stages, timestamps and users, and
         the model's version counter resumes after last_version, so numbers deleted in the source are
         never handed out again. Either the whole model is imported or nothing is. An administrative
-        operation: the server has no authentication yet, so any caller that reaches it may import.
+        operation: admins only, since it writes the users and stages it is given.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -424,6 +466,55 @@ class ModelRegistryServiceServicer:
 
     def ListWebhookDeliveries(self, request, context):
         """Lists webhook deliveries with every attempt and its result, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateAccessToken(self, request, context):
+        """Creates a bearer token for a user and returns its secret, once. Admins only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAccessTokens(self, request, context):
+        """Lists access tokens without their secrets. Admins only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeAccessToken(self, request, context):
+        """Revokes an access token: the next call made with it is UNAUTHENTICATED. Admins only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetRegisteredModelPermission(self, request, context):
+        """Grants a user a permission on a registered model. MANAGE on the model, or admin.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRegisteredModelPermissions(self, request, context):
+        """Lists the permissions granted on a registered model. MANAGE on the model, or admin.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteRegisteredModelPermission(self, request, context):
+        """Removes a user's permission on a registered model. MANAGE on the model, or admin.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCurrentIdentity(self, request, context):
+        """Returns who the server takes the caller to be. Any authenticated caller.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -582,6 +673,41 @@ def add_ModelRegistryServiceServicer_to_server(servicer, server):
                     request_deserializer=modelregistry_dot_v1_dot_webhooks__pb2.ListWebhookDeliveriesRequest.FromString,
                     response_serializer=modelregistry_dot_v1_dot_webhooks__pb2.ListWebhookDeliveriesResponse.SerializeToString,
             ),
+            'CreateAccessToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAccessToken,
+                    request_deserializer=modelregistry_dot_v1_dot_access__pb2.CreateAccessTokenRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_access__pb2.CreateAccessTokenResponse.SerializeToString,
+            ),
+            'ListAccessTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccessTokens,
+                    request_deserializer=modelregistry_dot_v1_dot_access__pb2.ListAccessTokensRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_access__pb2.ListAccessTokensResponse.SerializeToString,
+            ),
+            'RevokeAccessToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeAccessToken,
+                    request_deserializer=modelregistry_dot_v1_dot_access__pb2.RevokeAccessTokenRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_access__pb2.RevokeAccessTokenResponse.SerializeToString,
+            ),
+            'SetRegisteredModelPermission': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRegisteredModelPermission,
+                    request_deserializer=modelregistry_dot_v1_dot_access__pb2.SetRegisteredModelPermissionRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_access__pb2.SetRegisteredModelPermissionResponse.SerializeToString,
+            ),
+            'GetRegisteredModelPermissions': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRegisteredModelPermissions,
+                    request_deserializer=modelregistry_dot_v1_dot_access__pb2.GetRegisteredModelPermissionsRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_access__pb2.GetRegisteredModelPermissionsResponse.SerializeToString,
+            ),
+            'DeleteRegisteredModelPermission': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteRegisteredModelPermission,
+                    request_deserializer=modelregistry_dot_v1_dot_access__pb2.DeleteRegisteredModelPermissionRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_access__pb2.DeleteRegisteredModelPermissionResponse.SerializeToString,
+            ),
+            'GetCurrentIdentity': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCurrentIdentity,
+                    request_deserializer=modelregistry_dot_v1_dot_access__pb2.GetCurrentIdentityRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_access__pb2.GetCurrentIdentityResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'modelregistry.v1.ModelRegistryService', rpc_method_handlers)
@@ -597,9 +723,12 @@ class ModelRegistryService:
     (RESOURCE_DOES_NOT_EXIST, RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE), or ABORTED for a
     write whose etag no longer matches, or TEMPORARILY_UNAVAILABLE when the database cannot be
     reached, and whose metadata key "field" names the offending request field when there is one.
-    Every write accepts a request_id that makes retrying it safe. Each RPC is also served as
-    HTTP/JSON at MLflow's REST path and method (its google.api.http option), so the stock MLflow
-    client works against this service unchanged.
+    Every write to models and versions accepts a request_id that makes retrying it safe; the access
+    RPCs are safe to repeat by nature, except CreateAccessToken, which makes a new token each time.
+    With authentication on, a missing or invalid credential fails with UNAUTHENTICATED, a call the
+    caller may not make with PERMISSION_DENIED, and a model the caller may not read is NOT_FOUND,
+    as if it did not exist. Each RPC with a google.api.http option is also served as HTTP/JSON at
+    MLflow's REST path and method, so the stock MLflow client works against this service unchanged.
     """
 
     @staticmethod
@@ -1402,6 +1531,195 @@ class ModelRegistryService:
             '/modelregistry.v1.ModelRegistryService/ListWebhookDeliveries',
             modelregistry_dot_v1_dot_webhooks__pb2.ListWebhookDeliveriesRequest.SerializeToString,
             modelregistry_dot_v1_dot_webhooks__pb2.ListWebhookDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAccessToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/CreateAccessToken',
+            modelregistry_dot_v1_dot_access__pb2.CreateAccessTokenRequest.SerializeToString,
+            modelregistry_dot_v1_dot_access__pb2.CreateAccessTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccessTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/ListAccessTokens',
+            modelregistry_dot_v1_dot_access__pb2.ListAccessTokensRequest.SerializeToString,
+            modelregistry_dot_v1_dot_access__pb2.ListAccessTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeAccessToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/RevokeAccessToken',
+            modelregistry_dot_v1_dot_access__pb2.RevokeAccessTokenRequest.SerializeToString,
+            modelregistry_dot_v1_dot_access__pb2.RevokeAccessTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRegisteredModelPermission(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/SetRegisteredModelPermission',
+            modelregistry_dot_v1_dot_access__pb2.SetRegisteredModelPermissionRequest.SerializeToString,
+            modelregistry_dot_v1_dot_access__pb2.SetRegisteredModelPermissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRegisteredModelPermissions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/GetRegisteredModelPermissions',
+            modelregistry_dot_v1_dot_access__pb2.GetRegisteredModelPermissionsRequest.SerializeToString,
+            modelregistry_dot_v1_dot_access__pb2.GetRegisteredModelPermissionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteRegisteredModelPermission(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/DeleteRegisteredModelPermission',
+            modelregistry_dot_v1_dot_access__pb2.DeleteRegisteredModelPermissionRequest.SerializeToString,
+            modelregistry_dot_v1_dot_access__pb2.DeleteRegisteredModelPermissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCurrentIdentity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/GetCurrentIdentity',
+            modelregistry_dot_v1_dot_access__pb2.GetCurrentIdentityRequest.SerializeToString,
+            modelregistry_dot_v1_dot_access__pb2.GetCurrentIdentityResponse.FromString,
             options,
             channel_credentials,
             insecure,

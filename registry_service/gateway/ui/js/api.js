@@ -1,6 +1,23 @@
 // The registry's MLflow-compatible JSON API: the only thing this UI talks to.
 
 const BASE = "/api/2.0/mlflow";
+// The access token of a server run with --auth token. Kept for this tab only (sessionStorage):
+// closing the tab signs out, and other sites' pages cannot read it.
+const TOKEN_KEY = "registry-token";
+// Dispatched on window when the server refuses a call for want of a valid token.
+export const UNAUTHENTICATED_EVENT = "registry-unauthenticated";
+
+export function signedIn() {
+  return sessionStorage.getItem(TOKEN_KEY) !== null;
+}
+
+export function signIn(token) {
+  sessionStorage.setItem(TOKEN_KEY, token);
+}
+
+export function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+}
 
 /** A failed call, carrying the server's {error_code, message} when it sent one. */
 export class ApiError extends Error {
@@ -14,6 +31,7 @@ export class ApiError extends Error {
   get notFound() {
     return this.status === 404;
   }
+
 }
 
 export function isAbort(error) {
@@ -32,12 +50,15 @@ async function call(method, path, { query, body, signal } = {}) {
     const text = params.toString();
     if (text) url += `?${text}`;
   }
+  const headers = body ? { "Content-Type": "application/json" } : {};
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token !== null) headers.Authorization = `Bearer ${token}`;
   let response;
   try {
     response = await fetch(url, {
       method,
       signal,
-      headers: body ? { "Content-Type": "application/json" } : {},
+      headers,
       body: body ? JSON.stringify(body) : undefined,
     });
   } catch (error) {
@@ -50,6 +71,10 @@ async function call(method, path, { query, body, signal } = {}) {
     data = text ? JSON.parse(text) : {};
   } catch {
     // A proxy's HTML error page, for instance: fall through to the status line.
+  }
+  if (response.status === 401) {
+    // Whatever asked, the answer is the same: the whole page turns into the sign-in form.
+    window.dispatchEvent(new Event(UNAUTHENTICATED_EVENT));
   }
   if (!response.ok) {
     const message = data?.message || `The server answered ${response.status} ${response.statusText}.`;

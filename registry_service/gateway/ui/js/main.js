@@ -1,11 +1,12 @@
 // Entry point: maps URLs to pages (the server serves index.html for the same paths) and wires
 // the header's Register button.
 
-import { isAbort } from "./api.js";
+import { UNAUTHENTICATED_EVENT, isAbort, signOut, signedIn } from "./api.js";
 import { errorBox } from "./components.js";
 import { replace } from "./dom.js";
 import { openRegisterDialog } from "./register-dialog.js";
 import { onNavigate, refresh } from "./router.js";
+import { signInForm } from "./sign-in.js";
 import { modelsPage } from "./pages/models.js";
 import { modelPage } from "./pages/model.js";
 import { versionPage } from "./pages/version.js";
@@ -46,7 +47,24 @@ async function render({ focus }) {
       replace(main, errorBox(error, { title: "This page could not be shown", retry: refresh }));
     }
   }
+  signOutButton.hidden = !signedIn();
 }
+
+// A refused call anywhere (a page, a dialog) replaces the page with the sign-in form; the page
+// is drawn again once a token is given.
+window.addEventListener(UNAUTHENTICATED_EVENT, () => {
+  pageRequests?.abort();
+  document.querySelector("dialog[open]")?.close();
+  replace(main, signInForm({ signedInAgain: refresh }));
+  main.querySelector("input")?.focus();
+  signOutButton.hidden = !signedIn();
+});
+
+const signOutButton = document.getElementById("sign-out-button");
+signOutButton.addEventListener("click", () => {
+  signOut();
+  refresh();
+});
 
 // Whichever page is behind the dialog may show the new version: draw it again.
 document.getElementById("register-button").addEventListener("click", () => openRegisterDialog({ registered: refresh }));

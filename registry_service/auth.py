@@ -1,0 +1,345 @@
+"""Who the caller is (authentication) and whether it may make this call (authorization).
+
+One layer for both transports: the gRPC interceptor (``AuthInterceptor``) and the HTTP gateway
+call ``Access.serving`` around the servicer method, which sets the caller for the store (see
+``identity``) so that writes are stamped with it and searches keep to what it may read.
+
+``RULES`` says what each RPC of ModelRegistryService needs. An RPC without a row is refused to
+everyone, admins too: a new RPC is closed until someone decides who may call it.
+
+A caller without READ on a model gets exactly the NOT_FOUND a missing model gives; a caller with
+READ but below the level the call needs gets PERMISSION_DENIED naming that level.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+
+import grpc
+
+from registry_service import grpc_errors, identity, sources, validation
+from registry_service.config import Settings
+from registry_service.domain import Permission, Stage
+from registry_service.errors import (
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    RegistryError,
+    Unauthenticated,
+)
+from registry_service.store.access_store import AccessStore
+from registry_service.store.registry_store import missing_reference, model_not_found
+
+log = logging.getLogger(__name__)
+
+SERVICE = "modelregistry.v1.ModelRegistryService"
+AUTHORIZATION = "authorization"
+# The same words for a missing, malformed, unknown and revoked credential: a guesser learns nothing.
+UNAUTHENTICATED_MESSAGE = "missing or invalid credentials"
+
+Metadata = Sequence[tuple[str, str | bytes]]
+AuthContext = Mapping[str, Iterable[bytes]]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The settings the rules read."""
+
+    protected_aliases: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one RPC needs beyond an authenticated caller."""
+
+    admin: bool = False
+    # The permission needed on the model named by the request's ``name`` field.
+    level: Permission | None = None
+    # When this says so, MANAGE is needed instead of ``level``.
+    manage_when: Callable[[Any, Policy], bool] | None = None
+    # The request's ``source`` may be a models:/ URI, whose model the call reads.
+    reads_source: bool = False
+
+    def describe(self) -> str:
+        """The requirement as docs/security.md states it."""
+        if self.admin:
+            return "admin"
+        if self.level is None:
+            return "authenticated"
+        needed = f"{self.level.name} on the model"
+        if self.manage_when:
+            needed += f"; {_WHEN[self.manage_when]}"
+        if self.reads_source:
+            needed += "; READ on the model a models:/ source names"
+        return needed
+
+
+def _into_production(request: Any, _policy: Policy) -> bool:
+    return str(request.stage).lower() == Stage.PRODUCTION.value.lower()
+
+
+def _protected_alias(request: Any, policy: Policy) -> bool:
+    return str(request.alias) in policy.protected_aliases
+
+
+_WHEN: dict[Callable[[Any, Policy], bool] | None, str] = {
+    _into_production: "MANAGE when the stage is Production",
+    _protected_alias: "MANAGE when the alias is in --protected-aliases",
+}
+
+AUTHENTICATED = Rule()
+ADMIN = Rule(admin=True)
+READ = Rule(level=Permission.READ)
+EDIT = Rule(level=Permission.EDIT)
+MANAGE = Rule(level=Permission.MANAGE)
+
+# Every RPC of ModelRegistryService, and what it needs (tests check that none is missing).
+RULES: dict[str, Rule] = {
+    # Anyone authenticated may create a model, and then holds MANAGE on it.
+    "CreateRegisteredModel": AUTHENTICATED,
+    "GetRegisteredModel": READ,
+    "RenameRegisteredModel": EDIT,
+    "UpdateRegisteredModel": EDIT,
+    "DeleteRegisteredModel": MANAGE,
+    # Answers only with the models the caller may read.
+    "SearchRegisteredModels": AUTHENTICATED,
+    "GetLatestVersions": READ,
+    "CreateModelVersion": Rule(level=Permission.EDIT, reads_source=True),
+    "GetModelVersion": READ,
+    "UpdateModelVersion": EDIT,
+    "TransitionModelVersionStage": Rule(level=Permission.EDIT, manage_when=_into_production),
+    "DeleteModelVersion": MANAGE,
+    "SearchModelVersions": AUTHENTICATED,
+    "GetModelVersionDownloadUri": READ,
+    "SetRegisteredModelTag": EDIT,
+    "DeleteRegisteredModelTag": EDIT,
+    "SetModelVersionTag": EDIT,
+    "DeleteModelVersionTag": EDIT,
+    "SetRegisteredModelAlias": Rule(level=Permission.EDIT, manage_when=_protected_alias),
+    "DeleteRegisteredModelAlias": Rule(level=Permission.EDIT, manage_when=_protected_alias),
+    "GetModelVersionByAlias": READ,
+    # Writes the users, stages and timestamps it is given.
+    "ImportRegisteredModel": ADMIN,
+    "CreateAccessToken": ADMIN,
+    "ListAccessTokens": ADMIN,
+    "RevokeAccessToken": ADMIN,
+    "SetRegisteredModelPermission": MANAGE,
+    "GetRegisteredModelPermissions": MANAGE,
+    "DeleteRegisteredModelPermission": MANAGE,
+    "GetCurrentIdentity": AUTHENTICATED,
+    # Both answer only with the events of models the caller may read.
+    "WatchEvents": AUTHENTICATED,
+    "ListEvents": AUTHENTICATED,
+    # A webhook is sent the events of every model, whoever may read them.
+    "CreateWebhook": ADMIN,
+    "ListWebhooks": ADMIN,
+    "UpdateWebhook": ADMIN,
+    "DeleteWebhook": ADMIN,
+    "TestWebhook": ADMIN,
+    "ListWebhookDeliveries": ADMIN,
+}
+
+
+def _names(value: str | None) -> frozenset[str]:
+    return frozenset(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def default_permission_of(settings: Settings) -> Permission | None:
+    word = settings.default_permission.upper()
+    return None if word == "NONE" else Permission[word]
+
+
+def warn_if_open(settings: Settings) -> None:
+    """Log a warning when a server without authentication listens beyond this machine."""
+    if settings.auth != "none":
+        return
+    try:
+        loopback = ipaddress.ip_address(settings.host).is_loopback
+    except ValueError:
+        loopback = settings.host == "localhost"
+    if not loopback:
+        log.warning(
+            "--auth none on %s: every caller that reaches the server may do everything, "
+            "admin operations included; use --auth token or --auth mtls",
+            settings.host,
+        )
+
+
+class Access:
+    """Authentication and authorization of calls to ModelRegistryService."""
+
+    def __init__(self, settings: Settings, store: AccessStore) -> None:
+        self._mode = settings.auth
+        self._store = store
+        self._default = default_permission_of(settings)
+        self._admins = _names(settings.admin_identities)
+        self._policy = Policy(protected_aliases=_names(settings.protected_aliases))
+
+    def caller(self, metadata: Metadata, auth_context: AuthContext) -> identity.Caller:
+        """Who presents these credentials; Unauthenticated when nobody the server knows."""
+        if self._mode == "none":
+            return identity.Caller()
+        user_id, admin = (
+            self._token_identity(metadata)
+            if self._mode == "token"
+            else _certificate_identity(auth_context)
+        )
+        admin = admin or user_id in self._admins
+        return identity.Caller(user_id, admin, admin or self._default is not None)
+
+    @contextmanager
+    def serving(self, rpc: str, request: object, caller: identity.Caller) -> Iterator[None]:
+        """Run the enclosed call as ``caller``, once it is allowed to make it."""
+        rule = RULES.get(rpc)
+        if rule is None:
+            raise PermissionDenied(f"{rpc} has no access rule, so nobody may call it")
+        # A request that did not parse is refused by the servicer and reveals nothing.
+        if not isinstance(request, InvalidArgument):
+            self._authorize(rpc, rule, request, caller)
+        with identity.calling_as(
+            caller.user_id, admin=caller.admin, reads_every_model=caller.reads_every_model
+        ):
+            yield
+
+    def _token_identity(self, metadata: Metadata) -> tuple[str, bool]:
+        values = [value for key, value in metadata if key == AUTHORIZATION]
+        if len(values) != 1 or not isinstance(values[0], str):
+            raise Unauthenticated(UNAUTHENTICATED_MESSAGE)
+        scheme, _, secret = values[0].partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise Unauthenticated(UNAUTHENTICATED_MESSAGE)
+        token = self._store.valid_token(secret.strip())
+        if token is None:
+            raise Unauthenticated(UNAUTHENTICATED_MESSAGE)
+        return token.user_id, token.admin
+
+    def _authorize(self, rpc: str, rule: Rule, request: Any, caller: identity.Caller) -> None:
+        if caller.admin:
+            return
+        if rule.admin:
+            raise PermissionDenied(f"{rpc} is for admins only")
+        if rule.level is None:
+            return
+        name: str = request.name
+        level = self._level(name, caller.user_id)
+        if level is None:
+            raise model_not_found(name)
+        needed = (
+            Permission.MANAGE
+            if rule.manage_when is not None and rule.manage_when(request, self._policy)
+            else rule.level
+        )
+        if level < needed:
+            raise PermissionDenied(
+                f"{rpc} on registered model {name!r} needs {needed.name} permission; "
+                f"you have {level.name}"
+            )
+        if rule.reads_source:
+            self._check_reference(request.source, caller.user_id)
+
+    def _level(self, name: str, user_id: str) -> Permission | None:
+        """The caller's level on the model: its grant or the default, whichever is higher.
+        NotFound, as for any caller, when the model does not exist."""
+        granted = self._store.permission_on(name, user_id)
+        levels = [level for level in (granted, self._default) if level is not None]
+        return max(levels, default=None)
+
+    def _check_reference(self, source: str, user_id: str) -> None:
+        """A models:/ source copies another model's source: that model must be readable."""
+        reference = sources.model_reference_of(source)
+        if reference is None:
+            return
+        try:
+            validation.check_model_name(reference.name, "source")
+            level = self._level(reference.name, user_id)
+        except (NotFound, InvalidArgument):
+            # The store reports a missing or malformed reference itself.
+            return
+        if level is None:
+            raise missing_reference(source, reference.name)
+
+
+def _certificate_identity(auth_context: AuthContext) -> tuple[str, bool]:
+    """The first subject alternative name of the client certificate, else its common name."""
+    for key in ("x509_subject_alternative_name", "x509_common_name"):
+        names = auth_context.get(key) or ()
+        for name in names:
+            if name:
+                return name.decode(), False
+    raise Unauthenticated(UNAUTHENTICATED_MESSAGE)
+
+
+class AuthInterceptor(grpc.ServerInterceptor):
+    """Runs every ModelRegistryService call through ``Access.serving``, streaming ones too.
+    Health and reflection stay open: meshes and load balancers probe them without credentials."""
+
+    def __init__(self, access: Access) -> None:
+        self._access = access
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = continuation(details)
+        service, _, rpc = details.method.lstrip("/").partition("/")
+        if handler is None or service != SERVICE:
+            return handler
+        metadata = tuple(details.invocation_metadata or ())
+        access = self._access
+
+        @contextmanager
+        def allowed(request: Any, context: grpc.ServicerContext) -> Iterator[None]:
+            try:
+                caller = access.caller(metadata, cast(AuthContext, context.auth_context()))
+                with access.serving(rpc, request, caller):
+                    yield
+            except RegistryError as error:
+                grpc_errors.abort_with_status(context, grpc_errors.to_status(error))
+
+        if handler.unary_unary is not None:
+            unary = handler.unary_unary
+
+            def guarded(request: Any, context: grpc.ServicerContext) -> Any:
+                with allowed(request, context):
+                    return unary(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(
+                guarded,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            stream = handler.unary_stream
+
+            def guarded_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+                with allowed(request, context):
+                    yield from stream(request, context)
+
+            return grpc.unary_stream_rpc_method_handler(
+                guarded_stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+
+        # A client or bidirectional stream has no single request to authorize: closed until
+        # someone decides how to check it.
+        def refused(_requests: Any, context: grpc.ServicerContext) -> Any:
+            denied = PermissionDenied(f"{rpc} streams requests, which no access rule covers")
+            grpc_errors.abort_with_status(context, grpc_errors.to_status(denied))
+
+        make = (
+            grpc.stream_stream_rpc_method_handler
+            if handler.response_streaming
+            else grpc.stream_unary_rpc_method_handler
+        )
+        return make(
+            refused,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
