@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ SERVICE = "modelregistry.v1.ModelRegistryService"
 AUTHORIZATION = "authorization"
 # The same words for a missing, malformed, unknown and revoked credential: a guesser learns nothing.
 UNAUTHENTICATED_MESSAGE = "missing or invalid credentials"
+# How often a server stream checks again that its caller's credentials still hold.
+STREAM_RECHECK_SECONDS = 1.0
 
 Metadata = Sequence[tuple[str, str | bytes]]
 AuthContext = Mapping[str, Iterable[bytes]]
@@ -319,7 +322,14 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
             def guarded_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
                 with allowed(request, context):
-                    yield from stream(request, context)
+                    checked = time.monotonic()
+                    for message in stream(request, context):
+                        # A watch outlives its credentials: a revoked token ends it by the next
+                        # message (a heartbeat, when idle) rather than never.
+                        if time.monotonic() - checked >= STREAM_RECHECK_SECONDS:
+                            access.caller(metadata, cast(AuthContext, context.auth_context()))
+                            checked = time.monotonic()
+                        yield message
 
             return grpc.unary_stream_rpc_method_handler(
                 guarded_stream,

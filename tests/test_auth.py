@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,6 +116,23 @@ def test_a_revoked_token_fails_on_the_very_next_call(
         assert client.get_current_identity().user_id == "ann"
         admin.revoke_access_token(admin.list_access_tokens("ann")[0].id)
         assert failure(client.get_current_identity).code == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_revoked_token_ends_a_running_watch(
+    token_server: RunningServer, admin_token: str
+) -> None:
+    ann = token_for(token_server, admin_token, "ann")
+    with client_for(token_server, ann) as client, client_for(token_server, admin_token) as admin:
+        client.create_registered_model("ann-watch")
+        watched = client.watch()
+        assert next(watched).model_name == "ann-watch"
+        admin.revoke_access_token(admin.list_access_tokens("ann")[0].id)
+        with pytest.raises(RegistryError) as raised:
+            for number in range(100):
+                admin.set_registered_model_tag("ann-watch", "k", str(number))
+                next(watched)
+                time.sleep(0.1)
+        assert raised.value.code == grpc.StatusCode.UNAUTHENTICATED
 
 
 def test_writes_are_stamped_with_the_caller_and_a_forged_user_id_is_ignored(
