@@ -99,8 +99,6 @@ def make_engine(url: str, *, pool_size: int = 10, timeout: float = DEFAULT_TIMEO
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-            return  # asked for no transaction (VACUUM, CREATE DATABASE)
         bounds = _current_call.get()
         begin = "BEGIN"
         if bounds is not None:
