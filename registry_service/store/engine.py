@@ -81,7 +81,7 @@ def make_engine(url: str, *, pool_size: int = 10, timeout: float = DEFAULT_TIMEO
     connect_args = {}
     if "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = max(_MIN_CONNECT_TIMEOUT_S, math.ceil(timeout))
-    engine = sqlalchemy.create_engine(
+    return sqlalchemy.create_engine(
         parsed,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -90,25 +90,7 @@ def make_engine(url: str, *, pool_size: int = 10, timeout: float = DEFAULT_TIMEO
         # service resumes without a restart once the database is back.
         pool_pre_ping=True,
         connect_args=connect_args,
-        # The driver's own BEGIN is switched off so that "begin" below sends it, together with
-        # the call's statement timeout: one round trip where the driver's BEGIN and a
-        # SET LOCAL took two. COMMIT and ROLLBACK stay the driver's (it sends them whenever a
-        # transaction is open, autocommit or not).
-        isolation_level="AUTOCOMMIT",
     )
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
-        bounds = _current_call.get()
-        begin = "BEGIN"
-        if bounds is not None:
-            # Each statement of the transaction ends by the call's deadline at the latest.
-            begin += f"; SET LOCAL statement_timeout = {_budget_ms(bounds)}"
-        # Straight to the driver: without parameters psycopg sends the text as one simple
-        # query, which may hold two statements (SQLAlchemy's execute would prepare it).
-        connection.connection.dbapi_connection.execute(begin)  # type: ignore[union-attr]
-
-    return engine
 
 
 def _sqlite_engine(url: URL, timeout: float, pool_size: int) -> Engine:
@@ -284,12 +266,12 @@ def bounded_transaction(connection: Connection) -> Iterator[None]:
     bounds.check()
     raw: Any = connection.connection.dbapi_connection
     sqlite = connection.dialect.name == "sqlite"
+    budget_ms = max(math.ceil(bounds.remaining() * 1000), 1)
     try:
         with (
             (
-                _sqlite_bounds(raw, bounds, _budget_ms(bounds), connection.info[_BUSY_TIMEOUT_MS])
+                _sqlite_bounds(raw, bounds, budget_ms, connection.info[_BUSY_TIMEOUT_MS])
                 if sqlite
-                # PostgreSQL's statement_timeout is set by the engine's BEGIN (make_engine).
                 else nullcontext()
             ),
             bounds.interruptible(
@@ -297,6 +279,8 @@ def bounded_transaction(connection: Connection) -> Iterator[None]:
             ),
             connection.begin(),
         ):
+            if not sqlite:
+                connection.exec_driver_sql(f"SET LOCAL statement_timeout = {budget_ms}")
             yield
             # The work is done but not committed: a caller that has gone gets a rollback.
             bounds.check()
@@ -307,11 +291,6 @@ def bounded_transaction(connection: Connection) -> Iterator[None]:
         if ended is not None:
             raise ended from error
         raise
-
-
-def _budget_ms(bounds: CallBounds) -> int:
-    """What is left of the call's deadline, in whole milliseconds, at least one."""
-    return max(math.ceil(bounds.remaining() * 1000), 1)
 
 
 @contextmanager
