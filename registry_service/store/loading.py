@@ -1,5 +1,6 @@
-"""Turning rows into domain records, a page at a time: tags, aliases and latest versions are read
-with one query each for the whole page, never one per row.
+"""Turning rows into domain records, a page at a time: a page of versions has its tags and its
+models' aliases read with one query, a page of models its tags, aliases and latest versions with
+one query each; never one per row.
 
 The statements are built once and reused with bound parameters (the ids as an expanding IN):
 constructing SQLAlchemy statements costs more Python time per call than the indexed queries
