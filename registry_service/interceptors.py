@@ -37,7 +37,9 @@ class CallInterceptor(grpc.ServerInterceptor):
         # Per method path: the service's handler and that handler observed. gRPC looks the
         # handler up for every call; wrapping it, and the method's metric series, are the same
         # each time, so they are built on a method's first call only.
-        self._observed: dict[str, tuple[grpc.RpcMethodHandler[Any, Any], Any]] = {}
+        self._observed: dict[
+            str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]
+        ] = {}
 
     def intercept_service(
         self,
@@ -49,8 +51,7 @@ class CallInterceptor(grpc.ServerInterceptor):
             return None
         known = self._observed.get(details.method)
         if known is not None and known[0] is handler:
-            observed: grpc.RpcMethodHandler[Any, Any] = known[1]
-            return observed
+            return known[1]
         calls = _MethodCalls(self._metrics, _call_type(handler), details.method)
 
         def observing(context: grpc.ServicerContext) -> AbstractContextManager[None]:
