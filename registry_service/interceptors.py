@@ -34,6 +34,12 @@ class CallInterceptor(grpc.ServerInterceptor):
     def __init__(self, metrics: ServerMetrics, max_deadline: float) -> None:
         self._metrics = metrics
         self._max_deadline = max_deadline
+        # Per method path: the service's handler and that handler observed. gRPC looks the
+        # handler up for every call; wrapping it, and the method's metric series, are the same
+        # each time, so they are built on a method's first call only.
+        self._observed: dict[
+            str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]
+        ] = {}
 
     def intercept_service(
         self,
@@ -43,33 +49,30 @@ class CallInterceptor(grpc.ServerInterceptor):
         handler = continuation(details)
         if handler is None:
             return None
-        kind = _call_type(handler)
-        service, _, method = details.method.lstrip("/").partition("/")
-        metadata = tuple(details.invocation_metadata or ())
+        known = self._observed.get(details.method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        calls = _MethodCalls(self._metrics, _call_type(handler), details.method)
 
         def observing(context: grpc.ServicerContext) -> AbstractContextManager[None]:
-            return self._observing(context, kind, service, method, metadata)
+            return self._observing(context, calls)
 
-        return _observed(handler, observing)
+        observed = _observed(handler, observing)
+        self._observed[details.method] = (handler, observed)
+        return observed
 
     @contextmanager
-    def _observing(
-        self,
-        context: grpc.ServicerContext,
-        kind: str,
-        service: str,
-        method: str,
-        metadata: tuple[tuple[str, str | bytes], ...],
-    ) -> Iterator[None]:
+    def _observing(self, context: grpc.ServicerContext, calls: _MethodCalls) -> Iterator[None]:
+        metadata = tuple(context.invocation_metadata() or ())
         call_id = next((str(v) for k, v in metadata if k == REQUEST_ID and v), uuid.uuid4().hex)
         token = logs.request_id.set(call_id)
-        self._metrics.started.labels(kind, service, method).inc()
+        calls.started.inc()
         started = time.perf_counter()
         failed = False
         try:
-            with tracing.server_span(service, method, metadata):
+            with tracing.server_span(calls.service, calls.method, metadata):
                 try:
-                    if kind == "server_stream":
+                    if calls.kind == "server_stream":
                         # A WatchEvents stream lives as long as its caller wants: --max-deadline
                         # does not cut it. Each of its reads is a short transaction bounded by
                         # the database timeout, and it stops once the caller is gone.
@@ -102,34 +105,51 @@ class CallInterceptor(grpc.ServerInterceptor):
                     context.set_trailing_metadata(
                         (*(context.trailing_metadata() or ()), (REQUEST_ID, call_id))
                     )
-                    self._record(context, kind, service, method, failed, started)
+                    _record(context, calls, failed, started)
         finally:
             logs.request_id.reset(token)
 
-    def _record(
-        self,
-        context: grpc.ServicerContext,
-        kind: str,
-        service: str,
-        method: str,
-        failed: bool,
-        started: float,
-    ) -> None:
-        seconds = time.perf_counter() - started
-        code = _outcome(context, failed)
-        self._metrics.handled.labels(kind, service, method, code.name).inc()
-        self._metrics.handling_seconds.labels(kind, service, method).observe(seconds)
-        fields: dict[str, Any] = {
-            "method": f"/{service}/{method}",
-            "code": code.name,
-            "duration_ms": round(seconds * 1000, 3),
-            "peer": context.peer(),
-        }
-        # With mTLS the caller is whoever its certificate names.
-        names: Any = context.auth_context().get("x509_common_name")
-        if names:
-            fields["identity"] = names[0].decode()
-        access_log.info("%s %s", fields["method"], code.name, extra={logs.FIELDS: fields})
+
+class _MethodCalls:
+    """One method's labels and metric series."""
+
+    def __init__(self, metrics: ServerMetrics, kind: str, path: str) -> None:
+        self.kind = kind
+        self.path = path
+        self.service, _, self.method = path.lstrip("/").partition("/")
+        labels = (kind, self.service, self.method)
+        self.started = metrics.started.labels(*labels)
+        self.handling_seconds = metrics.handling_seconds.labels(*labels)
+        self._handled = metrics.handled
+        self._handled_by_code: dict[grpc.StatusCode, Any] = {}
+
+    def handled(self, code: grpc.StatusCode) -> Any:
+        """The handled-calls counter of ``code``."""
+        counter = self._handled_by_code.get(code)
+        if counter is None:
+            counter = self._handled.labels(self.kind, self.service, self.method, code.name)
+            self._handled_by_code[code] = counter
+        return counter
+
+
+def _record(
+    context: grpc.ServicerContext, calls: _MethodCalls, failed: bool, started: float
+) -> None:
+    seconds = time.perf_counter() - started
+    code = _outcome(context, failed)
+    calls.handled(code).inc()
+    calls.handling_seconds.observe(seconds)
+    fields: dict[str, Any] = {
+        "method": calls.path,
+        "code": code.name,
+        "duration_ms": round(seconds * 1000, 3),
+        "peer": context.peer(),
+    }
+    # With mTLS the caller is whoever its certificate names.
+    names: Any = context.auth_context().get("x509_common_name")
+    if names:
+        fields["identity"] = names[0].decode()
+    access_log.info("%s %s", calls.path, code.name, extra={logs.FIELDS: fields})
 
 
 def _outcome(context: grpc.ServicerContext, failed: bool) -> grpc.StatusCode:

@@ -19,6 +19,9 @@ request_id: ContextVar[str | None] = ContextVar("registry_request_id", default=N
 # `extra=` key under which a log call passes fields of its own (the access log's).
 FIELDS = "fields"
 
+# One encoder for every line: json.dumps with an argument builds a new one per call.
+_ENCODER = json.JSONEncoder(default=str)
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -38,7 +41,7 @@ class JsonFormatter(logging.Formatter):
         line.update(getattr(record, FIELDS, {}))
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return _ENCODER.encode(line)
 
 
 def configure(level: str) -> None:

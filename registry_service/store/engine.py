@@ -297,10 +297,16 @@ def bounded_transaction(connection: Connection) -> Iterator[None]:
 def _sqlite_bounds(
     raw: Any, bounds: CallBounds, budget_ms: int, busy_timeout_ms: int
 ) -> Iterator[None]:
-    raw.execute(f"PRAGMA busy_timeout={min(budget_ms, busy_timeout_ms)}")
+    # Only a deadline nearer than the connection's own busy_timeout needs a lower one for this
+    # transaction. Most calls' deadlines are further away, and each PRAGMA is a statement that
+    # lets go of the GIL, which under load means waiting for it back behind other threads.
+    lowered = budget_ms < busy_timeout_ms
+    if lowered:
+        raw.execute(f"PRAGMA busy_timeout={budget_ms}")
     raw.set_progress_handler(bounds.over, SQLITE_PROGRESS_STEPS)
     try:
         yield
     finally:
         raw.set_progress_handler(None, 0)
-        raw.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        if lowered:
+            raw.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")

@@ -816,6 +816,13 @@ class RegistryStore:
         with self._reading() as connection:
             if as_of is not None:
                 return _alias_at(_state_at(connection, name, as_of), name, alias)
+            if alias.lower() != validation.LATEST_ALIAS:
+                row = connection.execute(
+                    _VERSION_BY_ALIAS, {"name": name, "alias": alias}
+                ).one_or_none()
+                if row is not None:
+                    return versions_from_rows(connection, [row])[0]
+            # "latest", or nothing found: the steps below tell which of model or alias is missing.
             model_id = _model_id(connection, name)
             version = _resolve_alias(connection, model_id, name, alias)
             return _load_version(connection, name, version)
@@ -1205,6 +1212,17 @@ _VERSION_BY_NAME = (
 )
 _MODEL_ID_BY_NAME = select(registered_models.c.id).where(
     registered_models.c.name == bindparam("name")
+)
+# An alias's version in one statement, where name, alias and version took three.
+_VERSION_BY_ALIAS = (
+    version_select()
+    .join(
+        registered_model_aliases,
+        (registered_model_aliases.c.model_id == model_versions.c.model_id)
+        & (registered_model_aliases.c.version == model_versions.c.version),
+    )
+    .where(registered_models.c.name == bindparam("name"))
+    .where(registered_model_aliases.c.alias == bindparam("alias"))
 )
 _ALIASED_VERSION = (
     select(registered_model_aliases.c.version)
