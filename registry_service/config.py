@@ -113,6 +113,13 @@ class Settings:
     event_heartbeat_interval: float = _setting(
         15.0, "seconds between heartbeats on an idle WatchEvents stream", positive=True
     )
+    max_watch_streams: int = _setting(
+        8,
+        "WatchEvents streams one process serves at once (each holds one of --threads); more are "
+        "refused with RESOURCE_EXHAUSTED, so that watchers never take every thread from the "
+        "other calls; at most --threads - 1 whatever this says",
+        minimum=1,
+    )
     webhooks: bool = _setting(True, "deliver webhooks from this process")
     webhook_poll_interval: float = _setting(
         1.0,

@@ -89,6 +89,13 @@ class Unauthenticated(RegistryError):
     reason = "UNAUTHENTICATED"
 
 
+class ResourceExhausted(RegistryError):
+    """The server is at a limit it keeps to stay responsive (e.g. its WatchEvents streams); the
+    call may be retried later or on another replica."""
+
+    reason = "RESOURCE_EXHAUSTED"
+
+
 class PermissionDenied(RegistryError):
     """The caller may see the resource but lacks the permission the call needs."""
 

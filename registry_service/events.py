@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from registry_service.domain import Event, EventType
+from registry_service.errors import ResourceExhausted
 from registry_service.store.registry_store import RegistryStore
 
 # Events read per database round trip.
@@ -26,12 +27,20 @@ class EventFeed:
     """The change feed of one server process."""
 
     def __init__(
-        self, store: RegistryStore, poll_interval: float, heartbeat_interval: float
+        self,
+        store: RegistryStore,
+        poll_interval: float,
+        heartbeat_interval: float,
+        max_streams: int,
     ) -> None:
         self._store = store
         self._poll_interval = poll_interval
         self._heartbeat_interval = heartbeat_interval
         self._closed = threading.Event()
+        # A stream holds a server thread for as long as it lives, and a stuck consumer may keep
+        # it for ever: capping the streams keeps threads free for every other call.
+        self._max_streams = max_streams
+        self._slots = threading.BoundedSemaphore(max_streams)
 
     def close(self) -> None:
         self._closed.set()
@@ -45,7 +54,25 @@ class EventFeed:
     ) -> Iterator[tuple[Event | None, int]]:
         """Yield (event, its sequence) for each event after ``start_after``, and (None, the
         sequence read up to) as a heartbeat, until ``active()`` turns false or the feed closes.
-        The second value is always a safe place to resume after."""
+        The second value is always a safe place to resume after. ResourceExhausted when the
+        process already serves its most streams."""
+        if not self._slots.acquire(blocking=False):
+            raise ResourceExhausted(
+                f"this server already serves {self._max_streams} WatchEvents streams "
+                "(--max-watch-streams, at most --threads - 1); retry later or on another replica"
+            )
+        try:
+            yield from self._tail(start_after, model_names, event_types, active)
+        finally:
+            self._slots.release()
+
+    def _tail(
+        self,
+        start_after: int,
+        model_names: Sequence[str],
+        event_types: Sequence[EventType],
+        active: Callable[[], bool],
+    ) -> Iterator[tuple[Event | None, int]]:
         after = start_after
         wait = FIRST_WAIT
         last_sent = time.monotonic()

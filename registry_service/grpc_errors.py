@@ -27,6 +27,7 @@ from registry_service.errors import (
     NotFound,
     PermissionDenied,
     RegistryError,
+    ResourceExhausted,
     Unauthenticated,
     Unavailable,
 )
@@ -49,6 +50,7 @@ _CODE_OF_ERROR: dict[type[RegistryError], grpc.StatusCode] = {
     Cancelled: grpc.StatusCode.CANCELLED,
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 _ERROR_OF_CODE = {code: error for error, code in _CODE_OF_ERROR.items()}
 

@@ -178,7 +178,12 @@ def start(
         reuse_port=reuse_port,
         guards=[AuthInterceptor(access)],
     )
-    feed = EventFeed(store, settings.event_poll_interval, settings.event_heartbeat_interval)
+    feed = EventFeed(
+        store,
+        settings.event_poll_interval,
+        settings.event_heartbeat_interval,
+        min(settings.max_watch_streams, settings.threads - 1),
+    )
     sender = WebhookSender(
         UrlPolicy(frozenset(settings.webhook_scheme_list), settings.webhook_allow_private),
         settings.webhook_timeout,

@@ -52,7 +52,10 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
         defaults = Settings()
         self._store = store
         self._feed = feed or EventFeed(
-            store, defaults.event_poll_interval, defaults.event_heartbeat_interval
+            store,
+            defaults.event_poll_interval,
+            defaults.event_heartbeat_interval,
+            min(defaults.max_watch_streams, defaults.threads - 1),
         )
         self._sender = sender or WebhookSender(
             UrlPolicy(frozenset(defaults.webhook_scheme_list), defaults.webhook_allow_private),

@@ -4,6 +4,7 @@ heartbeats, several server processes) and as_of reads against a scripted history
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -493,6 +494,61 @@ def test_watch_resumes_after_a_disconnect_with_no_gap_and_no_duplicate(
         stream.close()
         watcher.close()
     assert [e.sequence for e in seen] == [1, 2, 3, 4, 5]
+
+
+def test_watch_streams_are_capped_so_stuck_watchers_leave_threads_for_other_calls(
+    store: RegistryStore,
+) -> None:
+    store.create_registered_model("fraud")
+    settings = Settings(
+        port=0,
+        http_port=-1,
+        webhooks=False,
+        threads=4,
+        max_watch_streams=2,
+        event_poll_interval=0.05,
+    )
+    running = start(settings, store=store)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            stub = registry_service_pb2_grpc.ModelRegistryServiceStub(channel)
+            # Two watchers that read one message and then nothing more: stuck consumers.
+            stuck = [stub.WatchEvents(events_pb2.WatchEventsRequest()) for _ in range(2)]
+            for call in stuck:
+                assert next(call).event.model_name == "fraud"
+            with pytest.raises(grpc.RpcError) as refused:
+                next(stub.WatchEvents(events_pb2.WatchEventsRequest(), timeout=PATIENCE_S))
+            assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "--max-watch-streams" in (refused.value.details() or "")
+            # The other calls still have threads: writes and reads from four callers at once.
+            with RegistryClient(f"127.0.0.1:{running.port}") as client:
+                workers = [
+                    threading.Thread(
+                        target=client.create_model_version, args=("fraud", f"s3://b/{n}")
+                    )
+                    for n in range(4)
+                ]
+                for worker in workers:
+                    worker.start()
+                for worker in workers:
+                    worker.join(PATIENCE_S)
+                assert len(client.search_model_versions("name = 'fraud'")) == 4
+            # A watcher that leaves frees its slot for the next.
+            stuck[0].cancel()
+            deadline = time.monotonic() + PATIENCE_S
+            while True:
+                try:
+                    call = stub.WatchEvents(events_pb2.WatchEventsRequest(), timeout=PATIENCE_S)
+                    assert next(call).event.model_name == "fraud"
+                    call.cancel()
+                    break
+                except grpc.RpcError as error:
+                    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                    assert time.monotonic() < deadline, "the cancelled stream kept its slot"
+                    time.sleep(0.05)
+            stuck[1].cancel()
+    finally:
+        running.stop(None)
 
 
 def test_a_server_shutting_down_ends_its_watch_streams_cleanly(store: RegistryStore) -> None:
