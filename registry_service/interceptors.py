@@ -34,12 +34,10 @@ class CallInterceptor(grpc.ServerInterceptor):
     def __init__(self, metrics: ServerMetrics, max_deadline: float) -> None:
         self._metrics = metrics
         self._max_deadline = max_deadline
-        # Per method path: the service's handler and that handler observed. gRPC looks the
-        # handler up for every call; wrapping it, and the method's metric series, are the same
-        # each time, so they are built on a method's first call only.
-        self._observed: dict[
-            str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]
-        ] = {}
+        # Per method path: its labels and metric series, the same for every call, so they are
+        # built on a method's first call only. (The handler itself is new per call whenever an
+        # inner interceptor, such as the auth guard, wraps it, so it is wrapped per call.)
+        self._calls: dict[str, _MethodCalls] = {}
 
     def intercept_service(
         self,
@@ -49,17 +47,15 @@ class CallInterceptor(grpc.ServerInterceptor):
         handler = continuation(details)
         if handler is None:
             return None
-        known = self._observed.get(details.method)
-        if known is not None and known[0] is handler:
-            return known[1]
-        calls = _MethodCalls(self._metrics, _call_type(handler), details.method)
+        calls = self._calls.get(details.method)
+        if calls is None:
+            calls = _MethodCalls(self._metrics, _call_type(handler), details.method)
+            self._calls[details.method] = calls
 
         def observing(context: grpc.ServicerContext) -> AbstractContextManager[None]:
             return self._observing(context, calls)
 
-        observed = _observed(handler, observing)
-        self._observed[details.method] = (handler, observed)
-        return observed
+        return _observed(handler, observing)
 
     @contextmanager
     def _observing(self, context: grpc.ServicerContext, calls: _MethodCalls) -> Iterator[None]:
