@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from registry_service import validation
 from registry_service.domain import AccessToken, ModelPermission, Permission
 from registry_service.errors import NotFound
-from registry_service.store.registry_store import RegistryStore, _model_id, now_millis
+from registry_service.store.registry_store import RegistryStore, model_id_by_name, now_millis
 from registry_service.store.tables import access_tokens, registered_model_permissions
 
 MAX_TOKEN_DESCRIPTION_LENGTH = 1000
@@ -101,7 +101,7 @@ class AccessStore:
         error the registry gives for a missing model, when there is no such model."""
         validation.check_model_name(name)
         with self._store.reading() as connection:
-            model_id = _model_id(connection, name)
+            model_id = model_id_by_name(connection, name)
             level = connection.execute(
                 select(registered_model_permissions.c.permission)
                 .where(registered_model_permissions.c.model_id == model_id)
@@ -113,7 +113,7 @@ class AccessStore:
         validation.check_model_name(name)
         validation.check_identifier("user_id", user_id, validation.MAX_USER_ID_LENGTH)
         with self._store.writing() as connection:
-            model_id = _model_id(connection, name)
+            model_id = model_id_by_name(connection, name)
             _delete_permission(connection, model_id, user_id)
             connection.execute(
                 insert(registered_model_permissions).values(
@@ -125,7 +125,7 @@ class AccessStore:
     def list_permissions(self, name: str) -> list[ModelPermission]:
         validation.check_model_name(name)
         with self._store.reading() as connection:
-            model_id = _model_id(connection, name)
+            model_id = model_id_by_name(connection, name)
             rows = connection.execute(
                 select(registered_model_permissions)
                 .where(registered_model_permissions.c.model_id == model_id)
@@ -137,7 +137,7 @@ class AccessStore:
         validation.check_model_name(name)
         validation.check_identifier("user_id", user_id, validation.MAX_USER_ID_LENGTH)
         with self._store.writing() as connection:
-            _delete_permission(connection, _model_id(connection, name), user_id)
+            _delete_permission(connection, model_id_by_name(connection, name), user_id)
 
 
 def _delete_permission(connection: Connection, model_id: int, user_id: str) -> None:

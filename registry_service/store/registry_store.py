@@ -244,7 +244,7 @@ class RegistryStore:
     def get_registered_model(self, name: str) -> RegisteredModel:
         validation.check_model_name(name)
         with self._reading() as connection:
-            return self._load_model(connection, _model_id(connection, name))
+            return self._load_model(connection, model_id_by_name(connection, name))
 
     def rename_registered_model(
         self, name: str, new_name: str, etag: str = "", request_id: str = ""
@@ -374,7 +374,7 @@ class RegistryStore:
                         highest[stage] = max(highest.get(stage, 0), number)
                 found = [state.version_with_aliases(number) for number in highest.values()]
             else:
-                model_id = _model_id(connection, name)
+                model_id = model_id_by_name(connection, name)
                 found = latest_versions(connection, [model_id], wanted).get(model_id, [])
             return sorted(found, key=lambda v: order[v.current_stage])
 
@@ -823,7 +823,7 @@ class RegistryStore:
                 if row is not None:
                     return versions_from_rows(connection, [row])[0]
             # "latest", or nothing found: the steps below tell which of model or alias is missing.
-            model_id = _model_id(connection, name)
+            model_id = model_id_by_name(connection, name)
             version = _resolve_alias(connection, model_id, name, alias)
             return _load_version(connection, name, version)
 
@@ -1110,7 +1110,8 @@ def _version_not_found(name: str, version: int) -> NotFound:
     return NotFound(f"model version {version} of {name!r} does not exist", field="version")
 
 
-def _model_id(connection: Connection, name: str) -> int:
+def model_id_by_name(connection: Connection, name: str) -> int:
+    """The row id of the model ``name``; NotFound, naming the model, when there is none."""
     model_id = connection.execute(_MODEL_ID_BY_NAME, {"name": name}).scalar_one_or_none()
     if model_id is None:
         raise model_not_found(name)
@@ -1234,7 +1235,8 @@ _ALIASED_VERSION = (
 def _load_version(connection: Connection, name: str, version: int) -> ModelVersion:
     row = connection.execute(_VERSION_BY_NAME, {"name": name, "version": version}).one_or_none()
     if row is None:
-        _model_id(connection, name)  # a missing model is reported as such, not as its version
+        # A missing model is reported as such, not as its version.
+        model_id_by_name(connection, name)
         raise _version_not_found(name, version)
     return versions_from_rows(connection, [row])[0]
 
