@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     CompoundSelect,
     Integer,
@@ -35,6 +36,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from registry_service.domain import ModelVersion, RegisteredModel, Stage, VersionStatus
+from registry_service.store.driver_sql import DriverStatement
 from registry_service.store.tables import (
     model_version_tags,
     model_versions,
@@ -90,11 +92,10 @@ def versions_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list
     tuples: Sequence[Any] = rows
     tags: dict[int, dict[str, str]] = defaultdict(dict)
     aliases: dict[tuple[int, int], list[str]] = defaultdict(list)
-    labels = connection.execute(
-        _version_labels_statement(connection.dialect.name),
-        {"ids": list({row[0] for row in tuples}), "model_ids": list({row[1] for row in tuples})},
+    labels = _version_labels(
+        connection, list({row[0] for row in tuples}), list({row[1] for row in tuples})
     )
-    for is_alias, owner_id, label, value, version in labels.all():
+    for is_alias, owner_id, label, value, version in labels:
         if is_alias:
             aliases[(owner_id, version)].append(label)
         else:
@@ -151,19 +152,39 @@ def latest_versions(
     wanted = list(dict.fromkeys(stages))
     if not ids or not wanted:
         return {}
-    statement = _latest_statement(connection.dialect.name, tuple(wanted))
-    rows = connection.execute(statement, {"ids": list(ids)}).all()
+    rows: Sequence[Any]
+    if len(ids) == 1:
+        one = _one_model_latest_statement(connection.dialect.name, tuple(wanted))
+        rows = one.rows(connection, {"id": next(iter(ids))})
+    else:
+        many = _latest_statement(connection.dialect.name, tuple(wanted))
+        rows = connection.execute(many, {"ids": list(ids)}).all()
     by_model: dict[int, list[ModelVersion]] = defaultdict(list)
     for row, version in zip(rows, versions_from_rows(connection, rows), strict=True):
-        by_model[row.model_id].append(version)
+        by_model[row[1]].append(version)
     for versions in by_model.values():
         versions.sort(key=lambda v: _STAGE_ORDER[v.current_stage])
     return by_model
 
 
 @cache
+def _one_model_latest_statement(dialect: str, wanted: tuple[Stage, ...]) -> DriverStatement:
+    """The latest-versions query for the one model ``:id`` (GetLatestVersions)."""
+    return DriverStatement(
+        _latest_select(dialect, wanted, registered_models.c.id == bindparam("id"))
+    )
+
+
+@cache
 def _latest_statement(dialect: str, wanted: tuple[Stage, ...]) -> Select[Any]:
     """The latest-versions query for models ``:ids`` and the stages ``wanted``."""
+    return _latest_select(dialect, wanted, _among_ids(registered_models.c.id, dialect))
+
+
+def _latest_select(
+    dialect: str, wanted: tuple[Stage, ...], models: ColumnElement[bool]
+) -> Select[Any]:
+    """The latest versions in the stages ``wanted`` of the models ``models`` selects."""
     stage_rows = union_all(*(select(literal(stage.value).label("stage")) for stage in wanted))
     stage_table = stage_rows.subquery("stages")
     if dialect == "postgresql":
@@ -200,7 +221,7 @@ def _latest_statement(dialect: str, wanted: tuple[Stage, ...]) -> Select[Any]:
                 ),
             )
         )
-    return statement.where(_among_ids(registered_models.c.id, dialect))
+    return statement.where(models)
 
 
 def models_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list[RegisteredModel]:
@@ -280,12 +301,56 @@ def _aliases_statement(dialect: str) -> Select[Any]:
     )
 
 
-@cache
-def _version_labels_statement(dialect: str) -> CompoundSelect[Any]:
-    """The tags of the versions ``:ids`` and the aliases of the models ``:model_ids`` in one
-    statement (one statement fewer per version read, the largest part of whose cost is
-    SQLAlchemy's per-statement work): rows (False, version_id, key, value, NULL), then
-    (True, model_id, alias, NULL, version), each kind in label order."""
+def _version_labels(
+    connection: Connection, version_ids: list[int], model_ids: list[int]
+) -> list[Any]:
+    """The tags of the versions ``version_ids`` and the aliases of the models ``model_ids``."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        # One array parameter each: one statement text for any number of ids.
+        statement = _version_labels_statement(dialect, 0, 0)
+        return statement.rows(connection, {"ids": version_ids, "model_ids": model_ids})
+    statement = _version_labels_statement(dialect, len(version_ids), len(model_ids))
+    return statement.rows(
+        connection, {**_numbered("ids", version_ids), **_numbered("model_ids", model_ids)}
+    )
+
+
+# A page reads versions of a few distinct counts (1 for a point read, one per stage for the
+# latest versions, the page size for searches): each count's statement is compiled once.
+@lru_cache(maxsize=256)
+def _version_labels_statement(dialect: str, versions: int, models: int) -> DriverStatement:
+    if dialect == "postgresql":
+        return DriverStatement(
+            _labels(
+                _among_ids(model_version_tags.c.version_id, dialect),
+                _among_ids(registered_model_aliases.c.model_id, dialect, "model_ids"),
+            )
+        )
+    return DriverStatement(
+        _labels(
+            model_version_tags.c.version_id.in_(_numbered_parameters("ids", versions)),
+            registered_model_aliases.c.model_id.in_(_numbered_parameters("model_ids", models)),
+        )
+    )
+
+
+def _numbered_parameters(name: str, count: int) -> list[BindParameter[Any]]:
+    return [bindparam(f"{name}_{index}") for index in range(count)]
+
+
+def _numbered(name: str, values: list[int]) -> dict[str, int]:
+    """``values`` as the parameters ``_numbered_parameters(name, len(values))`` binds."""
+    return {f"{name}_{index}": value for index, value in enumerate(values)}
+
+
+def _labels(
+    of_versions: ColumnElement[bool], of_models: ColumnElement[bool]
+) -> CompoundSelect[Any]:
+    """The tags of the versions ``of_versions`` selects and the aliases of the models
+    ``of_models`` selects, in one statement (one statement fewer per version read, the largest
+    part of whose cost is the per-statement work around it): rows (False, version_id, key,
+    value, NULL), then (True, model_id, alias, NULL, version), each kind in label order."""
     tags, aliases = model_version_tags, registered_model_aliases
     labels = union_all(
         select(
@@ -294,9 +359,18 @@ def _version_labels_statement(dialect: str) -> CompoundSelect[Any]:
             tags.c.key.label("label"),
             tags.c.value.label("value"),
             null().label("version"),
-        ).where(_among_ids(tags.c.version_id, dialect)),
+        ).where(of_versions),
         select(true(), aliases.c.model_id, aliases.c.alias, null(), aliases.c.version).where(
-            _among_ids(aliases.c.model_id, dialect, "model_ids")
+            of_models
         ),
     )
     return labels.order_by(labels.selected_columns.is_alias, labels.selected_columns.label)
+
+
+# A single version's labels, the form every point read takes.
+_ONE_VERSION_LABELS = DriverStatement(
+    _labels(
+        model_version_tags.c.version_id == bindparam("id"),
+        registered_model_aliases.c.model_id == bindparam("model_id"),
+    )
+)

@@ -60,6 +60,7 @@ from registry_service.identity import current_caller
 from registry_service.search import SearchQuery, model_version_search, registered_model_search
 from registry_service.search.query import effective_page_size
 from registry_service.store import idempotency, outbox, webhook_rows
+from registry_service.store.driver_sql import DriverStatement
 from registry_service.store.engine import (
     DEFAULT_TIMEOUT,
     WRITE_TRANSACTION,
@@ -817,11 +818,9 @@ class RegistryStore:
             if as_of is not None:
                 return _alias_at(_state_at(connection, name, as_of), name, alias)
             if alias.lower() != validation.LATEST_ALIAS:
-                row = connection.execute(
-                    _VERSION_BY_ALIAS, {"name": name, "alias": alias}
-                ).one_or_none()
-                if row is not None:
-                    return versions_from_rows(connection, [row])[0]
+                rows = _VERSION_BY_ALIAS.rows(connection, {"name": name, "alias": alias})
+                if rows:
+                    return versions_from_rows(connection, rows)[0]
             # "latest", or nothing found: the steps below tell which of model or alias is missing.
             model_id = model_id_by_name(connection, name)
             version = _resolve_alias(connection, model_id, name, alias)
@@ -1112,10 +1111,10 @@ def _version_not_found(name: str, version: int) -> NotFound:
 
 def model_id_by_name(connection: Connection, name: str) -> int:
     """The row id of the model ``name``; NotFound, naming the model, when there is none."""
-    model_id = connection.execute(_MODEL_ID_BY_NAME, {"name": name}).scalar_one_or_none()
+    model_id = _find_model_id(connection, name)
     if model_id is None:
         raise model_not_found(name)
-    return int(model_id)
+    return model_id
 
 
 def _new_revision() -> int:
@@ -1203,19 +1202,18 @@ def _delete_alias(connection: Connection, model_id: int, alias: str) -> int | No
     return None if previous is None else int(previous)
 
 
-# The reads every GetModelVersion, GetModelVersionByAlias and write makes, built once: a statement
-# built per call is hashed for SQLAlchemy's compiled cache per call too, a large share of a
-# point read's CPU.
-_VERSION_BY_NAME = (
+# The reads every GetModelVersion, GetModelVersionByAlias and write makes, run as driver SQL
+# compiled once (see driver_sql).
+_VERSION_BY_NAME = DriverStatement(
     version_select()
     .where(registered_models.c.name == bindparam("name"))
     .where(model_versions.c.version == bindparam("version"))
 )
-_MODEL_ID_BY_NAME = select(registered_models.c.id).where(
-    registered_models.c.name == bindparam("name")
+_MODEL_ID_BY_NAME = DriverStatement(
+    select(registered_models.c.id).where(registered_models.c.name == bindparam("name"))
 )
 # An alias's version in one statement, where name, alias and version took three.
-_VERSION_BY_ALIAS = (
+_VERSION_BY_ALIAS = DriverStatement(
     version_select()
     .join(
         registered_model_aliases,
@@ -1233,12 +1231,12 @@ _ALIASED_VERSION = (
 
 
 def _load_version(connection: Connection, name: str, version: int) -> ModelVersion:
-    row = connection.execute(_VERSION_BY_NAME, {"name": name, "version": version}).one_or_none()
-    if row is None:
+    rows = _VERSION_BY_NAME.rows(connection, {"name": name, "version": version})
+    if not rows:
         # A missing model is reported as such, not as its version.
         model_id_by_name(connection, name)
         raise _version_not_found(name, version)
-    return versions_from_rows(connection, [row])[0]
+    return versions_from_rows(connection, rows)[0]
 
 
 def _highest_version(connection: Connection, model_id: int, stage: Stage | None) -> int | None:
@@ -1527,8 +1525,8 @@ def _import_name_taken(name: str) -> AlreadyExists:
 
 
 def _find_model_id(connection: Connection, name: str) -> int | None:
-    model_id = connection.execute(_MODEL_ID_BY_NAME, {"name": name}).scalar_one_or_none()
-    return None if model_id is None else int(model_id)
+    rows = _MODEL_ID_BY_NAME.rows(connection, {"name": name})
+    return int(rows[0][0]) if rows else None
 
 
 def _free_import_name(connection: Connection, name: str) -> str:
