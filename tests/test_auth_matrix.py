@@ -300,6 +300,9 @@ class _Context:
     def auth_context(self) -> dict[str, list[bytes]]:
         return {}
 
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return ()
+
     def set_trailing_metadata(self, _metadata: object) -> None:
         pass
 
