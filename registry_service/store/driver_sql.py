@@ -10,11 +10,11 @@ SQLAlchemy type processing (integers, text, NULL) belong here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Executable
+from sqlalchemy import BindParameter, Executable, bindparam
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 
@@ -81,3 +81,14 @@ def run(connection: Connection, sql: str, arguments: Any = ()) -> list[Any]:
         ) from error
     finally:
         cursor.close()
+
+
+def value_parameters(columns: Iterable[str]) -> dict[str, BindParameter[Any]]:
+    """Parameters for the values of ``columns`` in an INSERT or UPDATE (SQLAlchemy reserves the
+    columns' own names for the parameters it makes itself)."""
+    return {column: bindparam(f"new_{column}") for column in columns}
+
+
+def bound_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` by the names ``value_parameters`` binds them to."""
+    return {f"new_{column}": value for column, value in values.items()}

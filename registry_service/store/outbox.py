@@ -17,10 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, insert, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
 from registry_service.domain import Event, EventType, ModelVersion, Stage, VersionStatus
+from registry_service.store.driver_sql import DriverStatement, bound_values, value_parameters
 from registry_service.store.tables import event_counter, events
 
 # Where a transaction's unflushed events wait: in the connection's info, which lives as long as
@@ -62,30 +63,35 @@ def flush(connection: Connection, timestamp: int, actor: str) -> None:
     pending: list[_Pending] = connection.info.pop(_PENDING, [])
     if not pending:
         return
-    last = connection.execute(
-        update(event_counter)
-        .where(event_counter.c.id == 1)
-        .values(last_sequence=event_counter.c.last_sequence + len(pending))
-        .returning(event_counter.c.last_sequence)
-    ).scalar_one()
+    last = _TAKE_SEQUENCES.rows(connection, {"count": len(pending)})[0][0]
     first = last - len(pending) + 1
-    connection.execute(
-        insert(events),
-        [
-            {
-                "sequence": first + offset,
-                "timestamp": timestamp,
-                "actor": actor,
-                "event_type": event.event_type.value,
-                "model_name": event.model_name,
-                "model_id": event.model_id,
-                "version": event.version,
-                "before": json.dumps(event.before, sort_keys=True),
-                "after": json.dumps(event.after, sort_keys=True),
-            }
-            for offset, event in enumerate(pending)
-        ],
-    )
+    for offset, event in enumerate(pending):
+        _INSERT_EVENT.rows(
+            connection,
+            bound_values(
+                {
+                    "sequence": first + offset,
+                    "timestamp": timestamp,
+                    "actor": actor,
+                    "event_type": event.event_type.value,
+                    "model_name": event.model_name,
+                    "model_id": event.model_id,
+                    "version": event.version,
+                    "before": json.dumps(event.before, sort_keys=True),
+                    "after": json.dumps(event.after, sort_keys=True),
+                }
+            ),
+        )
+
+
+# Built once, run as driver SQL (see driver_sql): every write runs both.
+_TAKE_SEQUENCES = DriverStatement(
+    update(event_counter)
+    .where(event_counter.c.id == 1)
+    .values(last_sequence=event_counter.c.last_sequence + bindparam("count"))
+    .returning(event_counter.c.last_sequence)
+)
+_INSERT_EVENT = DriverStatement(insert(events).values(value_parameters(events.c.keys())))
 
 
 def high_water(connection: Connection) -> int:

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache, lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -60,7 +61,7 @@ from registry_service.identity import current_caller
 from registry_service.search import SearchQuery, model_version_search, registered_model_search
 from registry_service.search.query import effective_page_size
 from registry_service.store import idempotency, outbox, webhook_rows
-from registry_service.store.driver_sql import DriverStatement
+from registry_service.store.driver_sql import DriverStatement, bound_values, value_parameters
 from registry_service.store.engine import (
     DEFAULT_TIMEOUT,
     WRITE_TRANSACTION,
@@ -416,39 +417,27 @@ class RegistryStore:
             # Bumping the counter row both allocates the number and holds the model's lock until
             # commit: concurrent creators queue here and each gets the next number, with no gaps
             # (a rolled-back create rolls its bump back too) and no retry loop.
-            allocated = connection.execute(
-                update(registered_models)
-                .where(registered_models.c.name == name)
-                .values(
-                    last_version=registered_models.c.last_version + 1,
-                    last_updated_timestamp=now,
-                    revision=registered_models.c.revision + 1,
-                )
-                .returning(registered_models.c.id, registered_models.c.last_version)
-            ).one_or_none()
-            if allocated is None:
+            allocated = _ALLOCATE_VERSION.rows(connection, {"name": name, "now": now})
+            if not allocated:
                 raise model_not_found(name)
-            model_id, version = allocated
-            version_id = connection.execute(
-                insert(model_versions)
-                .values(
-                    model_id=model_id,
-                    version=version,
-                    creation_timestamp=now,
-                    last_updated_timestamp=now,
-                    user_id=user_id,
-                    current_stage=Stage.NONE.value,
-                    description=description,
-                    source=resolved,
-                    run_id=recorded_run_id,
-                    run_link=run_link,
-                    experiment_id=experiment_id,
-                    status=VersionStatus.READY.value,
-                    status_message="",
-                    revision=_new_revision(),
-                )
-                .returning(model_versions.c.id)
-            ).scalar_one()
+            model_id, version = allocated[0]
+            row = {
+                "model_id": model_id,
+                "version": version,
+                "creation_timestamp": now,
+                "last_updated_timestamp": now,
+                "user_id": user_id,
+                "current_stage": Stage.NONE.value,
+                "description": description,
+                "source": resolved,
+                "run_id": recorded_run_id,
+                "run_link": run_link,
+                "experiment_id": experiment_id,
+                "status": VersionStatus.READY.value,
+                "status_message": "",
+                "revision": _new_revision(),
+            }
+            version_id = _INSERT_VERSION.rows(connection, bound_values(row))[0][0]
             _insert_tags(connection, model_version_tags, "version_id", version_id, tags)
             created = _load_version(connection, name, version)
             outbox.record(
@@ -554,19 +543,11 @@ class RegistryStore:
             if previous != target.value:
                 _record_stage_change(connection, name, model_id, version, previous, target)
             if archive_existing_versions:
-                archived = connection.execute(
-                    update(model_versions)
-                    .where(model_versions.c.model_id == model_id)
-                    .where(model_versions.c.current_stage == target.value)
-                    .where(model_versions.c.id != version_id)
-                    .values(
-                        current_stage=Stage.ARCHIVED.value,
-                        last_updated_timestamp=now,
-                        revision=model_versions.c.revision + 1,
-                    )
-                    .returning(model_versions.c.version)
-                ).scalars()
-                for number in sorted(archived):
+                archived = _ARCHIVE_OTHERS.rows(
+                    connection,
+                    {"model_id": model_id, "stage": target.value, "kept": version_id, "now": now},
+                )
+                for (number,) in sorted(archived):
                     _record_stage_change(
                         connection, name, model_id, number, target.value, Stage.ARCHIVED
                     )
@@ -1144,18 +1125,15 @@ def _lock_model(
     the write may turn out to change nothing (``changes=False``; it calls ``_count_revision``
     itself once it did change something), count a new revision of the model now, stamped
     ``touched_at`` when given and with ``values`` applied to the row."""
-    locked = connection.execute(
-        select(registered_models.c.id, registered_models.c.revision)
-        .where(registered_models.c.name == name)
-        .with_for_update()
-    ).one_or_none()
-    if locked is None:
+    locked = _LOCK_MODEL.rows(connection, {"name": name})
+    if not locked:
         raise model_not_found(name)
-    _check_etag(etag, locked.revision, f"registered model {name!r}")
+    model_id, revision = locked[0]
+    _check_etag(etag, revision, f"registered model {name!r}")
     if changes:
         stamp = {} if touched_at is None else {"last_updated_timestamp": touched_at}
-        _count_revision(connection, registered_models, locked.id, **(values or {}), **stamp)
-    return int(locked.id)
+        _count_revision(connection, registered_models, model_id, **(values or {}), **stamp)
+    return int(model_id)
 
 
 def _version_to_write(
@@ -1171,23 +1149,30 @@ def _version_to_write(
     """The row id of a version of the locked model that is about to be written, with its etag
     checked; like ``_lock_model``, counts a new revision (applying ``values``) unless
     ``changes=False``."""
-    row = connection.execute(
-        select(model_versions.c.id, model_versions.c.revision)
-        .where(model_versions.c.model_id == model_id)
-        .where(model_versions.c.version == version)
-    ).one_or_none()
-    if row is None:
+    rows = _VERSION_TO_WRITE.rows(connection, {"model_id": model_id, "version": version})
+    if not rows:
         raise _version_not_found(name, version)
-    _check_etag(etag, row.revision, f"model version {version} of {name!r}")
+    version_id, revision = rows[0]
+    _check_etag(etag, revision, f"model version {version} of {name!r}")
     if changes:
-        _count_revision(connection, model_versions, row.id, **values)
-    return int(row.id)
+        _count_revision(connection, model_versions, version_id, **values)
+    return int(version_id)
 
 
 def _count_revision(connection: Connection, table: Table, row_id: int, **values: Any) -> None:
     """A new revision of a model or version row (so a new etag), applying ``values`` with it."""
-    connection.execute(
-        update(table).where(table.c.id == row_id).values(revision=table.c.revision + 1, **values)
+    statement = _revision_statement(table, tuple(values))
+    statement.rows(connection, {"row_id": row_id, **bound_values(values)})
+
+
+@lru_cache(maxsize=64)
+def _revision_statement(table: Table, columns: tuple[str, ...]) -> DriverStatement:
+    """The update counting a revision of ``table``'s row ``:row_id`` and setting ``columns``
+    (the few combinations the writes use, each compiled once)."""
+    return DriverStatement(
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(revision=table.c.revision + 1, **value_parameters(columns))
     )
 
 
@@ -1222,6 +1207,46 @@ _VERSION_BY_ALIAS = DriverStatement(
     )
     .where(registered_models.c.name == bindparam("name"))
     .where(registered_model_aliases.c.alias == bindparam("alias"))
+)
+# A new version's number: the model's counter bumped, its row locked (see create_model_version).
+_ALLOCATE_VERSION = DriverStatement(
+    update(registered_models)
+    .where(registered_models.c.name == bindparam("name"))
+    .values(
+        last_version=registered_models.c.last_version + 1,
+        last_updated_timestamp=bindparam("now"),
+        revision=registered_models.c.revision + 1,
+    )
+    .returning(registered_models.c.id, registered_models.c.last_version)
+)
+_INSERT_VERSION = DriverStatement(
+    insert(model_versions)
+    .values(value_parameters(column.name for column in model_versions.c if column.name != "id"))
+    .returning(model_versions.c.id)
+)
+# archive_existing_versions: the model's other versions in the target stage, archived.
+_ARCHIVE_OTHERS = DriverStatement(
+    update(model_versions)
+    .where(model_versions.c.model_id == bindparam("model_id"))
+    .where(model_versions.c.current_stage == bindparam("stage"))
+    .where(model_versions.c.id != bindparam("kept"))
+    .values(
+        current_stage=Stage.ARCHIVED.value,
+        last_updated_timestamp=bindparam("now"),
+        revision=model_versions.c.revision + 1,
+    )
+    .returning(model_versions.c.version)
+)
+# Every write's first statement: the model's row, locked to the end of the transaction.
+_LOCK_MODEL = DriverStatement(
+    select(registered_models.c.id, registered_models.c.revision)
+    .where(registered_models.c.name == bindparam("name"))
+    .with_for_update()
+)
+_VERSION_TO_WRITE = DriverStatement(
+    select(model_versions.c.id, model_versions.c.revision)
+    .where(model_versions.c.model_id == bindparam("model_id"))
+    .where(model_versions.c.version == bindparam("version"))
 )
 _ALIASED_VERSION = (
     select(registered_model_aliases.c.version)
@@ -1359,11 +1384,19 @@ def _column_of(connection: Connection, table: Table, row_id: int, column: str) -
 def _version_column(connection: Connection, model_id: int, version: int, column: str) -> Any:
     """A column of a version of the locked model, None when the version does not exist (the
     write then fails on it)."""
-    return connection.execute(
+    rows = _version_column_statement(column).rows(
+        connection, {"model_id": model_id, "version": version}
+    )
+    return rows[0][0] if rows else None
+
+
+@cache
+def _version_column_statement(column: str) -> DriverStatement:
+    return DriverStatement(
         select(model_versions.c[column])
-        .where(model_versions.c.model_id == model_id)
-        .where(model_versions.c.version == version)
-    ).scalar_one_or_none()
+        .where(model_versions.c.model_id == bindparam("model_id"))
+        .where(model_versions.c.version == bindparam("version"))
+    )
 
 
 def _record_stage_change(
