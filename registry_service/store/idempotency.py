@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
 from registry_service import validation
@@ -30,6 +30,7 @@ from registry_service.domain import (
     Webhook,
 )
 from registry_service.errors import InvalidArgument
+from registry_service.store.driver_sql import DriverStatement, bound_values, value_parameters
 from registry_service.store.engine import insert_unless_present
 from registry_service.store.tables import idempotent_requests
 
@@ -120,47 +121,63 @@ def claim(
     on the claim until this one commits, then replays its result; if this one rolls back, the
     waiting one carries the request out itself.
     """
-    _purge(connection, now - window_ms)
-    claimed = connection.execute(
-        insert_unless_present(connection, idempotent_requests)
-        .values(request_id=request.request_id, fingerprint=request.fingerprint, created_at=now)
-        .returning(idempotent_requests.c.request_id)
-    ).scalar_one_or_none()
-    if claimed is not None:
+    _PURGE.rows(connection, {"before": now - window_ms})
+    identity = {"request_id": request.request_id, "fingerprint": request.fingerprint}
+    claimed = _claim_statement(connection).rows(
+        connection, bound_values({**identity, "created_at": now})
+    )
+    if claimed:
         return None
-    remembered = connection.execute(
-        select(idempotent_requests.c.fingerprint, idempotent_requests.c.response).where(
-            idempotent_requests.c.request_id == request.request_id
-        )
-    ).one()
-    if remembered.fingerprint != request.fingerprint:
+    fingerprint, response = _REMEMBERED.rows(connection, {"request_id": request.request_id})[0]
+    if fingerprint != request.fingerprint:
         raise InvalidArgument(
             f"request_id {request.request_id} was already used for a different request; "
             "use a new request_id for a new request",
             field="request_id",
         )
-    return Replay(codec.decode(json.loads(remembered.response)))
+    return Replay(codec.decode(json.loads(response)))
 
 
 def remember(connection: Connection, request: Request, codec: Codec[T], result: T) -> None:
     """Record the result of the request this transaction claimed."""
-    connection.execute(
-        update(idempotent_requests)
-        .where(idempotent_requests.c.request_id == request.request_id)
-        .values(response=json.dumps(codec.encode(result), separators=(",", ":")))
-    )
+    response = json.dumps(codec.encode(result), separators=(",", ":"))
+    _REMEMBER.rows(connection, {"request_id": request.request_id, "new_response": response})
 
 
-def _purge(connection: Connection, before: int) -> None:
-    # SKIP LOCKED (ignored by SQLite, whose writers never overlap): concurrent writers purge
-    # disjoint rows instead of queueing, or deadlocking, on each other's deletes.
-    expired = (
-        select(idempotent_requests.c.request_id)
-        .where(idempotent_requests.c.created_at < before)
-        .order_by(idempotent_requests.c.created_at)
-        .limit(PURGE_BATCH)
-        .with_for_update(skip_locked=True)
+# Every write with a request_id runs these; built once, run as driver SQL (see driver_sql).
+_REMEMBERED = DriverStatement(
+    select(idempotent_requests.c.fingerprint, idempotent_requests.c.response).where(
+        idempotent_requests.c.request_id == bindparam("request_id")
     )
-    connection.execute(
-        delete(idempotent_requests).where(idempotent_requests.c.request_id.in_(expired))
+)
+_REMEMBER = DriverStatement(
+    update(idempotent_requests)
+    .where(idempotent_requests.c.request_id == bindparam("request_id"))
+    .values(value_parameters(["response"]))
+)
+# SKIP LOCKED (ignored by SQLite, whose writers never overlap): concurrent writers purge
+# disjoint rows instead of queueing, or deadlocking, on each other's deletes.
+_PURGE = DriverStatement(
+    delete(idempotent_requests).where(
+        idempotent_requests.c.request_id.in_(
+            select(idempotent_requests.c.request_id)
+            .where(idempotent_requests.c.created_at < bindparam("before"))
+            .order_by(idempotent_requests.c.created_at)
+            .limit(PURGE_BATCH)
+            .with_for_update(skip_locked=True)
+        )
     )
+)
+# The claim's INSERT … ON CONFLICT DO NOTHING, per dialect (each spells it its own way).
+_CLAIMS: dict[str, DriverStatement] = {}
+
+
+def _claim_statement(connection: Connection) -> DriverStatement:
+    claim = _CLAIMS.get(connection.dialect.name)
+    if claim is None:
+        claim = _CLAIMS[connection.dialect.name] = DriverStatement(
+            insert_unless_present(connection, idempotent_requests)
+            .values(value_parameters(["request_id", "fingerprint", "created_at"]))
+            .returning(idempotent_requests.c.request_id)
+        )
+    return claim
