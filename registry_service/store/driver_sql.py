@@ -5,7 +5,9 @@ work around it (parameter processing, execution context, result metadata, Row ob
 several times that, and was the largest single cost of GetModelVersion on SQLite. A
 ``DriverStatement`` is a Core statement compiled once per dialect to the driver's SQL text; each
 run is one ``cursor.execute`` returning plain tuples. Only statements whose columns need no
-SQLAlchemy type processing (integers, text, NULL) belong here.
+SQLAlchemy type processing (integers, text, NULL) belong here, and inserts must bind every column
+without a server default: SQLAlchemy's Python-side column defaults are not applied (the
+registry's tables declare none).
 """
 
 from __future__ import annotations

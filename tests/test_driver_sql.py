@@ -1,0 +1,119 @@
+"""Driver statements (registry_service/store/driver_sql.py), on both databases: what the hot
+reads and the writes run instead of SQLAlchemy's execution, so they must bind, fail and show up
+exactly as SQLAlchemy-executed statements do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, event, literal, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from registry_service.store.driver_sql import DriverStatement, bound_values, value_parameters
+from registry_service.store.registry_store import RegistryStore
+from registry_service.store.tables import registered_models
+
+
+def test_binds_named_parameters_and_the_statements_own_literals(store: RegistryStore) -> None:
+    store.create_registered_model("fraud")
+    statement = DriverStatement(
+        select(registered_models.c.name, literal("constant").label("extra"))
+        .where(registered_models.c.name == bindparam("name"))
+        .where(registered_models.c.last_version == bindparam("versions"))
+    )
+    with store.reading() as connection:
+        assert statement.rows(connection, {"name": "fraud", "versions": 0}) == [
+            ("fraud", "constant")
+        ]
+        assert statement.rows(connection, {"name": "absent", "versions": 0}) == []
+
+
+def test_insert_values_bound_by_their_own_names(store: RegistryStore) -> None:
+    row = {
+        "name": "direct",
+        "creation_timestamp": 1,
+        "last_updated_timestamp": 2,
+        "user_id": "",
+        "description": "",
+        "last_version": 0,
+    }
+    statement = DriverStatement(
+        registered_models.insert().values(value_parameters(row)).returning(registered_models.c.name)
+    )
+    with store.writing() as connection:
+        assert statement.rows(connection, bound_values(row)) == [("direct",)]
+    assert store.get_registered_model("direct").last_updated_timestamp == 2
+
+
+def test_driver_errors_arrive_wrapped_as_sqlalchemy_wraps_them(store: RegistryStore) -> None:
+    store.create_registered_model("fraud")
+    statement = DriverStatement(
+        registered_models.insert().values(
+            value_parameters(["name", "creation_timestamp", "last_updated_timestamp"])
+        )
+    )
+    duplicate = {"name": "fraud", "creation_timestamp": 1, "last_updated_timestamp": 1}
+    with pytest.raises(IntegrityError) as raised, store.writing() as connection:
+        statement.rows(connection, bound_values(duplicate))
+    assert isinstance(raised.value, DBAPIError)
+    assert raised.value.orig is not None
+
+
+def test_an_expanding_parameter_is_refused(store: RegistryStore) -> None:
+    statement = DriverStatement(
+        select(registered_models.c.id).where(
+            registered_models.c.id.in_(bindparam("ids", expanding=True))
+        )
+    )
+    with pytest.raises(ValueError, match="expanding"), store.reading() as connection:
+        statement.rows(connection, {"ids": [1]})
+
+
+def test_cursor_event_listeners_see_driver_sql(store: RegistryStore) -> None:
+    """Tracing instrumentation and the plan checks listen for SQLAlchemy's cursor events."""
+    seen: list[tuple[str, str]] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(("before", statement))
+
+    def after(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(("after", statement))
+
+    engine = store.engine
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        store.create_registered_model("fraud")
+        store.create_model_version("fraud", "s3://bucket/model")
+        seen.clear()
+        store.get_model_version("fraud", 1)
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    reads = [sql for when, sql in seen if when == "before" and "model_versions" in sql]
+    assert reads, seen
+    assert [sql for when, sql in seen if when == "after"] == [
+        sql for when, sql in seen if when == "before"
+    ]
+
+
+def test_the_version_read_is_one_compiled_text_for_every_call(store: RegistryStore) -> None:
+    """Compiled once: two reads of different versions send the same SQL text."""
+    store.create_registered_model("fraud")
+    for _ in range(2):
+        store.create_model_version("fraud", "s3://bucket/model")
+    texts: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        texts.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        store.get_model_version("fraud", 1)
+        first = list(texts)
+        texts.clear()
+        store.get_model_version("fraud", 2)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+    assert texts == first
