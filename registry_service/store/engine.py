@@ -21,6 +21,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from registry_service.errors import Cancelled, DeadlineExceeded, RegistryError, Unavailable
 from registry_service.store import driver_sql
+from registry_service.store.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -232,10 +233,10 @@ def call_bounds(seconds: float) -> Iterator[CallBounds]:
 
 
 @contextmanager
-def holding(lock: threading.Lock | None, timeout: float) -> Iterator[None]:
+def holding(lock: WriterLock | None, timeout: float) -> Iterator[None]:
     """Hold ``lock`` (when there is one), waiting no longer than ``timeout`` seconds or what is
-    left of the current call's deadline, whichever ends first. Bounded, so that while another
-    process holds SQLite's lock the queued writers fail instead of waiting in turn."""
+    left of the current call's deadline, whichever ends first. Bounded, so that while the
+    database stays locked the queued writers fail instead of waiting in turn."""
     if lock is None:
         yield
         return

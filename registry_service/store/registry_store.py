@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -85,6 +84,7 @@ from registry_service.store.tables import (
     registered_model_tags,
     registered_models,
 )
+from registry_service.store.writer_lock import writer_lock
 
 # The stages whose previous occupants archive_existing_versions may move to Archived.
 ARCHIVABLE_STAGES = (Stage.STAGING, Stage.PRODUCTION)
@@ -116,10 +116,9 @@ class RegistryStore:
     ) -> None:
         self._engine = engine
         self._clock = clock
-        # SQLite admits one writer at a time. Queueing this process's writers on a lock is
-        # cheaper and fairer than SQLite's sleep-and-retry busy handler; other processes still
-        # queue on the database lock.
-        self._write_lock = threading.Lock() if is_sqlite(engine) else None
+        # SQLite admits one writer at a time. Queueing writers on a lock shared by every process
+        # on the file is cheaper and fairer than SQLite's sleep-and-retry busy handler.
+        self._write_lock = writer_lock(engine.url) if is_sqlite(engine) else None
         # Seconds a writer waits for its turn on that lock, like every other wait for the database.
         self._timeout = timeout
         self._idempotency_window_ms = round(idempotency_window * 1000)
