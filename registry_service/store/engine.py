@@ -16,7 +16,7 @@ import sqlalchemy
 from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from registry_service.errors import Cancelled, DeadlineExceeded, RegistryError, Unavailable
@@ -83,16 +83,46 @@ def make_engine(url: str, *, pool_size: int = 10, timeout: float = DEFAULT_TIMEO
     connect_args = {}
     if "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = max(_MIN_CONNECT_TIMEOUT_S, math.ceil(timeout))
-    return sqlalchemy.create_engine(
+    engine = sqlalchemy.create_engine(
         parsed,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=timeout,
-        # A pooled connection to a database that restarted is found dead here and replaced, so
-        # service resumes without a restart once the database is back.
-        pool_pre_ping=True,
         connect_args=connect_args,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled PostgreSQL connection whose last transaction committed within this many seconds is
+# used without a ping; one that has not (idle, or its last transaction failed) is pinged first.
+PING_AFTER_IDLE_S = 1.0
+# Key of the time (time.monotonic()) of a pooled connection's last commit in its info.
+_LAST_COMMIT = "registry_last_commit"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """A pooled connection to a database that restarted is found dead at checkout and replaced,
+    so service resumes without a restart once the database is back. SQLAlchemy's pre-ping does
+    that with a round trip before every transaction, about 10 % of a PostgreSQL point read's CPU
+    and wall time (521 → 466 µs, 896 → 806 µs in-process); a connection that just committed is
+    alive as surely as one that just answered a ping. One that dies within the second after a
+    commit fails its next call (UNAVAILABLE, retryable), and that disconnect makes the pool
+    replace every connection it holds."""
+
+    @event.listens_for(engine, "commit")
+    def _committed(connection: Connection) -> None:
+        connection.info[_LAST_COMMIT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_LAST_COMMIT, -math.inf) < PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and checks out (or opens) another.
+            raise DisconnectionError(first_line(error)) from error
 
 
 def _sqlite_engine(url: URL, timeout: float, pool_size: int) -> Engine:

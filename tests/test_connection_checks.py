@@ -1,0 +1,78 @@
+"""Pooled PostgreSQL connections are pinged at checkout only when they have not committed in the
+last PING_AFTER_IDLE_S seconds (store/engine.py): a connection the database dropped while it sat
+in the pool is replaced without failing a call, and the round trip is saved on busy ones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy
+
+from registry_service.errors import Unavailable
+from registry_service.store import engine as engines
+from registry_service.store.registry_store import RegistryStore
+
+from .conftest import empty_postgres
+
+
+@pytest.fixture
+def postgres_store(postgres_url: str) -> Iterator[RegistryStore]:
+    empty_postgres(postgres_url)
+    engine = engines.make_engine(postgres_url, pool_size=1)
+    store = RegistryStore(engine)
+    store.create_registered_model("m")
+    store.create_model_version("m", "s3://bucket/1")
+    yield store
+    engine.dispose()
+
+
+def _drop_pooled_connections(store: RegistryStore) -> None:
+    """What a database restart does to the pool: every idle server-side session ends."""
+    with store.engine.connect() as connection:
+        mine = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    admin = sqlalchemy.create_engine(store.engine.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        ended = connection.exec_driver_sql(f"SELECT pg_terminate_backend({mine})").scalar_one()
+    admin.dispose()
+    assert ended
+
+
+def test_a_connection_dropped_while_idle_is_replaced_without_a_failed_call(
+    postgres_store: RegistryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _drop_pooled_connections(postgres_store)
+    # The pooled connection's last commit is now "long ago".
+    monkeypatch.setattr(engines, "PING_AFTER_IDLE_S", 0.0)
+    assert postgres_store.get_model_version("m", 1).source == "s3://bucket/1"
+
+
+def test_a_connection_that_just_committed_is_used_without_a_ping(
+    postgres_store: RegistryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # However slow this machine is between the two calls.
+    monkeypatch.setattr(engines, "PING_AFTER_IDLE_S", 3600.0)
+    raw_pings: list[Any] = []
+    original = postgres_store.engine.dialect.do_ping
+
+    def counting_ping(dbapi_connection: Any) -> bool:
+        raw_pings.append(dbapi_connection)
+        return original(dbapi_connection)
+
+    monkeypatch.setattr(postgres_store.engine.dialect, "do_ping", counting_ping)
+    postgres_store.get_model_version("m", 1)
+    postgres_store.get_model_version("m", 1)
+    assert raw_pings == []
+
+
+def test_a_connection_dropped_right_after_a_commit_fails_one_call_then_the_pool_recovers(
+    postgres_store: RegistryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trade-off, shown: no ping within the second after a commit, so that one call fails,
+    retryable; its disconnect makes the pool replace the connection for the next."""
+    monkeypatch.setattr(engines, "PING_AFTER_IDLE_S", 3600.0)
+    _drop_pooled_connections(postgres_store)
+    with pytest.raises(Unavailable):
+        postgres_store.get_model_version("m", 1)
+    assert postgres_store.get_model_version("m", 1).source == "s3://bucket/1"
