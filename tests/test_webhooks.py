@@ -216,6 +216,29 @@ def test_disabled_webhooks_and_unsubscribed_events_are_not_delivered(
     assert [d.webhook_id for d in hooks.list_webhook_deliveries()] == [enabled.id]
 
 
+def test_a_webhook_gets_the_events_after_its_creation_not_those_before_any_webhook_existed(
+    hooks: RegistryClient, receiver: Receiver, delivering: RunningServer
+) -> None:
+    hooks.create_registered_model("fraud")
+    hooks.create_model_version("fraud", "s3://b/1")
+    # With no webhook to deliver to, the fan-out passes these events without reading them.
+    deadline = time.monotonic() + PATIENCE_S
+    with delivering.store.engine.connect() as connection:
+        while (
+            connection.exec_driver_sql("SELECT last_sequence FROM webhook_cursor").scalar_one() < 2
+        ):
+            assert time.monotonic() < deadline, "the fan-out never passed the first events"
+            connection.rollback()
+            time.sleep(0.02)
+    webhook = hooks.create_webhook(receiver.url, [CREATED], SECRET)
+    hooks.create_model_version("fraud", "s3://b/2")
+    receiver.wait_for(lambda r: len(r.succeeded()) == 1)
+    time.sleep(0.3)  # several fan-out turns: nothing more arrives
+    [delivery] = receiver.succeeded()
+    assert delivery.body["data"]["version"] == "2", delivery.body
+    assert len(hooks.list_webhook_deliveries(webhook.id)) == 1
+
+
 def test_test_webhook_posts_a_signed_test_delivery_now(
     hooks: RegistryClient, receiver: Receiver
 ) -> None:
