@@ -154,7 +154,7 @@ def latest_versions(
         return {}
     rows: Sequence[Any]
     if len(ids) == 1:
-        one = _one_model_latest_statement(connection.dialect.name, tuple(wanted))
+        one = _one_model_latest_statement(connection.dialect.name, tuple(wanted), "id")
         rows = one.rows(connection, {"id": next(iter(ids))})
     else:
         many = _latest_statement(connection.dialect.name, tuple(wanted))
@@ -167,11 +167,24 @@ def latest_versions(
     return by_model
 
 
+def latest_versions_by_name(
+    connection: Connection, name: str, stages: Iterable[Stage]
+) -> list[ModelVersion]:
+    """The highest version per stage of the model ``name``; [] when it has none in those stages
+    or does not exist (one statement, where finding the model first took two)."""
+    statement = _one_model_latest_statement(
+        connection.dialect.name, tuple(dict.fromkeys(stages)), "name"
+    )
+    return versions_from_rows(connection, statement.rows(connection, {"name": name}))
+
+
 @cache
-def _one_model_latest_statement(dialect: str, wanted: tuple[Stage, ...]) -> DriverStatement:
-    """The latest-versions query for the one model ``:id`` (GetLatestVersions)."""
+def _one_model_latest_statement(
+    dialect: str, wanted: tuple[Stage, ...], key: str
+) -> DriverStatement:
+    """The latest-versions query for the one model whose ``key`` column is ``:<key>``."""
     return DriverStatement(
-        _latest_select(dialect, wanted, registered_models.c.id == bindparam("id"))
+        _latest_select(dialect, wanted, registered_models.c[key] == bindparam(key))
     )
 
 

@@ -70,7 +70,7 @@ from registry_service.store.engine import (
     is_sqlite,
 )
 from registry_service.store.loading import (
-    latest_versions,
+    latest_versions_by_name,
     models_from_rows,
     version_select,
     versions_from_rows,
@@ -375,8 +375,10 @@ class RegistryStore:
                         highest[stage] = max(highest.get(stage, 0), number)
                 found = [state.version_with_aliases(number) for number in highest.values()]
             else:
-                model_id = model_id_by_name(connection, name)
-                found = latest_versions(connection, [model_id], wanted).get(model_id, [])
+                found = latest_versions_by_name(connection, name, wanted)
+                if not found:
+                    # NotFound when the model itself is missing; else it has none in those stages.
+                    model_id_by_name(connection, name)
             return sorted(found, key=lambda v: order[v.current_stage])
 
     # -- model versions ----------------------------------------------------------------------
