@@ -49,7 +49,7 @@ def _endpoint(
     def call(query: list[tuple[str, str]], body: bytes, metadata: Metadata, peer: str) -> Message:
         # The same checks as a gRPC call's, in the same order: the caller is authenticated
         # before its request is even read. HTTP has no client certificate to offer.
-        caller = access.caller(metadata, {})
+        caller = access.caller(metadata, dict)
         message = _request_message(route, query, body)
         with access.serving(route.rpc, message, caller):
             return call_servicer(method, message, peer)
