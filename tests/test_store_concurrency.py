@@ -6,10 +6,11 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from registry_service.client import RegistryClient
 from registry_service.domain import Stage
 from registry_service.errors import AlreadyExists
 from registry_service.store.engine import make_engine
@@ -32,6 +33,23 @@ def run_together(count: int, work: Callable[[int], T]) -> list[T]:
     with ThreadPoolExecutor(max_workers=count) as pool:
         futures = [pool.submit(start, index) for index in range(count)]
         return [future.result() for future in futures]
+
+
+def create_versions_together(clients: Sequence[RegistryClient], per_client: int) -> list[int]:
+    """Every client creates ``per_client`` versions of model "m", all clients at once; the
+    version numbers they were answered, sorted. The clients are closed after."""
+
+    def create(index: int) -> list[int]:
+        return [
+            clients[index].create_model_version("m", f"s3://b/{index}/{i}").version
+            for i in range(per_client)
+        ]
+
+    try:
+        return sorted(n for numbers in run_together(len(clients), create) for n in numbers)
+    finally:
+        for client in clients:
+            client.close()
 
 
 def version_numbers(store: RegistryStore, name: str) -> list[int]:

@@ -10,7 +10,7 @@ from registry_service.client import RegistryClient
 from registry_service.store.registry_store import RegistryStore
 
 from .processes import Served, serving, start_serving
-from .test_store_concurrency import run_together, version_numbers
+from .test_store_concurrency import create_versions_together, version_numbers
 
 CLIENTS, PER_CLIENT = 16, 5
 
@@ -28,15 +28,7 @@ def test_two_workers_on_one_port_give_every_version_number_once(
         ]
         clients[0].create_registered_model("m")
 
-        def create(index: int) -> list[int]:
-            return [
-                clients[index].create_model_version("m", f"s3://b/{index}/{i}").version
-                for i in range(PER_CLIENT)
-            ]
-
-        returned = sorted(n for numbers in run_together(CLIENTS, create) for n in numbers)
-        for client in clients:
-            client.close()
+        returned = create_versions_together(clients, PER_CLIENT)
         handled = served.metric(
             "grpc_server_handled_total", grpc_method="CreateModelVersion", grpc_code="OK"
         )

@@ -19,7 +19,7 @@ from registry_service.store.registry_store import RegistryStore
 from registry_service.store.writer_lock import SUFFIX, database_file
 
 from .processes import PATIENCE_S, serving
-from .test_store_concurrency import run_together, version_numbers
+from .test_store_concurrency import create_versions_together, version_numbers
 
 CLIENTS, PER_CLIENT = 16, 10
 
@@ -36,15 +36,7 @@ def test_two_servers_writing_one_file_acknowledge_every_version_once(tmp_path: P
         ]
         clients[0].create_registered_model("m")
 
-        def create(index: int) -> list[int]:
-            return [
-                clients[index].create_model_version("m", f"s3://b/{index}/{i}").version
-                for i in range(PER_CLIENT)
-            ]
-
-        returned = sorted(n for numbers in run_together(CLIENTS, create) for n in numbers)
-        for client in clients:
-            client.close()
+        returned = create_versions_together(clients, PER_CLIENT)
         for served in (first, second):
             served.wait_for_log(
                 lambda _, s=served: (
