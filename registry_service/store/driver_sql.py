@@ -12,7 +12,7 @@ registry's tables declare none).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,13 +28,13 @@ class DriverStatement:
         self._statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
-    def rows(self, connection: Connection, parameters: Mapping[str, Any]) -> list[Any]:
+    def rows(self, connection: Connection, parameters: Mapping[str, Any]) -> Sequence[Any]:
         """The result rows as tuples, in the transaction open on ``connection``."""
         dialect = connection.dialect
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = self._compile(dialect)
-        values = {**compiled.literals, **parameters}
+        values = {**compiled.literals, **parameters} if compiled.literals else parameters
         arguments: Any = (
             values if compiled.order is None else tuple(values[name] for name in compiled.order)
         )
@@ -61,7 +61,7 @@ class _Compiled:
     literals: dict[str, Any]
 
 
-def run(connection: Connection, sql: str, arguments: Any = ()) -> list[Any]:
+def run(connection: Connection, sql: str, arguments: Any = ()) -> Sequence[Any]:
     """Driver SQL on ``connection``'s DBAPI connection: the rows, as tuples."""
     dialect = connection.dialect
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -74,7 +74,7 @@ def run(connection: Connection, sql: str, arguments: Any = ()) -> list[Any]:
         cursor.execute(sql, arguments)
         if events.after_cursor_execute:
             events.after_cursor_execute(connection, cursor, sql, arguments, None, False)
-        return list(cursor.fetchall()) if cursor.description else []
+        return cursor.fetchall() if cursor.description else ()
     except dialect.loaded_dbapi.Error as error:
         # Wrapped as SQLAlchemy wraps it, so that the store's handling of database errors
         # (unavailable, interrupted at the deadline, lost connection) applies unchanged.

@@ -316,7 +316,7 @@ def _aliases_statement(dialect: str) -> Select[Any]:
 
 def _version_labels(
     connection: Connection, version_ids: list[int], model_ids: list[int]
-) -> list[Any]:
+) -> Sequence[Any]:
     """The tags of the versions ``version_ids`` and the aliases of the models ``model_ids``."""
     dialect = connection.dialect.name
     if dialect == "postgresql":
