@@ -378,12 +378,3 @@ def _labels(
         ),
     )
     return labels.order_by(labels.selected_columns.is_alias, labels.selected_columns.label)
-
-
-# A single version's labels, the form every point read takes.
-_ONE_VERSION_LABELS = DriverStatement(
-    _labels(
-        model_version_tags.c.version_id == bindparam("id"),
-        registered_model_aliases.c.model_id == bindparam("model_id"),
-    )
-)
