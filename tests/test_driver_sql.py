@@ -117,3 +117,22 @@ def test_the_version_read_is_one_compiled_text_for_every_call(store: RegistrySto
     finally:
         event.remove(store.engine, "before_cursor_execute", record)
     assert texts == first
+
+
+def test_run_many_writes_one_row_per_parameter_set(store: RegistryStore) -> None:
+    rows = [
+        {
+            "name": name,
+            "creation_timestamp": 1,
+            "last_updated_timestamp": 1,
+            "user_id": "",
+            "description": "",
+            "last_version": 0,
+        }
+        for name in ("first", "second", "third")
+    ]
+    statement = DriverStatement(registered_models.insert().values(value_parameters(rows[0])))
+    with store.writing() as connection:
+        statement.run_many(connection, [bound_values(row) for row in rows])
+    names = [model.name for model in store.search_registered_models("", page_size=10).items]
+    assert sorted(names) == ["first", "second", "third"]

@@ -30,15 +30,20 @@ class DriverStatement:
 
     def rows(self, connection: Connection, parameters: Mapping[str, Any]) -> Sequence[Any]:
         """The result rows as tuples, in the transaction open on ``connection``."""
-        dialect = connection.dialect
+        compiled = self._compiled_for(connection.dialect)
+        return run(connection, compiled.sql, compiled.arguments(parameters))
+
+    def run_many(self, connection: Connection, parameter_sets: Sequence[Mapping[str, Any]]) -> None:
+        """The statement once per parameter set, in one driver ``executemany`` (which psycopg
+        pipelines): for writes of many rows, such as an import's events."""
+        compiled = self._compiled_for(connection.dialect)
+        run(connection, compiled.sql, [compiled.arguments(p) for p in parameter_sets], many=True)
+
+    def _compiled_for(self, dialect: Dialect) -> _Compiled:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = self._compile(dialect)
-        values = {**compiled.literals, **parameters} if compiled.literals else parameters
-        arguments: Any = (
-            values if compiled.order is None else tuple(values[name] for name in compiled.order)
-        )
-        return run(connection, compiled.sql, arguments)
+        return compiled
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self._statement.compile(dialect=dialect)  # type: ignore[attr-defined]
@@ -60,9 +65,17 @@ class _Compiled:
     order: tuple[str, ...] | None
     literals: dict[str, Any]
 
+    def arguments(self, parameters: Mapping[str, Any]) -> Any:
+        """``parameters`` and the literals, as the driver's paramstyle takes them."""
+        values = {**self.literals, **parameters} if self.literals else parameters
+        return values if self.order is None else tuple(values[name] for name in self.order)
 
-def run(connection: Connection, sql: str, arguments: Any = ()) -> Sequence[Any]:
-    """Driver SQL on ``connection``'s DBAPI connection: the rows, as tuples."""
+
+def run(
+    connection: Connection, sql: str, arguments: Any = (), *, many: bool = False
+) -> Sequence[Any]:
+    """Driver SQL on ``connection``'s DBAPI connection: the rows, as tuples. ``many``: run it
+    once per set of ``arguments`` (no rows)."""
     dialect = connection.dialect
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     # Listeners of SQLAlchemy's cursor events (tracing instrumentation, the plan checks) see
@@ -70,11 +83,14 @@ def run(connection: Connection, sql: str, arguments: Any = ()) -> Sequence[Any]:
     events = connection.engine.dispatch
     try:
         if events.before_cursor_execute:
-            events.before_cursor_execute(connection, cursor, sql, arguments, None, False)
-        cursor.execute(sql, arguments)
+            events.before_cursor_execute(connection, cursor, sql, arguments, None, many)
+        if many:
+            cursor.executemany(sql, arguments)
+        else:
+            cursor.execute(sql, arguments)
         if events.after_cursor_execute:
-            events.after_cursor_execute(connection, cursor, sql, arguments, None, False)
-        return cursor.fetchall() if cursor.description else ()
+            events.after_cursor_execute(connection, cursor, sql, arguments, None, many)
+        return cursor.fetchall() if not many and cursor.description else ()
     except dialect.loaded_dbapi.Error as error:
         # Wrapped as SQLAlchemy wraps it, so that the store's handling of database errors
         # (unavailable, interrupted at the deadline, lost connection) applies unchanged.

@@ -65,9 +65,9 @@ def flush(connection: Connection, timestamp: int, actor: str) -> None:
         return
     last = _TAKE_SEQUENCES.rows(connection, {"count": len(pending)})[0][0]
     first = last - len(pending) + 1
-    for offset, event in enumerate(pending):
-        _INSERT_EVENT.rows(
-            connection,
+    _INSERT_EVENT.run_many(
+        connection,
+        [
             bound_values(
                 {
                     "sequence": first + offset,
@@ -80,8 +80,10 @@ def flush(connection: Connection, timestamp: int, actor: str) -> None:
                     "before": json.dumps(event.before, sort_keys=True),
                     "after": json.dumps(event.after, sort_keys=True),
                 }
-            ),
-        )
+            )
+            for offset, event in enumerate(pending)
+        ],
+    )
 
 
 # Built once, run as driver SQL (see driver_sql): every write runs both.
