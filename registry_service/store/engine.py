@@ -291,9 +291,25 @@ def bounded_transaction(connection: Connection) -> Iterator[None]:
     the caller goes away; SQLite bounds lock waits with busy_timeout and interrupts statements
     from its progress handler.
     """
+    with _bounded(connection, transaction=True):
+        yield
+
+
+@contextmanager
+def bounded_statement(connection: Connection) -> Iterator[None]:
+    """For a read that is one statement, bounded as ``bounded_transaction`` bounds its work. On
+    SQLite it runs in no transaction of ours: a statement alone reads one snapshot, and BEGIN and
+    COMMIT would be two more statements, each letting go of the GIL. PostgreSQL's
+    statement_timeout is set for a transaction, so there it runs in one."""
+    with _bounded(connection, transaction=connection.dialect.name != "sqlite"):
+        yield
+
+
+@contextmanager
+def _bounded(connection: Connection, *, transaction: bool) -> Iterator[None]:
     bounds = _current_call.get()
     if bounds is None:
-        with connection.begin():
+        with connection.begin() if transaction else nullcontext():
             yield
         return
     bounds.check()
@@ -310,7 +326,7 @@ def bounded_transaction(connection: Connection) -> Iterator[None]:
             bounds.interruptible(
                 None if sqlite else partial(raw.cancel_safe, timeout=POSTGRES_CONNECT_TIMEOUT_S)
             ),
-            connection.begin(),
+            connection.begin() if transaction else nullcontext(),
         ):
             if not sqlite:
                 connection.exec_driver_sql(f"SET LOCAL statement_timeout = {budget_ms}")

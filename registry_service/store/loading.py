@@ -9,6 +9,7 @@ themselves take in the database.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from functools import cache, lru_cache
@@ -18,10 +19,12 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     CompoundSelect,
+    FromClause,
     Integer,
     Row,
     Select,
     Table,
+    Text,
     and_,
     any_,
     bindparam,
@@ -34,6 +37,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from registry_service.domain import ModelVersion, RegisteredModel, Stage, VersionStatus
 from registry_service.store.driver_sql import DriverStatement
@@ -86,6 +92,8 @@ _STATUSES = {status.value: status for status in VersionStatus}
 
 
 def versions_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list[ModelVersion]:
+    """Versions from rows of ``version_select``'s shape, their labels read with one statement
+    for the whole page."""
     if not rows:
         return []
     # Rows as the plain tuples they are (typed Row[Any], mypy would take them for 1-tuples).
@@ -100,47 +108,106 @@ def versions_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list
             aliases[(owner_id, version)].append(label)
         else:
             tags[owner_id][label] = value
+    return [
+        _version(row, tags.get(row[0], {}), aliases.get((row[1], row[2]), [])) for row in tuples
+    ]
+
+
+def labelled_versions(rows: Sequence[Any]) -> list[ModelVersion]:
+    """Versions from rows of a ``labelled`` statement: each row carries its own labels."""
     versions = []
-    for row in tuples:
-        (
-            version_id,
-            model_id,
-            number,
-            created,
-            updated,
-            user_id,
-            stage,
-            description,
-            source,
-            run_id,
-            run_link,
-            experiment_id,
-            status,
-            status_message,
-            revision,
-            name,
-        ) = row[:16]
-        versions.append(
-            ModelVersion(
-                name=name,
-                version=number,
-                creation_timestamp=created,
-                last_updated_timestamp=updated,
-                user_id=user_id,
-                current_stage=_STAGES[stage],
-                description=description,
-                source=source,
-                run_id=run_id,
-                run_link=run_link,
-                experiment_id=experiment_id,
-                status=_STATUSES[status],
-                status_message=status_message,
-                etag=etag_of(revision),
-                tags=tags.get(version_id, {}),
-                aliases=aliases.get((model_id, number), []),
-            )
-        )
+    for row in rows:
+        tags = dict(sorted(json.loads(row[_TAGS_COLUMN])))
+        aliases = sorted(alias for (alias,) in json.loads(row[_TAGS_COLUMN + 1]))
+        versions.append(_version(row, tags, aliases))
     return versions
+
+
+def _version(row: Any, tags: dict[str, str], aliases: list[str]) -> ModelVersion:
+    (
+        _version_id,
+        _model_id,
+        number,
+        created,
+        updated,
+        user_id,
+        stage,
+        description,
+        source,
+        run_id,
+        run_link,
+        experiment_id,
+        status,
+        status_message,
+        revision,
+        name,
+    ) = row[:_TAGS_COLUMN]
+    return ModelVersion(
+        name=name,
+        version=number,
+        creation_timestamp=created,
+        last_updated_timestamp=updated,
+        user_id=user_id,
+        current_stage=_STAGES[stage],
+        description=description,
+        source=source,
+        run_id=run_id,
+        run_link=run_link,
+        experiment_id=experiment_id,
+        status=_STATUSES[status],
+        status_message=status_message,
+        etag=etag_of(revision),
+        tags=tags,
+        aliases=aliases,
+    )
+
+
+# In a labelled row, the position of the tags' JSON; the aliases' follows it.
+_TAGS_COLUMN = len(VERSION_COLUMNS)
+
+
+def labelled(statement: Select[Any], versions: FromClause = model_versions) -> Select[Any]:
+    """``statement`` (version rows, of ``version_select``'s shape, whose columns come from
+    ``versions``) with each version's tags and aliases as two more columns, JSON arrays of
+    [key, value] and [alias] in no particular order.
+
+    A point read is then one statement where it was two: on SQLite one statement is a snapshot
+    of its own, so it needs no BEGIN and COMMIT either (see RegistryStore._reading_statement);
+    each statement costs a round trip on PostgreSQL and a release of the GIL on SQLite, which
+    under load means waiting to get it back.
+    """
+    # Aliased, so that they are never correlated with the same tables in ``statement``.
+    tags = model_version_tags.alias("labelled_tags")
+    aliases = registered_model_aliases.alias("labelled_aliases")
+    return statement.add_columns(
+        select(_JsonRows(tags.c.key, tags.c.value))
+        .where(tags.c.version_id == versions.c.id)
+        .scalar_subquery(),
+        select(_JsonRows(aliases.c.alias))
+        .where(aliases.c.model_id == versions.c.model_id)
+        .where(aliases.c.version == versions.c.version)
+        .scalar_subquery(),
+    )
+
+
+class _JsonRows(FunctionElement[str]):
+    """The aggregate of the rows' values as JSON text: an array of one array per row, "[]" for
+    no rows."""
+
+    type = Text()
+    name = "json_rows"
+    inherit_cache = True
+
+
+@compiles(_JsonRows, "sqlite")
+def _json_rows_sqlite(element: _JsonRows, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
+
+
+@compiles(_JsonRows, "postgresql")
+def _json_rows_postgresql(element: _JsonRows, compiler: SQLCompiler, **kw: Any) -> str:
+    values = compiler.process(element.clauses, **kw)
+    return f"coalesce(json_agg(json_build_array({values}))::text, '[]')"
 
 
 def latest_versions(
@@ -153,14 +220,17 @@ def latest_versions(
     if not ids or not wanted:
         return {}
     rows: Sequence[Any]
+    versions: list[ModelVersion]
     if len(ids) == 1:
         one = _one_model_latest_statement(connection.dialect.name, tuple(wanted), "id")
         rows = one.rows(connection, {"id": next(iter(ids))})
+        versions = labelled_versions(rows)
     else:
         many = _latest_statement(connection.dialect.name, tuple(wanted))
         rows = connection.execute(many, {"ids": list(ids)}).all()
+        versions = versions_from_rows(connection, rows)
     by_model: dict[int, list[ModelVersion]] = defaultdict(list)
-    for row, version in zip(rows, versions_from_rows(connection, rows), strict=True):
+    for row, version in zip(rows, versions, strict=True):
         by_model[row[1]].append(version)
     for versions in by_model.values():
         versions.sort(key=lambda v: _STAGE_ORDER[v.current_stage])
@@ -175,16 +245,19 @@ def latest_versions_by_name(
     statement = _one_model_latest_statement(
         connection.dialect.name, tuple(dict.fromkeys(stages)), "name"
     )
-    return versions_from_rows(connection, statement.rows(connection, {"name": name}))
+    return labelled_versions(statement.rows(connection, {"name": name}))
 
 
 @cache
 def _one_model_latest_statement(
     dialect: str, wanted: tuple[Stage, ...], key: str
 ) -> DriverStatement:
-    """The latest-versions query for the one model whose ``key`` column is ``:<key>``."""
+    """The latest-versions query for the one model whose ``key`` column is ``:<key>``, each
+    version with its labels."""
     return DriverStatement(
-        _latest_select(dialect, wanted, registered_models.c[key] == bindparam(key))
+        _latest_select(
+            dialect, wanted, registered_models.c[key] == bindparam(key), with_labels=True
+        )
     )
 
 
@@ -195,9 +268,14 @@ def _latest_statement(dialect: str, wanted: tuple[Stage, ...]) -> Select[Any]:
 
 
 def _latest_select(
-    dialect: str, wanted: tuple[Stage, ...], models: ColumnElement[bool]
+    dialect: str,
+    wanted: tuple[Stage, ...],
+    models: ColumnElement[bool],
+    *,
+    with_labels: bool = False,
 ) -> Select[Any]:
-    """The latest versions in the stages ``wanted`` of the models ``models`` selects."""
+    """The latest versions in the stages ``wanted`` of the models ``models`` selects (and
+    ``labelled``, ``with_labels``)."""
     stage_rows = union_all(*(select(literal(stage.value).label("stage")) for stage in wanted))
     stage_table = stage_rows.subquery("stages")
     if dialect == "postgresql":
@@ -215,6 +293,7 @@ def _latest_select(
         statement = select(newest, registered_models.c.name).select_from(
             registered_models.join(stage_table, true()).join(newest, true())
         )
+        versions: FromClause = newest
     else:
         probe = model_versions.alias("probe")
         highest_in_stage = (
@@ -234,7 +313,9 @@ def _latest_select(
                 ),
             )
         )
-    return statement.where(models)
+        versions = model_versions
+    statement = statement.where(models)
+    return labelled(statement, versions) if with_labels else statement
 
 
 def models_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list[RegisteredModel]:

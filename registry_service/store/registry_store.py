@@ -64,12 +64,15 @@ from registry_service.store.driver_sql import DriverStatement, bound_values, val
 from registry_service.store.engine import (
     DEFAULT_TIMEOUT,
     WRITE_TRANSACTION,
+    bounded_statement,
     bounded_transaction,
     first_line,
     holding,
     is_sqlite,
 )
 from registry_service.store.loading import (
+    labelled,
+    labelled_versions,
     latest_versions_by_name,
     models_from_rows,
     version_select,
@@ -137,6 +140,17 @@ class RegistryStore:
             _database_errors_as_unavailable(),
             self._engine.connect() as connection,
             bounded_transaction(connection),
+        ):
+            yield connection
+
+    @contextmanager
+    def _reading_statement(self) -> Iterator[Connection]:
+        """For a read that is a single statement: on SQLite, where one statement is a snapshot
+        of its own, without BEGIN and COMMIT (see ``bounded_statement``)."""
+        with (
+            _database_errors_as_unavailable(),
+            self._engine.connect() as connection,
+            bounded_statement(connection),
         ):
             yield connection
 
@@ -365,21 +379,23 @@ class RegistryStore:
         validation.check_model_name(name)
         wanted = validation.parse_stages(list(stages)) or list(Stage)
         order = {stage: position for position, stage in enumerate(wanted)}
-        with self._reading() as connection:
-            if as_of is not None:
-                state = _state_at(connection, name, as_of)
-                highest: dict[Stage, int] = {}
-                for number, version in state.versions.items():
-                    if version.current_stage in order:
-                        stage = version.current_stage
-                        highest[stage] = max(highest.get(stage, 0), number)
-                found = [state.version_with_aliases(number) for number in highest.values()]
-            else:
+        if as_of is None:
+            with self._reading_statement() as connection:
                 found = latest_versions_by_name(connection, name, wanted)
-                if not found:
-                    # NotFound when the model itself is missing; else it has none in those stages.
+            if not found:
+                # NotFound when the model itself is missing; else it has none in those stages.
+                with self._reading() as connection:
                     model_id_by_name(connection, name)
-            return sorted(found, key=lambda v: order[v.current_stage])
+        else:
+            with self._reading() as connection:
+                state = _state_at(connection, name, as_of)
+            highest: dict[Stage, int] = {}
+            for number, version in state.versions.items():
+                if version.current_stage in order:
+                    stage = version.current_stage
+                    highest[stage] = max(highest.get(stage, 0), number)
+            found = [state.version_with_aliases(number) for number in highest.values()]
+        return sorted(found, key=lambda v: order[v.current_stage])
 
     # -- model versions ----------------------------------------------------------------------
 
@@ -467,6 +483,10 @@ class RegistryStore:
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
         _check_version_key(name, version)
+        with self._reading_statement() as connection:
+            found = _version_if_present(connection, name, version)
+        if found is not None:
+            return found
         with self._reading() as connection:
             return _load_version(connection, name, version)
 
@@ -796,13 +816,14 @@ class RegistryStore:
     ) -> ModelVersion:
         validation.check_model_name(name)
         validation.check_alias_to_resolve(alias)
+        if as_of is None and alias.lower() != validation.LATEST_ALIAS:
+            with self._reading_statement() as connection:
+                rows = _VERSION_BY_ALIAS.rows(connection, {"name": name, "alias": alias})
+            if rows:
+                return labelled_versions(rows)[0]
         with self._reading() as connection:
             if as_of is not None:
                 return _alias_at(_state_at(connection, name, as_of), name, alias)
-            if alias.lower() != validation.LATEST_ALIAS:
-                rows = _VERSION_BY_ALIAS.rows(connection, {"name": name, "alias": alias})
-                if rows:
-                    return versions_from_rows(connection, rows)[0]
             # "latest", or nothing found: the steps below tell which of model or alias is missing.
             model_id = model_id_by_name(connection, name)
             version = _resolve_alias(connection, model_id, name, alias)
@@ -1191,23 +1212,27 @@ def _delete_alias(connection: Connection, model_id: int, alias: str) -> int | No
 # The reads every GetModelVersion, GetModelVersionByAlias and write makes, run as driver SQL
 # compiled once (see driver_sql).
 _VERSION_BY_NAME = DriverStatement(
-    version_select()
-    .where(registered_models.c.name == bindparam("name"))
-    .where(model_versions.c.version == bindparam("version"))
+    labelled(
+        version_select()
+        .where(registered_models.c.name == bindparam("name"))
+        .where(model_versions.c.version == bindparam("version"))
+    )
 )
 _MODEL_ID_BY_NAME = DriverStatement(
     select(registered_models.c.id).where(registered_models.c.name == bindparam("name"))
 )
 # An alias's version in one statement, where name, alias and version took three.
 _VERSION_BY_ALIAS = DriverStatement(
-    version_select()
-    .join(
-        registered_model_aliases,
-        (registered_model_aliases.c.model_id == model_versions.c.model_id)
-        & (registered_model_aliases.c.version == model_versions.c.version),
+    labelled(
+        version_select()
+        .join(
+            registered_model_aliases,
+            (registered_model_aliases.c.model_id == model_versions.c.model_id)
+            & (registered_model_aliases.c.version == model_versions.c.version),
+        )
+        .where(registered_models.c.name == bindparam("name"))
+        .where(registered_model_aliases.c.alias == bindparam("alias"))
     )
-    .where(registered_models.c.name == bindparam("name"))
-    .where(registered_model_aliases.c.alias == bindparam("alias"))
 )
 # A new version's number: the model's counter bumped, its row locked (see create_model_version).
 _ALLOCATE_VERSION = DriverStatement(
@@ -1257,12 +1282,17 @@ _ALIASED_VERSION = (
 
 
 def _load_version(connection: Connection, name: str, version: int) -> ModelVersion:
-    rows = _VERSION_BY_NAME.rows(connection, {"name": name, "version": version})
-    if not rows:
+    found = _version_if_present(connection, name, version)
+    if found is None:
         # A missing model is reported as such, not as its version.
         model_id_by_name(connection, name)
         raise _version_not_found(name, version)
-    return versions_from_rows(connection, rows)[0]
+    return found
+
+
+def _version_if_present(connection: Connection, name: str, version: int) -> ModelVersion | None:
+    rows = _VERSION_BY_NAME.rows(connection, {"name": name, "version": version})
+    return labelled_versions(rows)[0] if rows else None
 
 
 def _highest_version(connection: Connection, model_id: int, stage: Stage | None) -> int | None:
