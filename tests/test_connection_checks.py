@@ -76,3 +76,41 @@ def test_a_connection_dropped_right_after_a_commit_fails_one_call_then_the_pool_
     with pytest.raises(Unavailable):
         postgres_store.get_model_version("m", 1)
     assert postgres_store.get_model_version("m", 1).source == "s3://bucket/1"
+
+
+def _statement_timeout_ms(store: RegistryStore) -> int:
+    with store.reading() as connection:
+        return int(
+            connection.exec_driver_sql(
+                "SELECT setting FROM pg_settings WHERE name = 'statement_timeout'"
+            ).scalar_one()
+        )
+
+
+def test_a_transaction_inside_a_call_is_begun_with_the_calls_time_left_as_statement_timeout(
+    postgres_store: RegistryStore,
+) -> None:
+    # BEGIN and SET LOCAL statement_timeout go to PostgreSQL as one query (engine.py).
+    with engines.call_bounds(30):
+        within_call = _statement_timeout_ms(postgres_store)
+    assert 29_000 <= within_call <= 30_000
+    # Local to the transaction: the next one, outside any call, has the server's default.
+    assert _statement_timeout_ms(postgres_store) == 0
+
+
+def test_a_connection_lent_out_for_autocommit_work_then_runs_transactions_as_before(
+    postgres_store: RegistryStore,
+) -> None:
+    with postgres_store.engine.connect().execution_options(
+        isolation_level="AUTOCOMMIT"
+    ) as connection:
+        # Refused inside a transaction block: so none was begun.
+        connection.exec_driver_sql("VACUUM registered_models")
+    # The same pooled connection (pool_size=1): its transactions still commit and roll back.
+    with engines.call_bounds(30):
+        postgres_store.create_registered_model("after-vacuum")
+        assert _statement_timeout_ms(postgres_store) > 0
+    assert [m.name for m in postgres_store.search_registered_models().items] == [
+        "after-vacuum",
+        "m",
+    ]

@@ -91,7 +91,35 @@ def make_engine(url: str, *, pool_size: int = 10, timeout: float = DEFAULT_TIMEO
         connect_args=connect_args,
     )
     _ping_when_idle(engine)
+    _begin_with_statement_timeout(engine)
     return engine
+
+
+def _begin_with_statement_timeout(engine: Engine) -> None:
+    """Transactions are begun by us, not by psycopg: BEGIN and, inside a call, SET LOCAL
+    statement_timeout to the call's time left, sent as one query. psycopg's own BEGIN would be
+    one round trip and the SET another; for a point read (BEGIN, SET, SELECT, COMMIT) that is a
+    quarter of its round trips."""
+
+    @event.listens_for(engine, "connect")
+    def _connected(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        dbapi_connection.autocommit = True
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            # Asked for no transaction (VACUUM, CREATE INDEX CONCURRENTLY).
+            return
+        raw: Any = connection.connection.dbapi_connection
+        # SQLAlchemy's reset after such an AUTOCOMMIT connection turns psycopg's back on.
+        raw.autocommit = True
+        bounds = _current_call.get()
+        driver_sql.run(
+            connection,
+            "BEGIN"
+            if bounds is None
+            else f"BEGIN; SET LOCAL statement_timeout = {_budget_ms(bounds)}",
+        )
 
 
 # A pooled PostgreSQL connection whose last transaction committed within this many seconds is
@@ -315,21 +343,19 @@ def _bounded(connection: Connection, *, transaction: bool) -> Iterator[None]:
     bounds.check()
     raw: Any = connection.connection.dbapi_connection
     sqlite = connection.dialect.name == "sqlite"
-    budget_ms = max(math.ceil(bounds.remaining() * 1000), 1)
     try:
         with (
             (
-                _sqlite_bounds(raw, bounds, budget_ms, connection.info[_BUSY_TIMEOUT_MS])
+                _sqlite_bounds(raw, bounds, connection.info[_BUSY_TIMEOUT_MS])
                 if sqlite
                 else nullcontext()
             ),
             bounds.interruptible(
                 None if sqlite else partial(raw.cancel_safe, timeout=POSTGRES_CONNECT_TIMEOUT_S)
             ),
+            # On PostgreSQL, begun with the statement_timeout (_begin_with_statement_timeout).
             connection.begin() if transaction else nullcontext(),
         ):
-            if not sqlite:
-                connection.exec_driver_sql(f"SET LOCAL statement_timeout = {budget_ms}")
             yield
             # The work is done but not committed: a caller that has gone gets a rollback.
             bounds.check()
@@ -342,13 +368,17 @@ def _bounded(connection: Connection, *, transaction: bool) -> Iterator[None]:
         raise
 
 
+def _budget_ms(bounds: CallBounds) -> int:
+    """The milliseconds left to the call, at least 1 (0 means no limit to the databases)."""
+    return max(math.ceil(bounds.remaining() * 1000), 1)
+
+
 @contextmanager
-def _sqlite_bounds(
-    raw: Any, bounds: CallBounds, budget_ms: int, busy_timeout_ms: int
-) -> Iterator[None]:
+def _sqlite_bounds(raw: Any, bounds: CallBounds, busy_timeout_ms: int) -> Iterator[None]:
     # Only a deadline nearer than the connection's own busy_timeout needs a lower one for this
     # transaction. Most calls' deadlines are further away, and each PRAGMA is a statement that
     # lets go of the GIL, which under load means waiting for it back behind other threads.
+    budget_ms = _budget_ms(bounds)
     lowered = budget_ms < busy_timeout_ms
     if lowered:
         raw.execute(f"PRAGMA busy_timeout={budget_ms}")
