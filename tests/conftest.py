@@ -102,6 +102,18 @@ def store(database_url: str) -> Iterator[RegistryStore]:
 
 
 @pytest.fixture
+def postgres_store(postgres_url: str) -> Iterator[RegistryStore]:
+    """A PostgreSQL store with one pooled connection, holding model "m" with version 1."""
+    empty_postgres(postgres_url)
+    engine = make_engine(postgres_url, pool_size=1)
+    store = RegistryStore(engine)
+    store.create_registered_model("m")
+    store.create_model_version("m", "s3://bucket/1")
+    yield store
+    engine.dispose()
+
+
+@pytest.fixture
 def server(store: RegistryStore) -> Iterator[RunningServer]:
     """A real gRPC server on a free port, serving ``store``."""
     # No webhook worker: its background writes would change the rows tests compare.

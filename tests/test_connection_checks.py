@@ -4,7 +4,6 @@ in the pool is replaced without failing a call, and the round trip is saved on b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,19 +12,6 @@ import sqlalchemy
 from registry_service.errors import Unavailable
 from registry_service.store import engine as engines
 from registry_service.store.registry_store import RegistryStore
-
-from .conftest import empty_postgres
-
-
-@pytest.fixture
-def postgres_store(postgres_url: str) -> Iterator[RegistryStore]:
-    empty_postgres(postgres_url)
-    engine = engines.make_engine(postgres_url, pool_size=1)
-    store = RegistryStore(engine)
-    store.create_registered_model("m")
-    store.create_model_version("m", "s3://bucket/1")
-    yield store
-    engine.dispose()
 
 
 def _drop_pooled_connections(store: RegistryStore) -> None:

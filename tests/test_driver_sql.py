@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, event, literal, select
+from sqlalchemy import bindparam, event, func, literal, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from registry_service.store.driver_sql import DriverStatement, bound_values, value_parameters
@@ -136,3 +136,71 @@ def test_run_many_writes_one_row_per_parameter_set(store: RegistryStore) -> None
         statement.run_many(connection, [bound_values(row) for row in rows])
     names = [model.name for model in store.search_registered_models("", page_size=10).items]
     assert sorted(names) == ["first", "second", "third"]
+
+
+# Names a caller may send that quoting must keep inert: rows_alone binds them as literals on
+# PostgreSQL.
+AWKWARD_NAMES = ["it's", "back\\slash", "x'); DROP TABLE registered_models; --", "100 %", "模型"]
+
+
+def _name_statement() -> DriverStatement:
+    return DriverStatement(
+        select(registered_models.c.name, literal("constant").label("extra")).where(
+            registered_models.c.name == bindparam("name")
+        )
+    )
+
+
+@pytest.mark.parametrize("timeout_ms", [None, 5_000])
+def test_a_statement_alone_returns_what_it_returns_in_a_transaction(
+    store: RegistryStore, timeout_ms: int | None
+) -> None:
+    for name in AWKWARD_NAMES:
+        store.create_registered_model(name)
+    statement = _name_statement()
+    for name in [*AWKWARD_NAMES, "absent"]:
+        with store.reading() as connection:
+            in_transaction = statement.rows(connection, {"name": name})
+        with store.engine.connect() as connection:
+            alone = statement.rows_alone(connection, {"name": name}, timeout_ms)
+        assert [tuple(row) for row in alone] == [tuple(row) for row in in_transaction]
+        assert len(alone) == (name != "absent")
+    assert store.get_registered_model(AWKWARD_NAMES[2]).name == AWKWARD_NAMES[2]
+
+
+def _prepared_names(store: RegistryStore) -> list[str]:
+    with store.engine.connect() as connection:
+        return [
+            row[0] for row in connection.exec_driver_sql("SELECT name FROM pg_prepared_statements")
+        ]
+
+
+def test_postgresql_prepares_a_statement_once_per_connection(postgres_store: RegistryStore) -> None:
+    statement = _name_statement()
+    for _ in range(3):
+        with postgres_store.engine.connect() as connection:
+            assert statement.rows_alone(connection, {"name": "m"}, 5_000) == [("m", "constant")]
+    # pool_size=1: the one connection, and the statement prepared on it once.
+    assert len([name for name in _prepared_names(postgres_store) if "registry_" in name]) == 1
+
+
+def test_postgresql_prepares_again_what_was_deallocated(postgres_store: RegistryStore) -> None:
+    statement = _name_statement()
+    with postgres_store.engine.connect() as connection:
+        statement.rows_alone(connection, {"name": "m"}, None)
+        connection.exec_driver_sql("DEALLOCATE ALL")
+        connection.commit()
+        assert statement.rows_alone(connection, {"name": "m"}, None) == [("m", "constant")]
+
+
+def test_postgresql_bounds_a_statement_alone_by_its_timeout_and_only_it(
+    postgres_store: RegistryStore,
+) -> None:
+    slow = DriverStatement(select(func.pg_sleep(bindparam("seconds"))))
+    with postgres_store.engine.connect() as connection:
+        with pytest.raises(DBAPIError, match="statement timeout"):
+            slow.rows_alone(connection, {"seconds": 5}, 50)
+        # The timeout was the statement's alone, and the connection is fit for the next one.
+        assert slow.rows_alone(connection, {"seconds": 0.2}, None) == [("",)]
+        setting = connection.exec_driver_sql("SHOW statement_timeout").scalar_one()
+    assert setting == "0"

@@ -12,8 +12,11 @@ registry's tables declare none).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import itertools
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import BindParameter, Executable, bindparam
@@ -27,11 +30,63 @@ class DriverStatement:
     def __init__(self, statement: Executable) -> None:
         self._statement = statement
         self._compiled: dict[str, _Compiled] = {}
+        # This statement's name where it is prepared on a PostgreSQL connection.
+        self._name = f"registry_{next(_NUMBERS)}"
 
     def rows(self, connection: Connection, parameters: Mapping[str, Any]) -> Sequence[Any]:
         """The result rows as tuples, in the transaction open on ``connection``."""
         compiled = self._compiled_for(connection.dialect)
         return run(connection, compiled.sql, compiled.arguments(parameters))
+
+    def rows_alone(
+        self, connection: Connection, parameters: Mapping[str, Any], timeout_ms: int | None
+    ) -> Sequence[Any]:
+        """The result rows of this statement run on its own, in no transaction of the caller's,
+        bounded to ``timeout_ms`` (None: unbounded).
+
+        On PostgreSQL that is one simple query, ``SET LOCAL statement_timeout = …; EXECUTE
+        <this statement>(<values>)``: both run in that query's implicit transaction, so the
+        timeout holds for the statement and ends with it. The statement is PREPAREd on each
+        connection the first time it runs there, so PostgreSQL plans it once, as psycopg's own
+        prepared statements are; a simple query has no parameters, so the values are bound as
+        literals, quoted by psycopg's client-side binding. One round trip where BEGIN with the
+        SET, the statement and COMMIT took three. SQLite needs no timeout statement (its bounds
+        are set on the connection): the statement alone, as ``rows``.
+        """
+        compiled = self._compiled_for(connection.dialect)
+        if compiled.prepared is None:
+            return run(connection, compiled.sql, compiled.arguments(parameters))
+        from psycopg import ClientCursor
+        from psycopg.errors import InvalidSqlStatementName
+
+        text, order = compiled.prepared
+        arguments = compiled.arguments(parameters)
+        values = [arguments[name] for name in order]
+        execute = f"EXECUTE {self._name}({', '.join(['%s'] * len(values))})"
+        if timeout_ms is not None:
+            execute = f"SET LOCAL statement_timeout = {int(timeout_ms)}; {execute}"
+        prepared: set[str] = connection.info.setdefault(_PREPARED, set())
+        raw: Any = connection.connection.dbapi_connection
+        cursor = ClientCursor(raw)
+        # Reported to SQLAlchemy's listeners as the statement it runs, with its parameters.
+        with _driver_errors(connection, cursor, compiled.sql, arguments, many=False):
+            for attempt in (1, 2):
+                if self._name not in prepared:
+                    cursor.execute(f"PREPARE {self._name} AS {text}")
+                    prepared.add(self._name)
+                try:
+                    cursor.execute(execute, values)
+                except InvalidSqlStatementName:
+                    # Deallocated behind our back (DISCARD ALL): prepared again, once.
+                    prepared.discard(self._name)
+                    if attempt == 2:
+                        raise
+                    continue
+                if timeout_ms is not None:
+                    cursor.nextset()
+                rows: Sequence[Any] = cursor.fetchall()
+                return rows
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def run_many(self, connection: Connection, parameter_sets: Sequence[Mapping[str, Any]]) -> None:
         """The statement once per parameter set, in one driver ``executemany`` (which psycopg
@@ -55,6 +110,7 @@ class DriverStatement:
             tuple(compiled.positiontup) if compiled.positional else None,
             # Values the statement binds itself (literal() and the like).
             {name: value for name, value in compiled.params.items() if value is not None},
+            _prepared_form(compiled.string) if dialect.name == "postgresql" else None,
         )
 
 
@@ -64,6 +120,9 @@ class _Compiled:
     # The parameters' order for a positional paramstyle (SQLite's "?"); None for named ones.
     order: tuple[str, ...] | None
     literals: dict[str, Any]
+    # PostgreSQL: the text to PREPARE ($1, $2, … for the named parameters) and the parameters'
+    # names in that order.
+    prepared: tuple[str, tuple[str, ...]] | None = field(default=None)
 
     def arguments(self, parameters: Mapping[str, Any]) -> Any:
         """``parameters`` and the literals, as the driver's paramstyle takes them."""
@@ -71,26 +130,56 @@ class _Compiled:
         return values if self.order is None else tuple(values[name] for name in self.order)
 
 
+# Numbers the statements' prepared names, unique in the process.
+_NUMBERS = itertools.count(1)
+# Key, in a pooled connection's info, of the names of the statements prepared on it.
+_PREPARED = "registry_prepared_statements"
+_NAMED_PARAMETER = re.compile(r"%\((\w+)\)s")
+
+
+def _prepared_form(sql: str) -> tuple[str, tuple[str, ...]]:
+    """``sql`` in psycopg's named paramstyle as PREPARE takes it: each distinct parameter a
+    ``$n``, and the parameters' names in that order."""
+    order: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match[1] not in order:
+            order.append(match[1])
+        return f"${order.index(match[1]) + 1}"
+
+    return _NAMED_PARAMETER.sub(number, sql).replace("%%", "%"), tuple(order)
+
+
 def run(
     connection: Connection, sql: str, arguments: Any = (), *, many: bool = False
 ) -> Sequence[Any]:
     """Driver SQL on ``connection``'s DBAPI connection: the rows, as tuples. ``many``: run it
     once per set of ``arguments`` (no rows)."""
-    dialect = connection.dialect
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with _driver_errors(connection, cursor, sql, arguments, many=many):
+        if many:
+            cursor.executemany(sql, arguments)
+        else:
+            cursor.execute(sql, arguments)
+        return cursor.fetchall() if not many and cursor.description else ()
+
+
+@contextmanager
+def _driver_errors(
+    connection: Connection, cursor: Any, sql: str, arguments: Any, *, many: bool
+) -> Iterator[None]:
+    """Around the driver's execution of ``sql``: SQLAlchemy's cursor events fired, driver
+    errors wrapped as SQLAlchemy wraps them, ``cursor`` closed."""
+    dialect = connection.dialect
     # Listeners of SQLAlchemy's cursor events (tracing instrumentation, the plan checks) see
     # driver SQL as they see every other statement.
     events = connection.engine.dispatch
     try:
         if events.before_cursor_execute:
             events.before_cursor_execute(connection, cursor, sql, arguments, None, many)
-        if many:
-            cursor.executemany(sql, arguments)
-        else:
-            cursor.execute(sql, arguments)
+        yield
         if events.after_cursor_execute:
             events.after_cursor_execute(connection, cursor, sql, arguments, None, many)
-        return cursor.fetchall() if not many and cursor.description else ()
     except dialect.loaded_dbapi.Error as error:
         # Wrapped as SQLAlchemy wraps it, so that the store's handling of database errors
         # (unavailable, interrupted at the deadline, lost connection) applies unchanged.

@@ -324,13 +324,18 @@ def bounded_transaction(connection: Connection) -> Iterator[None]:
 
 
 @contextmanager
-def bounded_statement(connection: Connection) -> Iterator[None]:
-    """For a read that is one statement, bounded as ``bounded_transaction`` bounds its work. On
-    SQLite it runs in no transaction of ours: a statement alone reads one snapshot, and BEGIN and
-    COMMIT would be two more statements, each letting go of the GIL. PostgreSQL's
-    statement_timeout is set for a transaction, so there it runs in one."""
-    with _bounded(connection, transaction=connection.dialect.name != "sqlite"):
-        yield
+def bounded_statement(connection: Connection) -> Iterator[int | None]:
+    """For a read that is one statement (``DriverStatement.rows_alone``), bounded as
+    ``bounded_transaction`` bounds its work but in no transaction of ours: a statement alone
+    reads one snapshot, and BEGIN and COMMIT would be two more statements (on SQLite each lets
+    go of the GIL, on PostgreSQL each is a round trip). Gives the milliseconds the statement may
+    take on PostgreSQL (None outside a call), which ``rows_alone`` sets with the statement."""
+    bounds = _current_call.get()
+    with _bounded(connection, transaction=False):
+        yield None if bounds is None else _budget_ms(bounds)
+    if connection.dialect.name == "postgresql":
+        # A statement that ran is as sure a sign of a live connection as a commit.
+        connection.info[_LAST_COMMIT] = time.monotonic()
 
 
 @contextmanager

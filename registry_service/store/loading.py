@@ -171,10 +171,10 @@ def labelled(statement: Select[Any], versions: FromClause = model_versions) -> S
     ``versions``) with each version's tags and aliases as two more columns, JSON arrays of
     [key, value] and [alias] in no particular order.
 
-    A point read is then one statement where it was two: on SQLite one statement is a snapshot
-    of its own, so it needs no BEGIN and COMMIT either (see RegistryStore._reading_statement);
-    each statement costs a round trip on PostgreSQL and a release of the GIL on SQLite, which
-    under load means waiting to get it back.
+    A point read is then one statement where it was two, and one statement is a snapshot of its
+    own, so it needs no BEGIN and COMMIT either (see ``DriverStatement.rows_alone``): each
+    statement costs a round trip on PostgreSQL and a release of the GIL on SQLite, which under
+    load means waiting to get it back.
     """
     # Aliased, so that they are never correlated with the same tables in ``statement``.
     tags = model_version_tags.alias("labelled_tags")
@@ -237,15 +237,11 @@ def latest_versions(
     return by_model
 
 
-def latest_versions_by_name(
-    connection: Connection, name: str, stages: Iterable[Stage]
-) -> list[ModelVersion]:
-    """The highest version per stage of the model ``name``; [] when it has none in those stages
-    or does not exist (one statement, where finding the model first took two)."""
-    statement = _one_model_latest_statement(
-        connection.dialect.name, tuple(dict.fromkeys(stages)), "name"
-    )
-    return labelled_versions(statement.rows(connection, {"name": name}))
+def latest_by_name_statement(dialect: str, stages: Iterable[Stage]) -> DriverStatement:
+    """The labelled rows of the highest version per stage of the model ``:name``; none when it
+    has none in those stages or does not exist (one statement, where finding the model first
+    took two)."""
+    return _one_model_latest_statement(dialect, tuple(dict.fromkeys(stages)), "name")
 
 
 @cache

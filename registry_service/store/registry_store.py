@@ -73,7 +73,7 @@ from registry_service.store.engine import (
 from registry_service.store.loading import (
     labelled,
     labelled_versions,
-    latest_versions_by_name,
+    latest_by_name_statement,
     models_from_rows,
     version_select,
     versions_from_rows,
@@ -143,16 +143,17 @@ class RegistryStore:
         ):
             yield connection
 
-    @contextmanager
-    def _reading_statement(self) -> Iterator[Connection]:
-        """For a read that is a single statement: on SQLite, where one statement is a snapshot
-        of its own, without BEGIN and COMMIT (see ``bounded_statement``)."""
+    def _read_alone(
+        self, statement: DriverStatement, parameters: Mapping[str, object]
+    ) -> Sequence[Any]:
+        """The rows of a read that is one statement, run on its own: no BEGIN and COMMIT, and
+        on PostgreSQL one round trip (see ``DriverStatement.rows_alone``)."""
         with (
             _database_errors_as_unavailable(),
             self._engine.connect() as connection,
-            bounded_statement(connection),
+            bounded_statement(connection) as timeout_ms,
         ):
-            yield connection
+            return statement.rows_alone(connection, parameters, timeout_ms)
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
@@ -380,8 +381,8 @@ class RegistryStore:
         wanted = validation.parse_stages(list(stages)) or list(Stage)
         order = {stage: position for position, stage in enumerate(wanted)}
         if as_of is None:
-            with self._reading_statement() as connection:
-                found = latest_versions_by_name(connection, name, wanted)
+            statement = latest_by_name_statement(self._engine.dialect.name, wanted)
+            found = labelled_versions(self._read_alone(statement, {"name": name}))
             if not found:
                 # NotFound when the model itself is missing; else it has none in those stages.
                 with self._reading() as connection:
@@ -483,10 +484,9 @@ class RegistryStore:
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
         _check_version_key(name, version)
-        with self._reading_statement() as connection:
-            found = _version_if_present(connection, name, version)
-        if found is not None:
-            return found
+        rows = self._read_alone(_VERSION_BY_NAME, {"name": name, "version": version})
+        if rows:
+            return labelled_versions(rows)[0]
         with self._reading() as connection:
             return _load_version(connection, name, version)
 
@@ -817,8 +817,7 @@ class RegistryStore:
         validation.check_model_name(name)
         validation.check_alias_to_resolve(alias)
         if as_of is None and alias.lower() != validation.LATEST_ALIAS:
-            with self._reading_statement() as connection:
-                rows = _VERSION_BY_ALIAS.rows(connection, {"name": name, "alias": alias})
+            rows = self._read_alone(_VERSION_BY_ALIAS, {"name": name, "alias": alias})
             if rows:
                 return labelled_versions(rows)[0]
         with self._reading() as connection:
@@ -1282,17 +1281,12 @@ _ALIASED_VERSION = (
 
 
 def _load_version(connection: Connection, name: str, version: int) -> ModelVersion:
-    found = _version_if_present(connection, name, version)
-    if found is None:
+    rows = _VERSION_BY_NAME.rows(connection, {"name": name, "version": version})
+    if not rows:
         # A missing model is reported as such, not as its version.
         model_id_by_name(connection, name)
         raise _version_not_found(name, version)
-    return found
-
-
-def _version_if_present(connection: Connection, name: str, version: int) -> ModelVersion | None:
-    rows = _VERSION_BY_NAME.rows(connection, {"name": name, "version": version})
-    return labelled_versions(rows)[0] if rows else None
+    return labelled_versions(rows)[0]
 
 
 def _highest_version(connection: Connection, model_id: int, stage: Stage | None) -> int | None:
