@@ -227,8 +227,12 @@ def _aliases(counts: list[int]) -> Iterator[dict[str, Any]]:
 def seed_sqlite(path: Path, shape: Shape) -> None:
     """A new SQLite file at ``path`` holding ``shape``."""
     partial = path.with_suffix(".partial")
-    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm"), path):
-        leftover.unlink(missing_ok=True)
+    # A database's -wal file goes with it: SQLite replays a log it finds beside a database
+    # file, whichever database wrote it, so the last run's log (its server did not close every
+    # connection) would be applied to the new file.
+    for database in (partial, path):
+        for leftover in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+            leftover.unlink(missing_ok=True)
     print(f"seeding {path} ({shape.models} models, {shape.versions} versions)", flush=True)
     engine = make_engine(f"sqlite:///{partial}")
     started = time.perf_counter()
