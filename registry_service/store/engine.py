@@ -98,8 +98,8 @@ def make_engine(url: str, *, pool_size: int = 10, timeout: float = DEFAULT_TIMEO
 def _begin_with_statement_timeout(engine: Engine) -> None:
     """Transactions are begun by us, not by psycopg: BEGIN and, inside a call, SET LOCAL
     statement_timeout to the call's time left, sent as one query. psycopg's own BEGIN would be
-    one round trip and the SET another; for a point read (BEGIN, SET, SELECT, COMMIT) that is a
-    quarter of its round trips."""
+    one round trip and the SET another, on every transaction (a write's are BEGIN, the model's
+    lock, its statements, COMMIT). Point reads take no transaction at all (``rows_alone``)."""
 
     @event.listens_for(engine, "connect")
     def _connected(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
