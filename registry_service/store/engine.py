@@ -111,8 +111,10 @@ def _begin_with_statement_timeout(engine: Engine) -> None:
             # Asked for no transaction (VACUUM, CREATE INDEX CONCURRENTLY).
             return
         raw: Any = connection.connection.dbapi_connection
-        # SQLAlchemy's reset after such an AUTOCOMMIT connection turns psycopg's back on.
-        raw.autocommit = True
+        if not raw.autocommit:
+            # SQLAlchemy's reset after such an AUTOCOMMIT connection turned psycopg's back on.
+            # (Read first: psycopg's setter takes the connection's lock and runs its wait loop.)
+            raw.autocommit = True
         bounds = _current_call.get()
         driver_sql.run(
             connection,
