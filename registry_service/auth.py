@@ -199,6 +199,13 @@ class Access:
         admin = admin or user_id in self._admins
         return identity.Caller(user_id, admin, admin or self._default is not None)
 
+    def checks(self, rpc: str) -> bool:
+        """Whether a call of ``rpc`` needs checking at all. Without authentication every caller
+        is the same admin, which is also who the store serves when no caller is set
+        (``identity.UNAUTHENTICATED``): a call of an RPC that has a rule then passes as it came,
+        with no per-call work (in-process that work was about 7 % of a point read's CPU)."""
+        return self._mode != "none" or rpc not in RULES
+
     @contextmanager
     def serving(self, rpc: str, request: object, caller: identity.Caller) -> Iterator[None]:
         """Run the enclosed call as ``caller``, once it is allowed to make it."""
@@ -311,9 +318,9 @@ class AuthInterceptor(grpc.ServerInterceptor):
         self, handler: grpc.RpcMethodHandler[Any, Any], method: str
     ) -> grpc.RpcMethodHandler[Any, Any]:
         service, _, rpc = method.lstrip("/").partition("/")
-        if service != SERVICE:
-            return handler
         access = self._access
+        if service != SERVICE or (not access.checks(rpc) and not handler.request_streaming):
+            return handler
 
         @contextmanager
         def allowed(request: Any, context: grpc.ServicerContext) -> Iterator[None]:

@@ -409,6 +409,18 @@ def test_no_auth_warns_off_loopback_and_everyone_is_an_anonymous_admin(
     assert client.create_registered_model("fraud").user_id == ""
 
 
+def test_no_auth_lets_ruled_rpcs_through_unchecked_but_still_refuses_one_without_a_rule(
+    client: RegistryClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without authentication the guard hands ruled calls straight on (nothing to check); an RPC
+    # that nobody gave a rule stays closed all the same.
+    assert client.get_current_identity().admin
+    monkeypatch.delitem(auth.RULES, "GetRegisteredModel")
+    refused = failure(lambda: client.get_registered_model("fraud"))
+    assert refused.code == grpc.StatusCode.PERMISSION_DENIED
+    assert "GetRegisteredModel has no access rule" in str(refused)
+
+
 @pytest.mark.parametrize(
     ("settings", "words"),
     [
