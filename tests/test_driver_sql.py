@@ -204,3 +204,22 @@ def test_postgresql_bounds_a_statement_alone_by_its_timeout_and_only_it(
         assert slow.rows_alone(connection, {"seconds": 0.2}, None) == [("",)]
         setting = connection.exec_driver_sql("SHOW statement_timeout").scalar_one()
     assert setting == "0"
+
+
+def test_postgresql_plans_a_statement_alone_once_for_any_values(
+    postgres_store: RegistryStore,
+) -> None:
+    # PostgreSQL plans the first five executions of a prepared statement for their values, and
+    # goes on doing so whenever the generic plan looks dearer: the latest-versions read (a stage
+    # compared with a parameter) paid a planning on every call that way.
+    for _ in range(8):
+        assert [v.version for v in postgres_store.get_latest_versions("m")] == [1]
+    with postgres_store.engine.connect() as connection:
+        plans = connection.exec_driver_sql(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE name LIKE 'registry%%' AND statement LIKE '%%newest%%'"
+        ).all()
+        # Only for the statement it runs with.
+        setting = connection.exec_driver_sql("SHOW plan_cache_mode").scalar_one()
+    assert [tuple(row) for row in plans] == [(8, 0)]
+    assert setting == "auto"
