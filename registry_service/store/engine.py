@@ -211,7 +211,8 @@ class CallBounds:
 
     def __init__(self, seconds: float) -> None:
         self._deadline = time.monotonic() + seconds
-        self._cancelled = threading.Event()
+        # A plain flag, not a threading.Event: nothing waits on it, and every call makes one.
+        self._cancelled = False
         # Interrupts the statement running for this call; set only while a transaction is open.
         self._interrupt: Callable[[], None] | None = None
         self._lock = threading.Lock()
@@ -221,7 +222,7 @@ class CallBounds:
 
     @property
     def cancelled(self) -> bool:
-        return self._cancelled.is_set()
+        return self._cancelled
 
     def over(self) -> bool:
         return self.cancelled or self.remaining() <= 0
@@ -248,7 +249,7 @@ class CallBounds:
         gRPC calls this on the thread that serves every connection, which must not wait on the
         database, so a running statement is interrupted from a thread of its own.
         """
-        self._cancelled.set()
+        self._cancelled = True
         with self._lock:
             if self._interrupt is not None:
                 threading.Thread(target=self._run_interrupt, daemon=True).start()
@@ -265,16 +266,11 @@ class CallBounds:
                 # The transaction still ends at its deadline; only promptness is lost.
                 log.warning("could not interrupt a cancelled call's statement: %s", error)
 
-    @contextmanager
-    def interruptible(self, interrupt: Callable[[], None] | None) -> Iterator[None]:
-        """While open, ``cancel()`` runs ``interrupt`` to stop the statement in progress."""
+    def interrupt_with(self, interrupt: Callable[[], None] | None) -> None:
+        """From now on ``cancel()`` runs ``interrupt`` to stop the statement in progress (None:
+        nothing to interrupt)."""
         with self._lock:
             self._interrupt = interrupt
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._interrupt = None
 
 
 _current_call: ContextVar[CallBounds | None] = ContextVar("registry_call_bounds", default=None)
@@ -342,6 +338,8 @@ def bounded_statement(connection: Connection) -> Iterator[int | None]:
 
 @contextmanager
 def _bounded(connection: Connection, *, transaction: bool) -> Iterator[None]:
+    # One flat context manager rather than one per bound: it runs around every statement and
+    # transaction, and each nested layer was a measurable part of a point read.
     bounds = _current_call.get()
     if bounds is None:
         with connection.begin() if transaction else nullcontext():
@@ -351,21 +349,23 @@ def _bounded(connection: Connection, *, transaction: bool) -> Iterator[None]:
     raw: Any = connection.connection.dbapi_connection
     sqlite = connection.dialect.name == "sqlite"
     try:
-        with (
-            (
-                _sqlite_bounds(raw, bounds, connection.info[_BUSY_TIMEOUT_MS])
-                if sqlite
-                else nullcontext()
-            ),
-            bounds.interruptible(
-                None if sqlite else partial(raw.cancel_safe, timeout=POSTGRES_CONNECT_TIMEOUT_S)
-            ),
+        if sqlite:
+            # SQLite stops a statement from its progress handler, and no cancel() is needed.
+            busy_timeout_ms = connection.info[_BUSY_TIMEOUT_MS]
+            lowered = _bound_sqlite(raw, bounds, busy_timeout_ms)
+        else:
+            bounds.interrupt_with(partial(raw.cancel_safe, timeout=POSTGRES_CONNECT_TIMEOUT_S))
+        try:
             # On PostgreSQL, begun with the statement_timeout (_begin_with_statement_timeout).
-            connection.begin() if transaction else nullcontext(),
-        ):
-            yield
-            # The work is done but not committed: a caller that has gone gets a rollback.
-            bounds.check()
+            with connection.begin() if transaction else nullcontext():
+                yield
+                # The work is done but not committed: a caller that has gone gets a rollback.
+                bounds.check()
+        finally:
+            if sqlite:
+                _unbound_sqlite(raw, busy_timeout_ms if lowered else None)
+            else:
+                bounds.interrupt_with(None)
     except DBAPIError as error:
         # An interrupted statement, a statement_timeout or a lock wait cut short all surface as
         # database errors; what they mean is that the call ended.
@@ -380,8 +380,9 @@ def _budget_ms(bounds: CallBounds) -> int:
     return max(math.ceil(bounds.remaining() * 1000), 1)
 
 
-@contextmanager
-def _sqlite_bounds(raw: Any, bounds: CallBounds, busy_timeout_ms: int) -> Iterator[None]:
+def _bound_sqlite(raw: Any, bounds: CallBounds, busy_timeout_ms: int) -> bool:
+    """Bound the SQLite connection's work to the call: its statements stop once ``bounds`` are
+    over, and lock waits end by the deadline. Whether busy_timeout was lowered for it."""
     # Only a deadline nearer than the connection's own busy_timeout needs a lower one for this
     # transaction. Most calls' deadlines are further away, and each PRAGMA is a statement that
     # lets go of the GIL, which under load means waiting for it back behind other threads.
@@ -390,9 +391,11 @@ def _sqlite_bounds(raw: Any, bounds: CallBounds, busy_timeout_ms: int) -> Iterat
     if lowered:
         raw.execute(f"PRAGMA busy_timeout={budget_ms}")
     raw.set_progress_handler(bounds.over, SQLITE_PROGRESS_STEPS)
-    try:
-        yield
-    finally:
-        raw.set_progress_handler(None, 0)
-        if lowered:
-            raw.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+    return lowered
+
+
+def _unbound_sqlite(raw: Any, busy_timeout_ms: int | None) -> None:
+    """Undo ``_bound_sqlite``: no progress handler, and ``busy_timeout_ms`` back if given."""
+    raw.set_progress_handler(None, 0)
+    if busy_timeout_ms is not None:
+        raw.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
