@@ -22,8 +22,12 @@ IN_FLIGHT = 4
 def test_stop_signal_lets_calls_in_flight_finish_after_health_turns_not_serving(
     database_url: str, store: RegistryStore, signum: signal.Signals
 ) -> None:
+    # The calls must still be waiting for the database when the server stops listening: a
+    # database timeout longer than the test's patience, so that a slow machine does not see
+    # them give up (UNAVAILABLE after the default 5 s) first.
     served = start_serving(
-        "--port", "0", "--database-url", database_url, "--metrics-port", "0", "--grace", "60"
+        *("--port", "0", "--database-url", database_url, "--metrics-port", "0"),
+        *("--grace", "60", "--database-timeout", str(PATIENCE_S * 2)),
     )
     try:
         channel = grpc.insecure_channel(served.address)
