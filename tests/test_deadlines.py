@@ -4,15 +4,20 @@ runs out of time or is cancelled ends, rolled back, even while the database is s
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 from modelregistry.v1 import registry_service_pb2 as pb
 from modelregistry.v1 import registry_service_pb2_grpc
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from registry_service.client import RegistryClient
 from registry_service.errors import DeadlineExceeded
+from registry_service.store import schema
+from registry_service.store.engine import call_bounds, make_engine
 from registry_service.store.registry_store import RegistryStore
 
 from .processes import Log, serving, writes_blocked
@@ -100,3 +105,32 @@ def test_cancelled_call_rolls_back_and_leaves_nothing_written(
         with RegistryClient(served.address) as client:
             client.create_registered_model("after")
     assert [model.name for model in store.search_registered_models().items] == ["after"]
+
+
+def test_a_near_deadline_lowers_sqlite_busy_timeout_for_its_own_call_only(
+    tmp_path: Path,
+) -> None:
+    # A lock wait must end by the call's deadline, and the next call on the same pooled
+    # connection must get the engine's own busy_timeout back.
+    engine = make_engine(f"sqlite:///{tmp_path / 'registry.db'}", pool_size=1, timeout=30)
+    schema.upgrade(engine)
+    store = RegistryStore(engine)
+    store.create_model_version(store.create_registered_model("m").name, "s3://bucket/1")
+    during: list[int] = []
+
+    def busy_timeout(connection: Any, *_args: Any) -> None:
+        raw = connection.connection.dbapi_connection
+        during.append(raw.execute("PRAGMA busy_timeout").fetchone()[0])
+
+    event.listen(engine, "before_cursor_execute", busy_timeout)
+    with call_bounds(2.0):
+        store.get_model_version("m", 1)
+    with call_bounds(60.0):
+        store.get_model_version("m", 1)
+    event.remove(engine, "before_cursor_execute", busy_timeout)
+    with engine.connect() as connection:
+        after = connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one()
+    engine.dispose()
+    assert 1_000 < during[0] <= 2_000
+    assert during[1:] == [30_000]
+    assert after == 30_000

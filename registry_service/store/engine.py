@@ -351,8 +351,7 @@ def _bounded(connection: Connection, *, transaction: bool) -> Iterator[None]:
     try:
         if sqlite:
             # SQLite stops a statement from its progress handler, and no cancel() is needed.
-            busy_timeout_ms = connection.info[_BUSY_TIMEOUT_MS]
-            lowered = _bound_sqlite(raw, bounds, busy_timeout_ms)
+            restore_busy_timeout = _bound_sqlite(raw, bounds, connection.info[_BUSY_TIMEOUT_MS])
         else:
             bounds.interrupt_with(partial(raw.cancel_safe, timeout=POSTGRES_CONNECT_TIMEOUT_S))
         try:
@@ -363,7 +362,7 @@ def _bounded(connection: Connection, *, transaction: bool) -> Iterator[None]:
                 bounds.check()
         finally:
             if sqlite:
-                _unbound_sqlite(raw, busy_timeout_ms if lowered else None)
+                _unbound_sqlite(raw, restore_busy_timeout)
             else:
                 bounds.interrupt_with(None)
     except DBAPIError as error:
@@ -380,9 +379,10 @@ def _budget_ms(bounds: CallBounds) -> int:
     return max(math.ceil(bounds.remaining() * 1000), 1)
 
 
-def _bound_sqlite(raw: Any, bounds: CallBounds, busy_timeout_ms: int) -> bool:
+def _bound_sqlite(raw: Any, bounds: CallBounds, busy_timeout_ms: int) -> int | None:
     """Bound the SQLite connection's work to the call: its statements stop once ``bounds`` are
-    over, and lock waits end by the deadline. Whether busy_timeout was lowered for it."""
+    over, and lock waits end by the deadline. The busy_timeout to put back afterwards, None
+    when it was left as it was."""
     # Only a deadline nearer than the connection's own busy_timeout needs a lower one for this
     # transaction. Most calls' deadlines are further away, and each PRAGMA is a statement that
     # lets go of the GIL, which under load means waiting for it back behind other threads.
@@ -391,11 +391,11 @@ def _bound_sqlite(raw: Any, bounds: CallBounds, busy_timeout_ms: int) -> bool:
     if lowered:
         raw.execute(f"PRAGMA busy_timeout={budget_ms}")
     raw.set_progress_handler(bounds.over, SQLITE_PROGRESS_STEPS)
-    return lowered
+    return busy_timeout_ms if lowered else None
 
 
 def _unbound_sqlite(raw: Any, busy_timeout_ms: int | None) -> None:
-    """Undo ``_bound_sqlite``: no progress handler, and ``busy_timeout_ms`` back if given."""
+    """Undo ``_bound_sqlite``: no progress handler, and ``busy_timeout_ms`` back if it gave one."""
     raw.set_progress_handler(None, 0)
     if busy_timeout_ms is not None:
         raw.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
