@@ -71,7 +71,9 @@ class DriverStatement:
         raw: Any = connection.connection.dbapi_connection
         cursor = ClientCursor(raw)
         # Reported to SQLAlchemy's listeners as the statement it runs, with its parameters.
-        with _driver_errors(connection, cursor, compiled.sql, arguments, many=False):
+        with _driver_errors(
+            connection.dialect, connection, cursor, compiled.sql, arguments, many=False
+        ):
             for attempt in (1, 2):
                 if self._name not in prepared:
                     cursor.execute(f"PREPARE {self._name} AS {text}")
@@ -89,6 +91,16 @@ class DriverStatement:
                 rows: Sequence[Any] = cursor.fetchall()
                 return rows
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def rows_on(
+        self, dbapi_connection: Any, dialect: Dialect, parameters: Mapping[str, Any]
+    ) -> Sequence[Any]:
+        """The result rows of this statement alone on a DBAPI connection that no SQLAlchemy
+        ``Connection`` wraps (``engine.LoneReads``): SQLite's, bounded by its caller."""
+        compiled = self._compiled_for(dialect)
+        return _run_on(
+            dbapi_connection, dialect, None, compiled.sql, compiled.arguments(parameters)
+        )
 
     def run_many(self, connection: Connection, parameter_sets: Sequence[Mapping[str, Any]]) -> None:
         """The statement once per parameter set, in one driver ``executemany`` (which psycopg
@@ -163,8 +175,29 @@ def run(
 ) -> Sequence[Any]:
     """Driver SQL on ``connection``'s DBAPI connection: the rows, as tuples. ``many``: run it
     once per set of ``arguments`` (no rows)."""
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    with _driver_errors(connection, cursor, sql, arguments, many=many):
+    return _run_on(
+        connection.connection.dbapi_connection,
+        connection.dialect,
+        connection,
+        sql,
+        arguments,
+        many=many,
+    )
+
+
+def _run_on(
+    dbapi_connection: Any,
+    dialect: Dialect,
+    listened: Connection | None,
+    sql: str,
+    arguments: Any,
+    *,
+    many: bool = False,
+) -> Sequence[Any]:
+    """``run`` on ``dbapi_connection``; ``listened``: the ``Connection`` around it, reported
+    to SQLAlchemy's cursor event listeners (None: there is none, and nothing listens)."""
+    cursor = dbapi_connection.cursor()
+    with _driver_errors(dialect, listened, cursor, sql, arguments, many=many):
         if many:
             cursor.executemany(sql, arguments)
         else:
@@ -174,20 +207,26 @@ def run(
 
 @contextmanager
 def _driver_errors(
-    connection: Connection, cursor: Any, sql: str, arguments: Any, *, many: bool
+    dialect: Dialect,
+    listened: Connection | None,
+    cursor: Any,
+    sql: str,
+    arguments: Any,
+    *,
+    many: bool,
 ) -> Iterator[None]:
-    """Around the driver's execution of ``sql``: SQLAlchemy's cursor events fired, driver
-    errors wrapped as SQLAlchemy wraps them, ``cursor`` closed."""
-    dialect = connection.dialect
+    """Around the driver's execution of ``sql``: SQLAlchemy's cursor events fired on
+    ``listened`` (when there is one), driver errors wrapped as SQLAlchemy wraps them, ``cursor``
+    closed."""
     # Listeners of SQLAlchemy's cursor events (tracing instrumentation, the plan checks) see
     # driver SQL as they see every other statement.
-    events = connection.engine.dispatch
+    events = None if listened is None else listened.engine.dispatch
     try:
-        if events.before_cursor_execute:
-            events.before_cursor_execute(connection, cursor, sql, arguments, None, many)
+        if events is not None and events.before_cursor_execute:
+            events.before_cursor_execute(listened, cursor, sql, arguments, None, many)
         yield
-        if events.after_cursor_execute:
-            events.after_cursor_execute(connection, cursor, sql, arguments, None, many)
+        if events is not None and events.after_cursor_execute:
+            events.after_cursor_execute(listened, cursor, sql, arguments, None, many)
     except dialect.loaded_dbapi.Error as error:
         # Wrapped as SQLAlchemy wraps it, so that the store's handling of database errors
         # (unavailable, interrupted at the deadline, lost connection) applies unchanged.

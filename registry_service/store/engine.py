@@ -7,6 +7,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from functools import partial
@@ -17,7 +18,7 @@ from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from registry_service.errors import Cancelled, DeadlineExceeded, RegistryError, Unavailable
 from registry_service.store import driver_sql
@@ -317,7 +318,7 @@ def bounded_transaction(connection: Connection) -> Iterator[None]:
     the caller goes away; SQLite bounds lock waits with busy_timeout and interrupts statements
     from its progress handler.
     """
-    with _bounded(connection, transaction=True):
+    with _bounded_connection(connection, transaction=True):
         yield
 
 
@@ -329,39 +330,115 @@ def bounded_statement(connection: Connection) -> Iterator[int | None]:
     go of the GIL, on PostgreSQL each is a round trip). Gives the milliseconds the statement may
     take on PostgreSQL (None outside a call), which ``rows_alone`` sets with the statement."""
     bounds = _current_call.get()
-    with _bounded(connection, transaction=False):
+    with _bounded_connection(connection, transaction=False):
         yield None if bounds is None else _budget_ms(bounds)
     if connection.dialect.name == "postgresql":
         # A statement that ran is as sure a sign of a live connection as a commit.
         connection.info[_LAST_COMMIT] = time.monotonic()
 
 
+class LoneReads:
+    """SQLite connections for reads that are one statement on their own
+    (``DriverStatement.rows_on``), kept outside SQLAlchemy's pool.
+
+    Checking a connection out of the pool and wrapping it in a ``Connection`` was the largest
+    part of a point read in the store (113 000 of 368 000 instructions, callgrind): a queue and
+    its condition variable, the pool's bookkeeping and events, a rollback on return. A statement
+    alone needs none of that: it opens no transaction, so there is nothing to reset, and it runs
+    as driver SQL. Here taking a connection and giving it back are a list's pop and append, each
+    atomic under the GIL.
+
+    SQLite only: there a connection is a file handle and a page cache. A PostgreSQL connection
+    is a server process, which the pool's size budgets; its reads stay in the pool.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        # As many are kept as the pool keeps; more, opened under a burst, are closed when done.
+        self._keep = engine.pool.size()  # type: ignore[attr-defined]
+        self._idle: list[PoolProxiedConnection] = []
+        event.listen(engine, "engine_disposed", self._close_idle)
+
+    @classmethod
+    def of(cls, engine: Engine) -> LoneReads | None:
+        """Lone reads for ``engine``, None where its reads stay in the pool (PostgreSQL)."""
+        return cls(engine) if is_sqlite(engine) else None
+
+    def usable(self) -> bool:
+        """Whether reads may bypass SQLAlchemy: not while anything listens for its cursor events
+        (tracing instrumentation, the plan checks), which need a ``Connection`` to report on."""
+        events = self._engine.dispatch
+        return not (events.before_cursor_execute or events.after_cursor_execute)
+
+    @contextmanager
+    def bounded(self) -> Iterator[Any]:
+        """A DBAPI connection for one statement, bounded to the current call as
+        ``bounded_statement`` bounds one."""
+        try:
+            connection = self._idle.pop()
+        except IndexError:
+            # Opened by the pool, so that its connect events configure it, then taken from it.
+            connection = self._engine.raw_connection()
+            connection.detach()
+        try:
+            with _bounded(
+                connection.dbapi_connection, connection.info[_BUSY_TIMEOUT_MS], begin=None
+            ):
+                yield connection.dbapi_connection
+        except BaseException:
+            # Whatever failed may have left the connection in a state no other read should find.
+            connection.close()
+            raise
+        if len(self._idle) < self._keep:
+            self._idle.append(connection)
+        else:
+            connection.close()
+
+    def _close_idle(self, _engine: Engine) -> None:
+        while self._idle:
+            self._idle.pop().close()
+
+
+def _bounded_connection(connection: Connection, *, transaction: bool) -> ContextManager[None]:
+    return _bounded(
+        connection.connection.dbapi_connection,
+        connection.info.get(_BUSY_TIMEOUT_MS),
+        begin=connection.begin if transaction else None,
+    )
+
+
 @contextmanager
-def _bounded(connection: Connection, *, transaction: bool) -> Iterator[None]:
+def _bounded(
+    raw: Any,
+    busy_timeout_ms: int | None,
+    *,
+    begin: Callable[[], ContextManager[Any]] | None,
+) -> Iterator[None]:
+    """Bound the work on the DBAPI connection ``raw`` (SQLite's when ``busy_timeout_ms`` is
+    given, its engine's busy_timeout) to the current call; ``begin``: in a transaction it
+    opens, else statements alone."""
     # One flat context manager rather than one per bound: it runs around every statement and
     # transaction, and each nested layer was a measurable part of a point read.
     bounds = _current_call.get()
     if bounds is None:
-        with connection.begin() if transaction else nullcontext():
+        with begin() if begin is not None else nullcontext():
             yield
         return
     bounds.check()
-    raw: Any = connection.connection.dbapi_connection
-    sqlite = connection.dialect.name == "sqlite"
     try:
-        if sqlite:
+        if busy_timeout_ms is not None:
             # SQLite stops a statement from its progress handler, and no cancel() is needed.
-            restore_busy_timeout = _bound_sqlite(raw, bounds, connection.info[_BUSY_TIMEOUT_MS])
+            restore_busy_timeout = _bound_sqlite(raw, bounds, busy_timeout_ms)
         else:
             bounds.interrupt_with(partial(raw.cancel_safe, timeout=POSTGRES_CONNECT_TIMEOUT_S))
         try:
             # On PostgreSQL, begun with the statement_timeout (_begin_with_statement_timeout).
-            with connection.begin() if transaction else nullcontext():
+            with begin() if begin is not None else nullcontext():
                 yield
                 # The work is done but not committed: a caller that has gone gets a rollback.
                 bounds.check()
         finally:
-            if sqlite:
+            if busy_timeout_ms is not None:
                 _unbound_sqlite(raw, restore_busy_timeout)
             else:
                 bounds.interrupt_with(None)
