@@ -10,6 +10,7 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -17,11 +18,13 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from modelregistry.v1 import registry_service_pb2 as pb
 from modelregistry.v1 import registry_service_pb2_grpc
+from opentelemetry import trace
 
 from registry_service.domain import RegisteredModel
 from registry_service.logs import JsonFormatter
 from registry_service.server import RunningServer
 from registry_service.store.registry_store import RegistryStore
+from registry_service.tracing import server_span
 
 from .processes import Served, serving
 
@@ -124,6 +127,38 @@ def test_callers_trace_context_is_continued_in_the_log(served: Served, stub: Stu
     )
     line = served.wait_for_log(lambda line: line.get("request_id") == "traced")
     assert line["trace_id"] == TRACE_ID
+
+
+class _RecordingTracer(trace.NoOpTracer):
+    def __init__(self, started: list[tuple[str, str | None]]) -> None:
+        self._started = started
+
+    def start_span(self, name: str, context: Any = None, *args: Any, **kwargs: Any) -> Any:
+        parent = trace.get_current_span(context).get_span_context()
+        self._started.append((name, format(parent.trace_id, "032x") if parent.is_valid else None))
+        return super().start_span(name, context, *args, **kwargs)
+
+
+class _RecordingProvider(trace.TracerProvider):
+    def __init__(self) -> None:
+        self.started: list[tuple[str, str | None]] = []
+
+    def get_tracer(self, *_args: Any, **_kwargs: Any) -> trace.Tracer:
+        return _RecordingTracer(self.started)
+
+
+def test_a_configured_tracer_gets_a_span_for_every_call_traced_or_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Without a tracer SDK, a call without trace context starts no span (there would be nothing
+    # to see of it); with one, each call is a span, a root one when the caller sent no context.
+    provider = _RecordingProvider()
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    with server_span("svc", "Untraced", (("x-request-id", "r1"),)):
+        pass
+    with server_span("svc", "Traced", (("traceparent", TRACEPARENT),)):
+        pass
+    assert provider.started == [("svc/Untraced", None), ("svc/Traced", TRACE_ID)]
 
 
 def test_server_serves_without_the_otel_extra(tmp_path: Path) -> None:
