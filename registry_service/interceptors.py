@@ -9,7 +9,6 @@ access-log line and updates the Prometheus metrics.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -78,12 +77,14 @@ class CallInterceptor(grpc.ServerInterceptor):
                     remaining = context.time_remaining()
                     budget = self._max_deadline if remaining is None else remaining
                     with call_bounds(min(budget, self._max_deadline)) as bounds:
-                        finished = threading.Event()
+                        # A plain flag, read on gRPC's thread: nothing waits on it, and a
+                        # threading.Event per call was a measurable part of every call.
+                        finished = False
 
                         def ended_by_caller() -> None:
                             # Runs when the call ends, on gRPC's thread; before the behavior
                             # returned, that means the caller cancelled or its deadline passed.
-                            if not finished.is_set():
+                            if not finished:
                                 bounds.cancel()
                                 log.info(
                                     "the caller went away; its call's work is rolled back",
@@ -93,7 +94,7 @@ class CallInterceptor(grpc.ServerInterceptor):
                         if not context.add_callback(ended_by_caller):
                             ended_by_caller()
                         yield
-                        finished.set()
+                        finished = True
                 except BaseException:
                     failed = True
                     raise
