@@ -1,9 +1,12 @@
-"""Pooled PostgreSQL connections are pinged at checkout only when they have not committed in the
-last PING_AFTER_IDLE_S seconds (store/engine.py): a connection the database dropped while it sat
-in the pool is replaced without failing a call, and the round trip is saved on busy ones."""
+"""PostgreSQL connections are pinged before use only when they have not proved alive (a commit,
+or a point read that ran) in the last PING_AFTER_IDLE_S seconds (store/engine.py): a connection
+the database dropped while it sat idle is replaced without failing a call, and the round trip is
+saved on busy ones. That holds for the pool's connections, which transactions use, and for the
+ones point reads keep outside it (``LoneReads``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,28 +17,55 @@ from registry_service.store import engine as engines
 from registry_service.store.registry_store import RegistryStore
 
 
-def _drop_pooled_connections(store: RegistryStore) -> None:
-    """What a database restart does to the pool: every idle server-side session ends."""
-    with store.engine.connect() as connection:
-        mine = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+def _source_by_point_read(store: RegistryStore) -> str:
+    return store.get_model_version("m", 1).source
+
+
+def _name_by_transaction(store: RegistryStore) -> str:
+    return store.get_registered_model("m").name
+
+
+# A point read runs on a connection kept outside the pool; a read in a transaction on a pooled one.
+READS: dict[str, tuple[Callable[[RegistryStore], str], str]] = {
+    "point read": (_source_by_point_read, "s3://bucket/1"),
+    "transaction": (_name_by_transaction, "m"),
+}
+
+
+def _end_every_session(store: RegistryStore) -> None:
+    """What a database restart does to the store's connections: every server-side session of
+    its database ends (each test has the session's database to itself)."""
     admin = sqlalchemy.create_engine(store.engine.url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        ended = connection.exec_driver_sql(f"SELECT pg_terminate_backend({mine})").scalar_one()
+        ended = connection.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND backend_type = 'client backend'"
+        ).scalar_one()
     admin.dispose()
     assert ended
 
 
+@pytest.fixture(params=list(READS))
+def read(request: pytest.FixtureRequest, postgres_store: RegistryStore) -> Callable[[], str]:
+    """One kind of read, done once already so that its connection is open and idle."""
+    run, expected = READS[request.param]
+    assert run(postgres_store) == expected
+    return lambda: run(postgres_store)
+
+
 def test_a_connection_dropped_while_idle_is_replaced_without_a_failed_call(
-    postgres_store: RegistryStore, monkeypatch: pytest.MonkeyPatch
+    postgres_store: RegistryStore, read: Callable[[], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _drop_pooled_connections(postgres_store)
-    # The pooled connection's last commit is now "long ago".
+    expected = read()
+    _end_every_session(postgres_store)
+    # The connection's last sign of life is now "long ago".
     monkeypatch.setattr(engines, "PING_AFTER_IDLE_S", 0.0)
-    assert postgres_store.get_model_version("m", 1).source == "s3://bucket/1"
+    assert read() == expected
 
 
-def test_a_connection_that_just_committed_is_used_without_a_ping(
-    postgres_store: RegistryStore, monkeypatch: pytest.MonkeyPatch
+def test_a_connection_that_just_proved_alive_is_used_without_a_ping(
+    postgres_store: RegistryStore, read: Callable[[], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # However slow this machine is between the two calls.
     monkeypatch.setattr(engines, "PING_AFTER_IDLE_S", 3600.0)
@@ -47,21 +77,22 @@ def test_a_connection_that_just_committed_is_used_without_a_ping(
         return original(dbapi_connection)
 
     monkeypatch.setattr(postgres_store.engine.dialect, "do_ping", counting_ping)
-    postgres_store.get_model_version("m", 1)
-    postgres_store.get_model_version("m", 1)
+    read()
+    read()
     assert raw_pings == []
 
 
-def test_a_connection_dropped_right_after_a_commit_fails_one_call_then_the_pool_recovers(
-    postgres_store: RegistryStore, monkeypatch: pytest.MonkeyPatch
+def test_a_connection_dropped_right_after_use_fails_one_call_then_reads_recover(
+    postgres_store: RegistryStore, read: Callable[[], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The trade-off, shown: no ping within the second after a commit, so that one call fails,
-    retryable; its disconnect makes the pool replace the connection for the next."""
+    """The trade-off, shown: no ping within the second after a sign of life, so that one call
+    fails, retryable; its disconnect has the connection replaced for the next."""
+    expected = read()
     monkeypatch.setattr(engines, "PING_AFTER_IDLE_S", 3600.0)
-    _drop_pooled_connections(postgres_store)
+    _end_every_session(postgres_store)
     with pytest.raises(Unavailable):
-        postgres_store.get_model_version("m", 1)
-    assert postgres_store.get_model_version("m", 1).source == "s3://bucket/1"
+        read()
+    assert read() == expected
 
 
 def _statement_timeout_ms(store: RegistryStore) -> int:

@@ -212,8 +212,17 @@ def test_postgresql_plans_a_statement_alone_once_for_any_values(
     # PostgreSQL plans the first five executions of a prepared statement for their values, and
     # goes on doing so whenever the generic plan looks dearer: the latest-versions read (a stage
     # compared with a parameter) paid a planning on every call that way.
-    for _ in range(8):
-        assert [v.version for v in postgres_store.get_latest_versions("m")] == [1]
+    # While something listens for cursor events the reads run on the pool's one connection,
+    # whose prepared statements this session can then see (the statement is the same).
+    def listening(*_args: Any) -> None:
+        pass
+
+    event.listen(postgres_store.engine, "before_cursor_execute", listening)
+    try:
+        for _ in range(8):
+            assert [v.version for v in postgres_store.get_latest_versions("m")] == [1]
+    finally:
+        event.remove(postgres_store.engine, "before_cursor_execute", listening)
     with postgres_store.engine.connect() as connection:
         plans = connection.exec_driver_sql(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements"

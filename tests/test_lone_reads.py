@@ -1,4 +1,4 @@
-"""SQLite point reads run on connections kept outside SQLAlchemy's pool (``engine.LoneReads``):
+"""Point reads run on connections kept outside SQLAlchemy's pool (``engine.LoneReads``):
 bounded by the call like every other statement, reused, and closed with the engine."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import NullPool
 
 from registry_service.errors import DeadlineExceeded
 from registry_service.store import schema
@@ -142,3 +143,32 @@ def test_cursor_event_listeners_keep_point_reads_in_the_pool(
         event.remove(store.engine, "before_cursor_execute", before)
     assert traced.checkouts == checkouts + 1
     assert _reads_of_version(seen)
+
+
+def _sessions(store: RegistryStore) -> int:
+    """Client sessions on the store's database, other than the one asking."""
+    admin = create_engine(store.engine.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as connection:
+        count: int = connection.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        ).scalar_one()
+    return count
+
+
+def test_postgresql_point_reads_take_nothing_from_the_pool_and_close_with_the_engine(
+    postgres_store: RegistryStore,
+) -> None:
+    checkouts: list[Any] = []
+    event.listen(postgres_store.engine, "checkout", lambda *args: checkouts.append(args))
+    with call_bounds(60.0):
+        postgres_store.get_model_version("m", 1)
+    first = len(checkouts)
+    for _ in range(5):
+        with call_bounds(60.0):
+            assert postgres_store.get_model_version("m", 1).source == "s3://bucket/1"
+    assert len(checkouts) == first
+    # The fixture's pool has one connection, which the first read took out of it.
+    assert _sessions(postgres_store) == 1
+    postgres_store.engine.dispose()
+    assert _sessions(postgres_store) == 0

@@ -39,7 +39,10 @@ class DriverStatement:
         return run(connection, compiled.sql, compiled.arguments(parameters))
 
     def rows_alone(
-        self, connection: Connection, parameters: Mapping[str, Any], timeout_ms: int | None
+        self,
+        connection: Connection | DriverConnection,
+        parameters: Mapping[str, Any],
+        timeout_ms: int | None,
     ) -> Sequence[Any]:
         """The result rows of this statement run on its own, in no transaction of the caller's,
         bounded to ``timeout_ms`` (None: unbounded).
@@ -53,14 +56,22 @@ class DriverStatement:
         with the SET, the statement and COMMIT took three. SQLite needs no timeout statement (its
         bounds are set on the connection): the statement alone, as ``rows``.
         """
+        if isinstance(connection, Connection):
+            connection = DriverConnection.around(connection)
         compiled = self._compiled_for(connection.dialect)
+        arguments = compiled.arguments(parameters)
         if compiled.prepared is None:
-            return run(connection, compiled.sql, compiled.arguments(parameters))
+            return _run_on(
+                connection.dbapi_connection,
+                connection.dialect,
+                connection.listened,
+                compiled.sql,
+                arguments,
+            )
         from psycopg import ClientCursor
         from psycopg.errors import InvalidSqlStatementName
 
         text, order = compiled.prepared
-        arguments = compiled.arguments(parameters)
         values = [arguments[name] for name in order]
         settings = [_GENERIC_PLAN]
         if timeout_ms is not None:
@@ -68,11 +79,10 @@ class DriverStatement:
         placeholders = ", ".join(["%s"] * len(values))
         execute = "; ".join([*settings, f"EXECUTE {self._name}({placeholders})"])
         prepared: set[str] = connection.info.setdefault(_PREPARED, set())
-        raw: Any = connection.connection.dbapi_connection
-        cursor = ClientCursor(raw)
+        cursor = ClientCursor(connection.dbapi_connection)
         # Reported to SQLAlchemy's listeners as the statement it runs, with its parameters.
         with _driver_errors(
-            connection.dialect, connection, cursor, compiled.sql, arguments, many=False
+            connection.dialect, connection.listened, cursor, compiled.sql, arguments, many=False
         ):
             for attempt in (1, 2):
                 if self._name not in prepared:
@@ -91,16 +101,6 @@ class DriverStatement:
                 rows: Sequence[Any] = cursor.fetchall()
                 return rows
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def rows_on(
-        self, dbapi_connection: Any, dialect: Dialect, parameters: Mapping[str, Any]
-    ) -> Sequence[Any]:
-        """The result rows of this statement alone on a DBAPI connection that no SQLAlchemy
-        ``Connection`` wraps (``engine.LoneReads``): SQLite's, bounded by its caller."""
-        compiled = self._compiled_for(dialect)
-        return _run_on(
-            dbapi_connection, dialect, None, compiled.sql, compiled.arguments(parameters)
-        )
 
     def run_many(self, connection: Connection, parameter_sets: Sequence[Mapping[str, Any]]) -> None:
         """The statement once per parameter set, in one driver ``executemany`` (which psycopg
@@ -125,6 +125,25 @@ class DriverStatement:
             # Values the statement binds itself (literal() and the like).
             {name: value for name, value in compiled.params.items() if value is not None},
             _prepared_form(compiled.string) if dialect.name == "postgresql" else None,
+        )
+
+
+@dataclass(frozen=True)
+class DriverConnection:
+    """A DBAPI connection with what running driver SQL on it needs beside it."""
+
+    dbapi_connection: Any
+    dialect: Dialect
+    # Kept as long as the DBAPI connection: which statements are prepared on it (PostgreSQL).
+    info: dict[str, Any]
+    # The SQLAlchemy Connection around it, which cursor event listeners are handed; None for a
+    # connection outside SQLAlchemy (``engine.LoneReads``), used only while nothing listens.
+    listened: Connection | None = None
+
+    @classmethod
+    def around(cls, connection: Connection) -> DriverConnection:
+        return cls(
+            connection.connection.dbapi_connection, connection.dialect, connection.info, connection
         )
 
 

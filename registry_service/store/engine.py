@@ -22,6 +22,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from registry_service.errors import Cancelled, DeadlineExceeded, RegistryError, Unavailable
 from registry_service.store import driver_sql
+from registry_service.store.driver_sql import DriverConnection
 from registry_service.store.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
@@ -128,8 +129,9 @@ def _begin_with_statement_timeout(engine: Engine) -> None:
 # A pooled PostgreSQL connection whose last transaction committed within this many seconds is
 # used without a ping; one that has not (idle, or its last transaction failed) is pinged first.
 PING_AFTER_IDLE_S = 1.0
-# Key of the time (time.monotonic()) of a pooled connection's last commit in its info.
-_LAST_COMMIT = "registry_last_commit"
+# Key of the time (time.monotonic()) a connection last proved alive (a commit, or a statement
+# alone that ran) in its info.
+_ALIVE_AT = "registry_alive_at"
 
 
 def _ping_when_idle(engine: Engine) -> None:
@@ -143,11 +145,11 @@ def _ping_when_idle(engine: Engine) -> None:
 
     @event.listens_for(engine, "commit")
     def _committed(connection: Connection) -> None:
-        connection.info[_LAST_COMMIT] = time.monotonic()
+        connection.info[_ALIVE_AT] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
-        if time.monotonic() - record.info.get(_LAST_COMMIT, -math.inf) < PING_AFTER_IDLE_S:
+        if time.monotonic() - record.info.get(_ALIVE_AT, -math.inf) < PING_AFTER_IDLE_S:
             return
         try:
             engine.dialect.do_ping(dbapi_connection)
@@ -334,35 +336,34 @@ def bounded_statement(connection: Connection) -> Iterator[int | None]:
         yield None if bounds is None else _budget_ms(bounds)
     if connection.dialect.name == "postgresql":
         # A statement that ran is as sure a sign of a live connection as a commit.
-        connection.info[_LAST_COMMIT] = time.monotonic()
+        connection.info[_ALIVE_AT] = time.monotonic()
 
 
 class LoneReads:
-    """SQLite connections for reads that are one statement on their own
-    (``DriverStatement.rows_on``), kept outside SQLAlchemy's pool.
+    """Connections for reads that are one statement on their own (``DriverStatement.rows_alone``),
+    kept outside SQLAlchemy's pool.
 
     Checking a connection out of the pool and wrapping it in a ``Connection`` was the largest
-    part of a point read in the store (113 000 of 368 000 instructions, callgrind): a queue and
-    its condition variable, the pool's bookkeeping and events, a rollback on return. A statement
-    alone needs none of that: it opens no transaction, so there is nothing to reset, and it runs
-    as driver SQL. Here taking a connection and giving it back are a list's pop and append, each
-    atomic under the GIL.
+    part of a SQLite point read in the store (113 000 of 368 000 instructions, callgrind): a queue
+    and its condition variable, the pool's bookkeeping and events, a rollback on return. A
+    statement alone needs none of that: it opens no transaction, so there is nothing to reset,
+    and it runs as driver SQL. Here taking a connection and giving it back are a list's pop and
+    append, each atomic under the GIL.
 
-    SQLite only: there a connection is a file handle and a page cache. A PostgreSQL connection
-    is a server process, which the pool's size budgets; its reads stay in the pool.
+    Connections are opened through the pool, so that its connect events configure them, and taken
+    from it. As many are kept as the pool keeps, and since each serving thread holds at most one
+    connection at a time, pool and lone reads together stay within the pool's size and overflow.
+    A PostgreSQL connection idle for longer than ``PING_AFTER_IDLE_S`` is pinged before use, as
+    the pool's are; one lost to the database drops every idle one with it.
     """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         # As many are kept as the pool keeps; more, opened under a burst, are closed when done.
         self._keep = engine.pool.size()  # type: ignore[attr-defined]
-        self._idle: list[PoolProxiedConnection] = []
+        self._idle: list[tuple[PoolProxiedConnection, DriverConnection]] = []
+        self._postgresql = engine.dialect.name == "postgresql"
         event.listen(engine, "engine_disposed", self._close_idle)
-
-    @classmethod
-    def of(cls, engine: Engine) -> LoneReads | None:
-        """Lone reads for ``engine``, None where its reads stay in the pool (PostgreSQL)."""
-        return cls(engine) if is_sqlite(engine) else None
 
     def usable(self) -> bool:
         """Whether reads may bypass SQLAlchemy: not while anything listens for its cursor events
@@ -371,32 +372,65 @@ class LoneReads:
         return not (events.before_cursor_execute or events.after_cursor_execute)
 
     @contextmanager
-    def bounded(self) -> Iterator[Any]:
-        """A DBAPI connection for one statement, bounded to the current call as
-        ``bounded_statement`` bounds one."""
-        try:
-            connection = self._idle.pop()
-        except IndexError:
-            # Opened by the pool, so that its connect events configure it, then taken from it.
-            connection = self._engine.raw_connection()
-            connection.detach()
+    def bounded(self) -> Iterator[tuple[DriverConnection, int | None]]:
+        """A connection for one statement, bounded to the current call as ``bounded_statement``
+        bounds one, and the milliseconds the statement may take on PostgreSQL."""
+        pooled, connection = self._take()
+        bounds = _current_call.get()
         try:
             with _bounded(
-                connection.dbapi_connection, connection.info[_BUSY_TIMEOUT_MS], begin=None
+                connection.dbapi_connection, connection.info.get(_BUSY_TIMEOUT_MS), begin=None
             ):
-                yield connection.dbapi_connection
-        except BaseException:
+                yield connection, None if bounds is None else _budget_ms(bounds)
+        except BaseException as error:
             # Whatever failed may have left the connection in a state no other read should find.
-            connection.close()
+            pooled.close()
+            if self._lost(error, connection):
+                # The database went away: the idle connections went with it.
+                self._close_idle()
             raise
+        if self._postgresql:
+            connection.info[_ALIVE_AT] = time.monotonic()
         if len(self._idle) < self._keep:
-            self._idle.append(connection)
+            self._idle.append((pooled, connection))
         else:
-            connection.close()
+            pooled.close()
 
-    def _close_idle(self, _engine: Engine) -> None:
+    def _take(self) -> tuple[PoolProxiedConnection, DriverConnection]:
         while self._idle:
-            self._idle.pop().close()
+            pooled, connection = self._idle.pop()
+            if self._alive(connection):
+                return pooled, connection
+            pooled.close()
+        pooled = self._engine.raw_connection()
+        # Detached, it keeps a copy of its pool entry's info: the statements prepared on it.
+        pooled.detach()
+        pooled.info[_ALIVE_AT] = time.monotonic()
+        return pooled, DriverConnection(pooled.dbapi_connection, self._engine.dialect, pooled.info)
+
+    def _alive(self, connection: DriverConnection) -> bool:
+        """Whether an idle connection still answers: one that did within the last
+        ``PING_AFTER_IDLE_S`` is taken to, as in the pool (``_ping_when_idle``)."""
+        if not self._postgresql:
+            return True
+        if time.monotonic() - connection.info[_ALIVE_AT] < PING_AFTER_IDLE_S:
+            return True
+        try:
+            self._engine.dialect.do_ping(connection.dbapi_connection)
+        except self._engine.dialect.loaded_dbapi.Error:
+            return False
+        return True
+
+    def _lost(self, error: BaseException, connection: DriverConnection) -> bool:
+        """Whether ``error`` says the connection to the database was lost."""
+        driver_error = error.orig if isinstance(error, DBAPIError) else None
+        return isinstance(
+            driver_error, self._engine.dialect.loaded_dbapi.Error
+        ) and self._engine.dialect.is_disconnect(driver_error, connection.dbapi_connection, None)
+
+    def _close_idle(self, _engine: Engine | None = None) -> None:
+        while self._idle:
+            self._idle.pop()[0].close()
 
 
 def _bounded_connection(connection: Connection, *, transaction: bool) -> ContextManager[None]:

@@ -126,7 +126,7 @@ class RegistryStore:
         # Seconds a writer waits for its turn on that lock, like every other wait for the database.
         self._timeout = timeout
         self._idempotency_window_ms = round(idempotency_window * 1000)
-        self._lone_reads = LoneReads.of(engine)
+        self._lone_reads = LoneReads(engine)
 
     @property
     def engine(self) -> Engine:
@@ -149,18 +149,17 @@ class RegistryStore:
         self, statement: DriverStatement, parameters: Mapping[str, object]
     ) -> Sequence[Any]:
         """The rows of a read that is one statement, run on its own: no BEGIN and COMMIT, and
-        on PostgreSQL one round trip (see ``DriverStatement.rows_alone``), on SQLite outside
-        SQLAlchemy (see ``LoneReads``)."""
+        on PostgreSQL one round trip (see ``DriverStatement.rows_alone``), and outside
+        SQLAlchemy's pool (see ``LoneReads``)."""
         with _database_errors_as_unavailable():
-            lone_reads = self._lone_reads
-            if lone_reads is not None and lone_reads.usable():
-                with lone_reads.bounded() as dbapi_connection:
-                    return statement.rows_on(dbapi_connection, self._engine.dialect, parameters)
+            if self._lone_reads.usable():
+                with self._lone_reads.bounded() as (connection, timeout_ms):
+                    return statement.rows_alone(connection, parameters, timeout_ms)
             with (
-                self._engine.connect() as connection,
-                bounded_statement(connection) as timeout_ms,
+                self._engine.connect() as pooled,
+                bounded_statement(pooled) as timeout_ms,
             ):
-                return statement.rows_alone(connection, parameters, timeout_ms)
+                return statement.rows_alone(pooled, parameters, timeout_ms)
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
