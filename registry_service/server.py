@@ -3,6 +3,7 @@ metrics and graceful shutdown."""
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable, Sequence
 from concurrent import futures
@@ -258,6 +259,10 @@ def serve(
     """
     shutdown = shutdown or ShutdownRequests()
     running = start(settings, reuse_port=reuse_port)
+    # What start-up made (modules, the schema, protobuf descriptors) lives as long as the
+    # process; out of the collector's sight, the first full collection under load does not walk
+    # it all (about 80 ms of a worker's calls stalled, once, soon after it started serving).
+    gc.freeze()
     (ready or (lambda port: log_listening(settings.host, port)))(running.port)
     shutdown.wait()
     log.info("stopping: health NOT_SERVING, %gs for calls in flight", settings.grace)
