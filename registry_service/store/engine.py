@@ -126,8 +126,8 @@ def _begin_with_statement_timeout(engine: Engine) -> None:
         )
 
 
-# A pooled PostgreSQL connection whose last transaction committed within this many seconds is
-# used without a ping; one that has not (idle, or its last transaction failed) is pinged first.
+# A PostgreSQL connection that proved alive (a commit, a point read) within this many seconds is
+# used without a ping; one that has not (idle, or its last work failed) is pinged first.
 PING_AFTER_IDLE_S = 1.0
 # Key of the time (time.monotonic()) a connection last proved alive (a commit, or a statement
 # alone that ran) in its info.
@@ -351,10 +351,9 @@ class LoneReads:
     append, each atomic under the GIL.
 
     Connections are opened through the pool, so that its connect events configure them, and taken
-    from it. As many are kept as the pool keeps, and since each serving thread holds at most one
-    connection at a time, pool and lone reads together stay within the pool's size and overflow.
-    A PostgreSQL connection idle for longer than ``PING_AFTER_IDLE_S`` is pinged before use, as
-    the pool's are; one lost to the database drops every idle one with it.
+    from it; as many are kept as the pool keeps (docs/deploy.md sizes PostgreSQL's
+    max_connections for both). A PostgreSQL connection idle for longer than ``PING_AFTER_IDLE_S``
+    is pinged before use, as the pool's are; one lost to the database drops every idle one.
     """
 
     def __init__(self, engine: Engine) -> None:
