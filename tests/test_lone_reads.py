@@ -41,14 +41,19 @@ class Traced:
 
 
 @pytest.fixture
-def traced_store(tmp_path: Path) -> Iterator[tuple[RegistryStore, Traced]]:
+def traced_store(tmp_path: Path) -> Iterator[tuple[RegistryStore, Traced, int]]:
+    """A store with version 1 of "m" aliased champion, its connections traced, and the index of
+    the connection its first point read opened: through the pool (whose connect events
+    configure it), then taken from it."""
     engine = make_engine(f"sqlite:///{tmp_path / 'registry.db'}", pool_size=2, timeout=30)
     traced = Traced(engine)
     schema.upgrade(engine)
     store = RegistryStore(engine)
     store.create_model_version(store.create_registered_model("m").name, "s3://bucket/1")
     store.set_registered_model_alias("m", "champion", 1)
-    yield store, traced
+    with call_bounds(60.0):
+        store.get_model_version("m", 1)
+    yield store, traced, traced.statements[-1][0]
     engine.dispose()
 
 
@@ -57,13 +62,9 @@ def _reads_of_version(statements: list[str]) -> list[str]:
 
 
 def test_point_reads_take_nothing_from_the_pool_and_share_one_connection(
-    traced_store: tuple[RegistryStore, Traced],
+    traced_store: tuple[RegistryStore, Traced, int],
 ) -> None:
-    store, traced = traced_store
-    # The first read opens its connection through the pool (whose connect events configure
-    # it) and takes it from there.
-    with call_bounds(60.0):
-        store.get_model_version("m", 1)
+    store, traced, lone = traced_store
     checkouts = traced.checkouts
     statements = len(traced.statements)
     for _ in range(3):
@@ -72,18 +73,15 @@ def test_point_reads_take_nothing_from_the_pool_and_share_one_connection(
             assert store.get_model_version_by_alias("m", "champion").version == 1
     assert traced.checkouts == checkouts
     run = traced.statements[statements:]
-    assert len({on for on, _sql in run}) == 1, run
+    assert {on for on, _sql in run} == {lone}, run
     # Each read is its one statement: no BEGIN, COMMIT or PRAGMA around it.
     assert len(_reads_of_version([sql for _on, sql in run])) == len(run) == 6, run
 
 
 def test_a_near_deadline_lowers_busy_timeout_for_its_own_read_only(
-    traced_store: tuple[RegistryStore, Traced],
+    traced_store: tuple[RegistryStore, Traced, int],
 ) -> None:
-    store, traced = traced_store
-    with call_bounds(60.0):
-        store.get_model_version("m", 1)
-    (lone,) = {on for on, sql in traced.statements[-1:]}
+    store, traced, lone = traced_store
     before = len(traced.on(lone))
     with call_bounds(2.0):
         store.get_model_version("m", 1)
@@ -98,12 +96,9 @@ def test_a_near_deadline_lowers_busy_timeout_for_its_own_read_only(
 
 
 def test_a_read_whose_deadline_passed_fails_and_its_connection_is_not_reused(
-    traced_store: tuple[RegistryStore, Traced],
+    traced_store: tuple[RegistryStore, Traced, int],
 ) -> None:
-    store, traced = traced_store
-    with call_bounds(60.0):
-        store.get_model_version("m", 1)
-    (lone,) = {on for on, sql in traced.statements[-1:]}
+    store, traced, lone = traced_store
     with call_bounds(0.0), pytest.raises(DeadlineExceeded):
         store.get_model_version("m", 1)
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
@@ -113,23 +108,20 @@ def test_a_read_whose_deadline_passed_fails_and_its_connection_is_not_reused(
 
 
 def test_disposing_the_engine_closes_the_idle_connections(
-    traced_store: tuple[RegistryStore, Traced],
+    traced_store: tuple[RegistryStore, Traced, int],
 ) -> None:
-    store, traced = traced_store
-    with call_bounds(60.0):
-        store.get_model_version("m", 1)
-    (lone,) = {on for on, sql in traced.statements[-1:]}
+    store, traced, lone = traced_store
     store.engine.dispose()
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
         traced.connections[lone].execute("SELECT 1")
 
 
 def test_cursor_event_listeners_keep_point_reads_in_the_pool(
-    traced_store: tuple[RegistryStore, Traced],
+    traced_store: tuple[RegistryStore, Traced, int],
 ) -> None:
     # Listeners (tracing, the plan checks) are handed a SQLAlchemy Connection with each
     # statement, which only a pooled read has.
-    store, traced = traced_store
+    store, traced, _lone = traced_store
     seen: list[str] = []
 
     def before(_connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
