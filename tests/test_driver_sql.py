@@ -10,7 +10,12 @@ import pytest
 from sqlalchemy import bindparam, event, func, literal, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from registry_service.store.driver_sql import DriverStatement, bound_values, value_parameters
+from registry_service.store.driver_sql import (
+    DriverConnection,
+    DriverStatement,
+    bound_values,
+    value_parameters,
+)
 from registry_service.store.registry_store import RegistryStore
 from registry_service.store.tables import registered_models
 
@@ -162,7 +167,9 @@ def test_a_statement_alone_returns_what_it_returns_in_a_transaction(
         with store.reading() as connection:
             in_transaction = statement.rows(connection, {"name": name})
         with store.engine.connect() as connection:
-            alone = statement.rows_alone(connection, {"name": name}, timeout_ms)
+            alone = statement.rows_alone(
+                DriverConnection.around(connection), {"name": name}, timeout_ms
+            )
         assert [tuple(row) for row in alone] == [tuple(row) for row in in_transaction]
         assert len(alone) == (name != "absent")
     assert store.get_registered_model(AWKWARD_NAMES[2]).name == AWKWARD_NAMES[2]
@@ -179,7 +186,9 @@ def test_postgresql_prepares_a_statement_once_per_connection(postgres_store: Reg
     statement = _name_statement()
     for _ in range(3):
         with postgres_store.engine.connect() as connection:
-            assert statement.rows_alone(connection, {"name": "m"}, 5_000) == [("m", "constant")]
+            assert statement.rows_alone(
+                DriverConnection.around(connection), {"name": "m"}, 5_000
+            ) == [("m", "constant")]
     # pool_size=1: the one connection, and the statement prepared on it once.
     assert len([name for name in _prepared_names(postgres_store) if "registry_" in name]) == 1
 
@@ -187,10 +196,12 @@ def test_postgresql_prepares_a_statement_once_per_connection(postgres_store: Reg
 def test_postgresql_prepares_again_what_was_deallocated(postgres_store: RegistryStore) -> None:
     statement = _name_statement()
     with postgres_store.engine.connect() as connection:
-        statement.rows_alone(connection, {"name": "m"}, None)
+        statement.rows_alone(DriverConnection.around(connection), {"name": "m"}, None)
         connection.exec_driver_sql("DEALLOCATE ALL")
         connection.commit()
-        assert statement.rows_alone(connection, {"name": "m"}, None) == [("m", "constant")]
+        assert statement.rows_alone(DriverConnection.around(connection), {"name": "m"}, None) == [
+            ("m", "constant")
+        ]
 
 
 def test_postgresql_bounds_a_statement_alone_by_its_timeout_and_only_it(
@@ -199,9 +210,11 @@ def test_postgresql_bounds_a_statement_alone_by_its_timeout_and_only_it(
     slow = DriverStatement(select(func.pg_sleep(bindparam("seconds"))))
     with postgres_store.engine.connect() as connection:
         with pytest.raises(DBAPIError, match="statement timeout"):
-            slow.rows_alone(connection, {"seconds": 5}, 50)
+            slow.rows_alone(DriverConnection.around(connection), {"seconds": 5}, 50)
         # The timeout was the statement's alone, and the connection is fit for the next one.
-        assert slow.rows_alone(connection, {"seconds": 0.2}, None) == [("",)]
+        assert slow.rows_alone(DriverConnection.around(connection), {"seconds": 0.2}, None) == [
+            ("",)
+        ]
         setting = connection.exec_driver_sql("SHOW statement_timeout").scalar_one()
     assert setting == "0"
 

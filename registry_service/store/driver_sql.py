@@ -39,10 +39,7 @@ class DriverStatement:
         return run(connection, compiled.sql, compiled.arguments(parameters))
 
     def rows_alone(
-        self,
-        connection: Connection | DriverConnection,
-        parameters: Mapping[str, Any],
-        timeout_ms: int | None,
+        self, connection: DriverConnection, parameters: Mapping[str, Any], timeout_ms: int | None
     ) -> Sequence[Any]:
         """The result rows of this statement run on its own, in no transaction of the caller's,
         bounded to ``timeout_ms`` (None: unbounded).
@@ -56,8 +53,6 @@ class DriverStatement:
         with the SET, the statement and COMMIT took three. SQLite needs no timeout statement (its
         bounds are set on the connection): the statement alone, as ``rows``.
         """
-        if isinstance(connection, Connection):
-            connection = DriverConnection.around(connection)
         compiled = self._compiled_for(connection.dialect)
         arguments = compiled.arguments(parameters)
         if compiled.prepared is None:

@@ -320,22 +320,31 @@ def bounded_transaction(connection: Connection) -> Iterator[None]:
     the caller goes away; SQLite bounds lock waits with busy_timeout and interrupts statements
     from its progress handler.
     """
-    with _bounded_connection(connection, transaction=True):
+    with _bounded(
+        connection.connection.dbapi_connection,
+        connection.info.get(_BUSY_TIMEOUT_MS),
+        begin=connection.begin,
+    ):
         yield
 
 
 @contextmanager
-def bounded_statement(connection: Connection) -> Iterator[int | None]:
+def bounded_statement(connection: DriverConnection) -> Iterator[int | None]:
     """For a read that is one statement (``DriverStatement.rows_alone``), bounded as
     ``bounded_transaction`` bounds its work but in no transaction of ours: a statement alone
     reads one snapshot, and BEGIN and COMMIT would be two more statements (on SQLite each lets
     go of the GIL, on PostgreSQL each is a round trip). Gives the milliseconds the statement may
     take on PostgreSQL (None outside a call), which ``rows_alone`` sets with the statement."""
     bounds = _current_call.get()
-    with _bounded_connection(connection, transaction=False):
+    with _bounded(connection.dbapi_connection, connection.info.get(_BUSY_TIMEOUT_MS), begin=None):
         yield None if bounds is None else _budget_ms(bounds)
+    _proved_alive(connection)
+
+
+def _proved_alive(connection: DriverConnection) -> None:
+    """After a statement ran on ``connection``: as sure a sign of a live PostgreSQL connection
+    as a commit (see ``_ping_when_idle``)."""
     if connection.dialect.name == "postgresql":
-        # A statement that ran is as sure a sign of a live connection as a commit.
         connection.info[_ALIVE_AT] = time.monotonic()
 
 
@@ -375,6 +384,7 @@ class LoneReads:
         """A connection for one statement, bounded to the current call as ``bounded_statement``
         bounds one, and the milliseconds the statement may take on PostgreSQL."""
         pooled, connection = self._take()
+        # ``bounded_statement``'s work, without its layer of generator on every point read.
         bounds = _current_call.get()
         try:
             with _bounded(
@@ -388,8 +398,7 @@ class LoneReads:
                 # The database went away: the idle connections went with it.
                 self._close_idle()
             raise
-        if self._postgresql:
-            connection.info[_ALIVE_AT] = time.monotonic()
+        _proved_alive(connection)
         if len(self._idle) < self._keep:
             self._idle.append((pooled, connection))
         else:
@@ -430,14 +439,6 @@ class LoneReads:
     def _close_idle(self, _engine: Engine | None = None) -> None:
         while self._idle:
             self._idle.pop()[0].close()
-
-
-def _bounded_connection(connection: Connection, *, transaction: bool) -> ContextManager[None]:
-    return _bounded(
-        connection.connection.dbapi_connection,
-        connection.info.get(_BUSY_TIMEOUT_MS),
-        begin=connection.begin if transaction else None,
-    )
 
 
 @contextmanager

@@ -60,7 +60,12 @@ from registry_service.identity import current_caller
 from registry_service.search import SearchQuery, model_version_search, registered_model_search
 from registry_service.search.query import effective_page_size
 from registry_service.store import idempotency, outbox, webhook_rows
-from registry_service.store.driver_sql import DriverStatement, bound_values, value_parameters
+from registry_service.store.driver_sql import (
+    DriverConnection,
+    DriverStatement,
+    bound_values,
+    value_parameters,
+)
 from registry_service.store.engine import (
     DEFAULT_TIMEOUT,
     WRITE_TRANSACTION,
@@ -155,11 +160,10 @@ class RegistryStore:
             if self._lone_reads.usable():
                 with self._lone_reads.bounded() as (connection, timeout_ms):
                     return statement.rows_alone(connection, parameters, timeout_ms)
-            with (
-                self._engine.connect() as pooled,
-                bounded_statement(pooled) as timeout_ms,
-            ):
-                return statement.rows_alone(pooled, parameters, timeout_ms)
+            with self._engine.connect() as pooled:
+                connection = DriverConnection.around(pooled)
+                with bounded_statement(connection) as timeout_ms:
+                    return statement.rows_alone(connection, parameters, timeout_ms)
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
