@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from bench.api_scenarios import api_scenarios, ceiling
-from bench.load import Workers, summarize
+from bench.load import Workers, balanced, summarize
 from bench.machine import machine
 from bench.processes import ServerProcess, start_server
 from bench.scenarios import Scenario
@@ -174,7 +174,14 @@ def _measure(
     try:
         for index in chosen:
             for count in clients:
-                run = workers.run(index, count, args.seconds, 10**9, probe=server.cpu_seconds)
+                run = workers.run(
+                    index,
+                    count,
+                    args.seconds,
+                    10**9,
+                    probe=server.cpu_seconds,
+                    connections=server.connections_per_worker,
+                )
                 row = summarize(run.outcomes)
                 del row["by_label"]
                 server_cpu = run.server_cpu_seconds or 0.0
@@ -184,6 +191,8 @@ def _measure(
                     describes=cases[index].describes,
                     clients=count,
                     server_cpu_percent=server_cpu / row["window_s"] * 100,
+                    connections_per_worker=run.connections_per_worker,
+                    reconnects=run.reconnects,
                 )
                 rows.append(row)
                 print(_line(row), flush=True)
@@ -245,6 +254,17 @@ def table(report: dict[str, Any]) -> str:
         f"server: {report['server']['workers']} worker(s) x {report['server']['threads']} "
         f"threads; clients: {report['client_processes']} processes; "
         f"{report['seconds_per_cell']:g} s per cell; CPU 100 % = one core"
+    )
+    spreads = [row for row in report["results"] if row.get("connections_per_worker")]
+    uneven = [row for row in spreads if not balanced(row["connections_per_worker"])]
+    lines.append(
+        f"client connections per server worker: even in {len(spreads) - len(uneven)} of "
+        f"{len(spreads)} cells ({sum(row['reconnects'] for row in spreads)} reconnects)"
+        + "".join(
+            f"; uneven: {row['backend']} {row['scenario']} {row['clients']} "
+            f"{row['connections_per_worker']}"
+            for row in uneven
+        )
     )
     for backend, rss in report["memory_mib"].items():
         lines.append(f"{backend}: RSS per server worker after the run: {rss} MiB")

@@ -5,7 +5,9 @@ channel per client it plays (``streams``), and each client sends the scenario's 
 back, one at a time, until a deadline (or a call budget), recording the latency of every call.
 Several clients per process keep 64 clients from needing 64 processes; several processes keep
 the client side from being the bottleneck. Responses are not parsed: only the status counts.
-Workers are started once and reused for every scenario.
+Workers are started once and reused for every scenario. Each client has a connection of its own;
+before a window the clients can be made to reconnect until their connections are spread evenly
+over the server's workers (``Workers.run``'s ``connections``).
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Reconnect:
+    """Sent instead of ``Go`` when the job's connections are spread unevenly over the server's
+    workers: each client closes its channel, opens a new one and warms it up again."""
+
+
+@dataclass(frozen=True)
 class Go:
     """Sent once every worker of a job has warmed up: the measured window, in time.time()."""
 
@@ -65,6 +73,12 @@ class Outcome:
     labelled: list[tuple[str, float]]
     # CPU seconds this client process used in the measured window.
     cpu_seconds: float = 0.0
+
+
+# Each client's channel gets a connection of its own. Channels with the same target and options
+# otherwise share one (gRPC's global subchannel pool): 16 clients in 4 processes were 4
+# connections, which SO_REUSEPORT spread over the workers as 3 and 1 as often as 2 and 2.
+_OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
 
 
 def _serialize(request: Any) -> bytes:
@@ -106,8 +120,6 @@ def _worker(target: str, catalog: Catalog, jobs: Queue[Any], results: Queue[Any]
 async def _job(
     target: str, scenario: Scenario, job: Job, jobs: Queue[Any], results: Queue[Any]
 ) -> Outcome:
-    channels = [grpc.aio.insecure_channel(target) for _ in range(job.streams)]
-    calls = [_caller(channel, scenario.method) for channel in channels]
     rngs = [random.Random(f"{job.scenario}/{job.worker}/{stream}") for stream in range(job.streams)]
 
     async def warm(call: Any, rng: random.Random) -> None:
@@ -116,10 +128,19 @@ async def _job(
             with contextlib.suppress(grpc.aio.AioRpcError):
                 await call(scenario.request(rng), timeout=60)
 
-    await asyncio.gather(*(warm(call, rng) for call, rng in zip(calls, rngs, strict=True)))
-    results.put("ready")
-    # Nothing else runs on the loop while it waits for the signal to go.
-    go: Go = jobs.get()
+    while True:
+        channels = [
+            grpc.aio.insecure_channel(target, options=_OWN_CONNECTION) for _ in range(job.streams)
+        ]
+        calls = [_caller(channel, scenario.method) for channel in channels]
+        await asyncio.gather(*(warm(call, rng) for call, rng in zip(calls, rngs, strict=True)))
+        results.put("ready")
+        # Nothing else runs on the loop while it waits for the signal to go.
+        go: Go | Reconnect = jobs.get()
+        if isinstance(go, Go):
+            break
+        for channel in channels:
+            await channel.close()
     await asyncio.sleep(max(0.0, go.start - time.time()))
     latencies: list[float] = []
     labelled: list[tuple[str, float]] = []
@@ -154,6 +175,10 @@ class Run:
     outcomes: list[Outcome]
     # What ``probe`` (cumulative CPU seconds of the server) grew by during the window.
     server_cpu_seconds: float | None
+    # Client connections on each server worker in the window (when the run balanced them), and
+    # how many times the clients reconnected to get there.
+    connections_per_worker: list[int] | None = None
+    reconnects: int = 0
 
 
 class Workers:
@@ -177,14 +202,28 @@ class Workers:
         seconds: float,
         max_calls: int,
         probe: Callable[[], float] | None = None,
+        connections: Callable[[], list[int]] | None = None,
     ) -> Run:
-        """``clients`` concurrent clients, spread evenly over the processes."""
+        """``clients`` concurrent clients, spread evenly over the processes. ``connections``:
+        the client connections on each of the server's workers; given, the clients reconnect
+        until those are spread evenly (see ``balanced``)."""
         used = min(clients, len(self.queues))
         for worker in range(used):
             streams = clients // used + (worker < clients % used)
             self.queues[worker].put(Job(scenario, worker, streams, seconds, max_calls))
-        for _ in range(used):
-            assert self._result() == "ready"
+        reconnects = 0
+        spread = None
+        while True:
+            for _ in range(used):
+                assert self._result() == "ready"
+            if connections is None:
+                break
+            spread = _settled(connections, clients)
+            if balanced(spread) or reconnects == MAX_RECONNECTS:
+                break
+            reconnects += 1
+            for worker in range(used):
+                self.queues[worker].put(Reconnect())
         start = time.time() + 0.2
         for worker in range(used):
             self.queues[worker].put(Go(start, start + seconds))
@@ -192,7 +231,7 @@ class Workers:
         before = probe() if probe else None
         outcomes = [self._result() for _ in range(used)]
         cpu = probe() - before if probe and before is not None else None
-        return Run(outcomes, cpu)
+        return Run(outcomes, cpu, spread, reconnects)
 
     def _result(self) -> Any:
         """The next result of any worker; fails at once when a worker died."""
@@ -211,6 +250,31 @@ class Workers:
             process.join(timeout=10)
             if process.is_alive():
                 process.terminate()
+
+
+# Each client's channel is one connection, and SO_REUSEPORT hands each new connection to a worker
+# by a hash of its addresses: 16 connections over 2 workers come out 11 and 5 as often as 8 and 8
+# (binomially), and the worker with 11 runs out of CPU while the other idles. That swung one
+# scenario's calls/s by a quarter from one cell to the next (2 206/s at 11 and 5, 2 708/s at 7
+# and 9), the echo's as much, so the clients reconnect until the spread is even, as a load
+# balancer or a fleet of many clients would make it.
+MAX_RECONNECTS = 50
+
+
+def balanced(connections: list[int]) -> bool:
+    """Whether client connections are spread evenly enough over the workers: the busiest has
+    at most max(1, total / 8) more than the idlest (16 clients: 9 and 7; 64: 36 and 28)."""
+    return max(connections) - min(connections) <= max(1, sum(connections) // 8)
+
+
+def _settled(connections: Callable[[], list[int]], clients: int) -> list[int]:
+    """``connections()`` once every client's connection shows (and closed ones are gone)."""
+    deadline = time.monotonic() + 2
+    while True:
+        spread = connections()
+        if sum(spread) == clients or time.monotonic() > deadline:
+            return spread
+        time.sleep(0.02)
 
 
 def summarize(outcomes: list[Outcome]) -> dict[str, Any]:

@@ -33,12 +33,28 @@ class ServerProcess:
             total += times.user + times.system
         return total
 
-    def rss_mib(self) -> list[float]:
-        """Resident memory of each serving process: the workers under a supervisor (not
+    def _serving(self) -> list[psutil.Process]:
+        """The processes that serve calls: the workers under a supervisor (not
         multiprocessing's resource tracker), or the one process when there are none."""
         root, *children = self._tree()
         workers = [child for child in children if "resource_tracker" not in _cmdline(child)]
-        return [round(p.memory_info().rss / 2**20, 1) for p in (workers or [root])]
+        return workers or [root]
+
+    def rss_mib(self) -> list[float]:
+        """Resident memory of each serving process."""
+        return [round(p.memory_info().rss / 2**20, 1) for p in self._serving()]
+
+    def connections_per_worker(self) -> list[int]:
+        """Client connections each serving process has open on the server's port."""
+        port = int(self.target.rsplit(":", 1)[1])
+        return [
+            sum(
+                1
+                for connection in process.net_connections("tcp")
+                if connection.status == psutil.CONN_ESTABLISHED and connection.laddr.port == port
+            )
+            for process in self._serving()
+        ]
 
     def stop(self) -> None:
         self.popen.terminate()

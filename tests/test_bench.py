@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from bench import api
-from bench.api_scenarios import api_scenarios
+from bench.api_scenarios import api_scenarios, ceiling
+from bench.load import Workers, balanced
+from bench.processes import start_server
 from bench.seed import Shape, seed_sqlite
 
 
@@ -61,3 +63,32 @@ def test_seeding_over_a_database_whose_log_was_left_behind_gives_the_new_databas
         models = db.execute("SELECT count(*) FROM registered_models").fetchone()[0]
     assert "stale" not in tables
     assert models == 200
+
+
+def test_clients_reconnect_until_their_connections_are_spread_evenly_over_the_workers(
+    tmp_path: Path,
+) -> None:
+    """Each client has a connection of its own (gRPC would share one between a process's
+    channels), and a run starts only once SO_REUSEPORT has spread them evenly."""
+    echo = start_server(
+        [sys.executable, "-m", "bench.echo", "--threads", "4", "--workers", "2"],
+        tmp_path / "echo.log",
+    )
+    workers = Workers(2, echo.target, ceiling)
+    try:
+        run = workers.run(0, 8, 0.2, 10**9, connections=echo.connections_per_worker)
+    finally:
+        workers.close()
+        echo.stop()
+    assert run.connections_per_worker == [4, 4]
+    assert sum(len(outcome.latencies) for outcome in run.outcomes) > 0
+
+
+@pytest.mark.parametrize(
+    ("connections", "even"),
+    [([8, 8], True), ([9, 7], True), ([10, 6], False), ([1, 0], True), ([36, 28], True)],
+)
+def test_an_even_spread_allows_one_eighth_of_the_clients_between_workers(
+    connections: list[int], even: bool
+) -> None:
+    assert balanced(connections) is even
