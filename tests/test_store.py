@@ -255,6 +255,29 @@ def test_create_version_stores_every_field(store: RegistryStore) -> None:
     assert store.get_model_version("m", 1) == created
 
 
+@pytest.mark.parametrize(
+    "source", ["s3://bucket/model", "runs:/abc123/artifacts/model", "models:/m@champion"]
+)
+def test_create_version_returns_what_a_read_of_it_returns(
+    store: RegistryStore, source: str
+) -> None:
+    """The created version is built from what was written, not read back: tags in the
+    databases' byte-wise key order, the source as stored (a models:/ reference resolved), no
+    aliases, the etag reads return."""
+    store.create_registered_model("m")
+    store.create_model_version("m", "s3://bucket/first")
+    store.set_registered_model_alias("m", "champion", 1)
+    created = store.create_model_version(
+        "m",
+        source,
+        tags={"zeta": "1", "Zeta": "2", "\u00e9t\u00e9": "3", "a": "", "\U0001f600": "4"},
+        description="d\u00e9j\u00e0 vu  ",
+    )
+    assert list(created.tags) == sorted(created.tags, key=lambda key: key.encode())
+    assert created.aliases == []
+    assert store.get_model_version("m", 2) == created
+
+
 def test_runs_source_records_its_run_id(store: RegistryStore) -> None:
     store.create_registered_model("m")
     version = store.create_model_version("m", "runs:/abc123/artifacts/model")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache, lru_cache
 from typing import Any
 
@@ -128,6 +128,15 @@ def labelled_versions(rows: Sequence[Any]) -> list[ModelVersion]:
         )
         versions.append(_version(row, tags, aliases))
     return versions
+
+
+def inserted_version(name: str, values: Mapping[str, Any], tags: dict[str, str]) -> ModelVersion:
+    """The version of model ``name`` just inserted with ``values`` (every column of
+    model_versions but id) and ``tags``, as a read of it would return it: tags in key order
+    (Python's order of str is the databases' byte-wise one of UTF-8) and no aliases (an alias
+    names an existing version, its row goes with the version's, and numbers are never reused)."""
+    row = (None, *(values[column] for column in VERSION_COLUMNS[1:-1]), name)
+    return _version(row, dict(sorted(tags.items())), [])
 
 
 def _version(row: Any, tags: dict[str, str], aliases: list[str]) -> ModelVersion:

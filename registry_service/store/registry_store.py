@@ -77,6 +77,7 @@ from registry_service.store.engine import (
     is_sqlite,
 )
 from registry_service.store.loading import (
+    inserted_version,
     labelled,
     labelled_versions,
     latest_by_name_statement,
@@ -467,7 +468,8 @@ class RegistryStore:
             }
             version_id = _INSERT_VERSION.rows(connection, bound_values(row))[0][0]
             _insert_tags(connection, model_version_tags, "version_id", version_id, tags)
-            created = _load_version(connection, name, version)
+            # Built from what was written, not read back: a statement fewer in the writer's turn.
+            created = inserted_version(name, row, tags)
             outbox.record(
                 connection,
                 EventType.MODEL_VERSION_CREATED,
