@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import pytest
 
 from registry_service.domain import ModelVersion, RegisteredModel, Stage, VersionStatus
-from registry_service.errors import AlreadyExists, InvalidArgument, NotFound, RegistryError
+from registry_service.errors import Aborted, AlreadyExists, InvalidArgument, NotFound, RegistryError
 from registry_service.store.registry_store import RegistryStore
 
 Snapshot = tuple[list[RegisteredModel], list[ModelVersion]]
@@ -276,6 +276,37 @@ def test_create_version_returns_what_a_read_of_it_returns(
     assert list(created.tags) == sorted(created.tags, key=lambda key: key.encode())
     assert created.aliases == []
     assert store.get_model_version("m", 2) == created
+
+
+def test_stage_transitions_and_updates_return_what_a_read_of_the_version_returns(
+    store: RegistryStore,
+) -> None:
+    """Both build their result from the row they read before writing, with the new values and
+    the new revision: labels, etag and timestamps must match a read afterwards."""
+    store.create_registered_model("m")
+    for _ in range(3):
+        store.create_model_version("m", "s3://bucket/model", tags={"b": "2", "a": "1"})
+    store.set_registered_model_alias("m", "champion", 2)
+    store.set_registered_model_alias("m", "backup", 2)
+    store.transition_model_version_stage("m", 1, "Production")
+    before = store.get_model_version("m", 2)
+
+    moved = store.transition_model_version_stage(
+        "m", 2, "Production", archive_existing_versions=True, etag=before.etag
+    )
+    assert moved == store.get_model_version("m", 2)
+    assert moved.aliases == ["backup", "champion"]
+    assert moved.etag != before.etag
+    assert store.get_model_version("m", 1).current_stage == Stage.ARCHIVED
+
+    updated = store.update_model_version("m", 2, "new description", etag=moved.etag)
+    assert updated == store.get_model_version("m", 2)
+    assert updated.description == "new description"
+    unchanged = store.update_model_version("m", 2, None)
+    assert unchanged == store.get_model_version("m", 2)
+    with pytest.raises(Aborted):
+        store.transition_model_version_stage("m", 2, "Staging", etag=before.etag)
+    assert store.get_model_version("m", 2) == unchanged
 
 
 def test_runs_source_records_its_run_id(store: RegistryStore) -> None:

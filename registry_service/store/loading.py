@@ -130,6 +130,14 @@ def labelled_versions(rows: Sequence[Any]) -> list[ModelVersion]:
     return versions
 
 
+def with_columns(row: Sequence[Any], **values: Any) -> tuple[Any, ...]:
+    """A labelled row with ``values`` in place of its columns of those names."""
+    changed = list(row)
+    for column, value in values.items():
+        changed[VERSION_COLUMNS.index(column)] = value
+    return tuple(changed)
+
+
 def inserted_version(name: str, values: Mapping[str, Any], tags: dict[str, str]) -> ModelVersion:
     """The version of model ``name`` just inserted with ``values`` (every column of
     model_versions but id) and ``tags``, as a read of it would return it: tags in key order
@@ -180,6 +188,8 @@ def _version(row: Any, tags: dict[str, str], aliases: list[str]) -> ModelVersion
 
 # In a labelled row, the position of the tags' JSON; the aliases' follows it.
 _TAGS_COLUMN = len(VERSION_COLUMNS)
+# In a version row, the position of its revision (its etag's number).
+REVISION_COLUMN = VERSION_COLUMNS.index("revision")
 # What both databases' aggregates give for no labels.
 _EMPTY = "[]"
 

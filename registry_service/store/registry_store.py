@@ -18,7 +18,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -77,6 +77,7 @@ from registry_service.store.engine import (
     is_sqlite,
 )
 from registry_service.store.loading import (
+    REVISION_COLUMN,
     inserted_version,
     labelled,
     labelled_versions,
@@ -84,6 +85,7 @@ from registry_service.store.loading import (
     models_from_rows,
     version_select,
     versions_from_rows,
+    with_columns,
 )
 from registry_service.store.tables import (
     events,
@@ -522,19 +524,20 @@ class RegistryStore:
                 if description is None
                 else {"description": description, "last_updated_timestamp": self._clock()}
             )
-            previous = _version_column(connection, model_id, version, "description")
-            _version_to_write(connection, model_id, name, version, expected, **values)
-            if description is not None and description != previous:
+            before, after, _version_id = _rewrite_version(
+                connection, model_id, name, version, expected, **values
+            )
+            if description is not None and description != before.description:
                 outbox.record(
                     connection,
                     EventType.MODEL_VERSION_UPDATED,
                     name,
                     model_id,
                     version,
-                    before={"description": previous},
+                    before={"description": before.description},
                     after={"description": description},
                 )
-            return _load_version(connection, name, version)
+            return after
 
         arguments = {"name": name, "version": version, "description": description, "etag": etag}
         return self._write(
@@ -563,8 +566,7 @@ class RegistryStore:
         def change(connection: Connection) -> ModelVersion:
             now = self._clock()
             model_id = _lock_model(connection, name, touched_at=now)
-            previous = _version_column(connection, model_id, version, "current_stage")
-            version_id = _version_to_write(
+            before, after, version_id = _rewrite_version(
                 connection,
                 model_id,
                 name,
@@ -573,6 +575,7 @@ class RegistryStore:
                 current_stage=target.value,
                 last_updated_timestamp=now,
             )
+            previous = before.current_stage.value
             if previous != target.value:
                 _record_stage_change(connection, name, model_id, version, previous, target)
             if archive_existing_versions:
@@ -584,7 +587,7 @@ class RegistryStore:
                     _record_stage_change(
                         connection, name, model_id, number, target.value, Stage.ARCHIVED
                     )
-            return _load_version(connection, name, version)
+            return after
 
         arguments = {
             "name": name,
@@ -1192,6 +1195,29 @@ def _version_to_write(
     return int(version_id)
 
 
+def _rewrite_version(
+    connection: Connection,
+    model_id: int,
+    name: str,
+    version: int,
+    etag: int | None,
+    **values: Any,
+) -> tuple[ModelVersion, ModelVersion, int]:
+    """A version of the locked model before and after ``values`` are written to it, with its
+    etag checked and a new revision counted, and its row id. Its row is read once, with its
+    labels, and the version after is that row with the new values: a read before to check the
+    etag and one after to return the result took three statements in the write's turn."""
+    rows = _VERSION_BY_MODEL_ID.rows(connection, {"model_id": model_id, "version": version})
+    if not rows:
+        raise _version_not_found(name, version)
+    row = rows[0]
+    version_id, revision = row[0], row[REVISION_COLUMN]
+    _check_etag(etag, revision, f"model version {version} of {name!r}")
+    _count_revision(connection, model_versions, version_id, **values)
+    before, after = labelled_versions([row, with_columns(row, revision=revision + 1, **values)])
+    return before, after, int(version_id)
+
+
 def _count_revision(connection: Connection, table: Table, row_id: int, **values: Any) -> None:
     """A new revision of a model or version row (so a new etag), applying ``values`` with it."""
     statement = _revision_statement(table, tuple(values))
@@ -1226,6 +1252,14 @@ _VERSION_BY_NAME = DriverStatement(
     labelled(
         version_select()
         .where(registered_models.c.name == bindparam("name"))
+        .where(model_versions.c.version == bindparam("version"))
+    )
+)
+# A version of a model the write has locked, as it is before the write changes it.
+_VERSION_BY_MODEL_ID = DriverStatement(
+    labelled(
+        version_select()
+        .where(model_versions.c.model_id == bindparam("model_id"))
         .where(model_versions.c.version == bindparam("version"))
     )
 )
@@ -1416,24 +1450,6 @@ def _upsert_tag(
 
 def _column_of(connection: Connection, table: Table, row_id: int, column: str) -> Any:
     return connection.execute(select(table.c[column]).where(table.c.id == row_id)).scalar_one()
-
-
-def _version_column(connection: Connection, model_id: int, version: int, column: str) -> Any:
-    """A column of a version of the locked model, None when the version does not exist (the
-    write then fails on it)."""
-    rows = _version_column_statement(column).rows(
-        connection, {"model_id": model_id, "version": version}
-    )
-    return rows[0][0] if rows else None
-
-
-@cache
-def _version_column_statement(column: str) -> DriverStatement:
-    return DriverStatement(
-        select(model_versions.c[column])
-        .where(model_versions.c.model_id == bindparam("model_id"))
-        .where(model_versions.c.version == bindparam("version"))
-    )
 
 
 def _record_stage_change(
