@@ -77,7 +77,8 @@ class Outcome:
 
 # Each client's channel gets a connection of its own. Channels with the same target and options
 # otherwise share one (gRPC's global subchannel pool): 16 clients in 4 processes were 4
-# connections, which SO_REUSEPORT spread over the workers as 3 and 1 as often as 2 and 2.
+# connections, which SO_REUSEPORT spread over two workers as 3 and 1 (or 4 and 0) more often
+# than as 2 and 2.
 _OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
 
 
@@ -253,11 +254,11 @@ class Workers:
 
 
 # Each client's channel is one connection, and SO_REUSEPORT hands each new connection to a worker
-# by a hash of its addresses: 16 connections over 2 workers come out 11 and 5 as often as 8 and 8
-# (binomially), and the worker with 11 runs out of CPU while the other idles. That swung one
+# by a hash of its addresses: 16 connections over 2 workers come out 11 and 5 or worse about one
+# time in five, and the worker with 11 runs out of CPU while the other idles. That swung one
 # scenario's calls/s by a quarter from one cell to the next (2 206/s at 11 and 5, 2 708/s at 7
-# and 9), the echo's as much, so the clients reconnect until the spread is even, as a load
-# balancer or a fleet of many clients would make it.
+# and 9), the echo's as much, so the clients reconnect until the spread is even, as it is with
+# many clients.
 MAX_RECONNECTS = 50
 
 
