@@ -334,11 +334,18 @@ def bounded_statement(connection: DriverConnection) -> Iterator[int | None]:
     ``bounded_transaction`` bounds its work but in no transaction of ours: a statement alone
     reads one snapshot, and BEGIN and COMMIT would be two more statements (on SQLite each lets
     go of the GIL, on PostgreSQL each is a round trip). Gives the milliseconds the statement may
-    take on PostgreSQL (None outside a call), which ``rows_alone`` sets with the statement."""
-    bounds = _current_call.get()
+    take on PostgreSQL (None outside a call and on SQLite), which ``rows_alone`` sets with the
+    statement."""
     with _bounded(connection.dbapi_connection, connection.info.get(_BUSY_TIMEOUT_MS), begin=None):
-        yield None if bounds is None else _budget_ms(bounds)
+        yield _statement_budget_ms(connection.dialect.name == "postgresql")
     _proved_alive(connection)
+
+
+def _statement_budget_ms(postgresql: bool) -> int | None:
+    """The milliseconds a statement alone may take on PostgreSQL, which sends them with it;
+    None outside a call, and on SQLite, whose bounds are set on the connection (``_bounded``)."""
+    bounds = _current_call.get()
+    return None if bounds is None or not postgresql else _budget_ms(bounds)
 
 
 def _proved_alive(connection: DriverConnection) -> None:
@@ -385,12 +392,11 @@ class LoneReads:
         bounds one, and the milliseconds the statement may take on PostgreSQL."""
         pooled, connection = self._take()
         # ``bounded_statement``'s work, without its layer of generator on every point read.
-        bounds = _current_call.get()
         try:
             with _bounded(
                 connection.dbapi_connection, connection.info.get(_BUSY_TIMEOUT_MS), begin=None
             ):
-                yield connection, None if bounds is None else _budget_ms(bounds)
+                yield connection, _statement_budget_ms(self._postgresql)
         except BaseException as error:
             # Whatever failed may have left the connection in a state no other read should find.
             pooled.close()
