@@ -17,7 +17,7 @@ BUF := $(CURDIR)/$(VENV)/bin/buf
 # Commit that `buf breaking` compares protos/ with; empty means the previous commit of main.
 BUF_AGAINST ?=
 
-.PHONY: run test generate lint venv googleapis docs bench-search bench bench-soak
+.PHONY: run test generate lint venv googleapis docs bench-search bench bench-soak bench-floors
 
 venv: $(STAMP)
 
@@ -69,3 +69,9 @@ bench: $(STAMP)
 # Five minutes of a read/write mix at 16 clients, sampling each server worker's RSS.
 bench-soak: $(STAMP)
 	$(PY) -m bench.soak $(BENCH_ARGS)
+
+# The least database work per call (a SELECT 1 round trip, a committed one-row INSERT on
+# PostgreSQL and on SQLite) on the echo's server, against the echo itself, at 16 clients; three
+# alternated rounds, about 2 minutes. Writes bench/.data/floors.json.
+bench-floors: $(STAMP)
+	$(PY) -m bench.floors $(BENCH_ARGS)

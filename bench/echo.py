@@ -8,6 +8,9 @@ method, /bench.Echo/Echo, that answers with the request's bytes, unparsed. With 
 runs N such processes on one port (SO_REUSEPORT, metrics in a shared multiprocess directory) as
 `registry-service serve --workers N` does, so the registry's figures divided by this one's say
 what the registry itself costs on top of the same gRPC stack.
+
+With --floor KIND the method first does the least database work of that kind (bench/floor_work.py)
+on --database-url: bench/floors.py measures those floors against the plain echo.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import grpc
 from prometheus_client import CollectorRegistry
 
+from bench.floor_work import KINDS, handler
 from registry_service import logs
 from registry_service.config import Settings
 from registry_service.metrics import ServerMetrics
@@ -34,18 +38,21 @@ SERVICE = "bench.Echo"
 METHOD = f"/{SERVICE}/Echo"
 
 
-def _echo(request: bytes, _context: grpc.ServicerContext) -> bytes:
-    return request
-
-
-def serve(settings: Settings, reuse_port: bool, ready: Any = None) -> None:
-    """Serve the echo on ``settings.port`` until SIGTERM or SIGINT."""
+def serve(
+    settings: Settings,
+    reuse_port: bool,
+    ready: Any = None,
+    floor: str = "none",
+    database_url: str = "",
+) -> None:
+    """Serve the echo, with its ``floor`` of work on ``database_url``, on ``settings.port``
+    until SIGTERM or SIGINT."""
     logs.configure(settings.log_level)
     shutdown = ShutdownRequests()
     server = grpc_server(settings, ServerMetrics(CollectorRegistry()), reuse_port=reuse_port)
-    handler = grpc.unary_unary_rpc_method_handler(_echo)
+    method = grpc.unary_unary_rpc_method_handler(handler(floor, database_url))
     server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(SERVICE, {"Echo": handler}),)
+        (grpc.method_handlers_generic_handler(SERVICE, {"Echo": method}),)
     )
     port = server.add_insecure_port(f"{settings.host}:{settings.port}")
     server.start()
@@ -63,10 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--log-level", default=Settings.log_level)
+    parser.add_argument("--floor", choices=KINDS, default="none")
+    parser.add_argument("--database-url", default="")
     args = parser.parse_args(argv)
     settings = Settings(port=args.port, threads=args.threads, log_level=args.log_level)
     if args.workers == 1:
-        serve(settings, reuse_port=False)
+        serve(settings, False, None, args.floor, args.database_url)
         return 0
     logs.configure(settings.log_level)
     shutdown = ShutdownRequests()
@@ -81,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         processes = []
         for _ in range(args.workers):
             ours, theirs = context.Pipe()
-            process = context.Process(target=serve, args=(settings, True, theirs))
+            process = context.Process(
+                target=serve, args=(settings, True, theirs, args.floor, args.database_url)
+            )
             process.start()
             ours.recv()
             processes.append(process)

@@ -180,6 +180,8 @@ class Run:
     # how many times the clients reconnected to get there.
     connections_per_worker: list[int] | None = None
     reconnects: int = 0
+    # What ``database_probe`` (cumulative CPU seconds of the database's processes) grew by.
+    database_cpu_seconds: float | None = None
 
 
 class Workers:
@@ -204,10 +206,12 @@ class Workers:
         max_calls: int,
         probe: Callable[[], float] | None = None,
         connections: Callable[[], list[int]] | None = None,
+        database_probe: Callable[[], float] | None = None,
     ) -> Run:
         """``clients`` concurrent clients, spread evenly over the processes. ``connections``:
         the client connections on each of the server's workers; given, the clients reconnect
-        until those are spread evenly (see ``balanced``)."""
+        until those are spread evenly (see ``balanced``). ``probe`` and ``database_probe``:
+        cumulative CPU seconds of the server and of the database, read around the window."""
         used = min(clients, len(self.queues))
         for worker in range(used):
             streams = clients // used + (worker < clients % used)
@@ -230,9 +234,15 @@ class Workers:
             self.queues[worker].put(Go(start, start + seconds))
         time.sleep(max(0.0, start - time.time()))
         before = probe() if probe else None
+        database_before = database_probe() if database_probe else None
         outcomes = [self._result() for _ in range(used)]
         cpu = probe() - before if probe and before is not None else None
-        return Run(outcomes, cpu, spread, reconnects)
+        database_cpu = (
+            database_probe() - database_before
+            if database_probe and database_before is not None
+            else None
+        )
+        return Run(outcomes, cpu, spread, reconnects, database_cpu)
 
     def _result(self) -> Any:
         """The next result of any worker; fails at once when a worker died."""

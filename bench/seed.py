@@ -247,6 +247,16 @@ def seed_sqlite(path: Path, shape: Shape) -> None:
 
 def seed_postgres(url: str, shape: Shape) -> None:
     """The database ``url`` names, dropped, created again and seeded with ``shape``."""
+    recreate_postgres(url)
+    engine = make_engine(url)
+    started = time.perf_counter()
+    seed(engine, shape)
+    engine.dispose()
+    print(f"seeded in {time.perf_counter() - started:.0f}s", flush=True)
+
+
+def recreate_postgres(url: str) -> None:
+    """The scratch database ``url`` names, dropped and created empty."""
     parsed = make_url(url)
     name = parsed.database
     if not name or not re.fullmatch(r"[A-Za-z0-9_]+", name):
@@ -255,13 +265,8 @@ def seed_postgres(url: str, shape: Shape) -> None:
         parsed.set(drivername="postgresql+psycopg", database="postgres"),
         isolation_level="AUTOCOMMIT",
     )
-    print(f"seeding PostgreSQL database {name} (dropped and created)", flush=True)
+    print(f"PostgreSQL database {name}: dropped and created", flush=True)
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     admin.dispose()
-    engine = make_engine(url)
-    started = time.perf_counter()
-    seed(engine, shape)
-    engine.dispose()
-    print(f"seeded in {time.perf_counter() - started:.0f}s", flush=True)

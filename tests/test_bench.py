@@ -10,9 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy
+from sqlalchemy.engine import make_url
 
-from bench import api
+from bench import api, floors
 from bench.api_scenarios import api_scenarios, ceiling
+from bench.floor_work import KINDS, TABLE
 from bench.load import Workers, balanced
 from bench.processes import start_server
 from bench.seed import Shape, seed_sqlite
@@ -92,3 +95,45 @@ def test_an_even_spread_allows_one_eighth_of_the_clients_between_workers(
     connections: list[int], even: bool
 ) -> None:
     assert balanced(connections) is even
+
+
+def test_the_floors_do_their_database_work_beside_the_echo(
+    postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make bench-floors` in a tiny configuration: every floor answers, and each write floor's
+    rows are in its database (a floor that skipped its work would measure the echo)."""
+    scratch = make_url(postgres_url)
+    scratch = scratch.set(drivername="postgresql+psycopg", database=f"{scratch.database}_floors")
+    out = tmp_path / "floors.json"
+    try:
+        floors.main(
+            [
+                *("--postgres-url", scratch.render_as_string(hide_password=False)),
+                *("--rounds", "1", "--seconds", "0.3", "--clients", "2"),
+                *("--client-processes", "1", "--workers", "1", "--threads", "4"),
+                *("--out", str(out)),
+            ]
+        )
+        engine = sqlalchemy.create_engine(scratch)
+        with engine.connect() as connection:
+            postgres_rows = connection.exec_driver_sql(f"SELECT count(*) FROM {TABLE}").scalar()
+        engine.dispose()
+    finally:
+        admin = sqlalchemy.create_engine(
+            scratch.set(database="postgres"), isolation_level="AUTOCOMMIT"
+        )
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)')
+        admin.dispose()
+    report = json.loads(out.read_text())
+    calls = {row["kind"]: row["calls"] for row in report["rounds"]}
+    assert list(calls) == list(KINDS)
+    assert all(count > 0 for count in calls.values())
+    assert all(row["errors"] == {} for row in report["rounds"])
+    assert report["medians"]["none"]["echo_ratio"] == 1.0
+    assert "| postgres-read |" in capsys.readouterr().out
+    with sqlite3.connect(tmp_path / "bench-floors.db") as db:
+        sqlite_rows = db.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
+    # Warm-up calls write rows too.
+    assert sqlite_rows >= calls["sqlite-write"]
+    assert postgres_rows >= calls["postgres-write"]
