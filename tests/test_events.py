@@ -11,8 +11,6 @@ from typing import Any
 import grpc
 import pytest
 from modelregistry.v1 import events_pb2, registry_service_pb2_grpc
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from registry_service.client import RegistryClient
 from registry_service.config import Settings
@@ -28,10 +26,8 @@ from registry_service.domain import Stage as S
 from registry_service.errors import InvalidArgument, NotFound, RegistryError
 from registry_service.identity import calling_as
 from registry_service.server import RunningServer, start
-from registry_service.store import driver_sql
-from registry_service.store.engine import call_bounds, make_engine
+from registry_service.store.engine import make_engine
 from registry_service.store.registry_store import RegistryStore
-from registry_service.store.tables import event_counter
 
 from .processes import PATIENCE_S, serving
 
@@ -246,40 +242,6 @@ def test_a_write_that_changes_nothing_announces_nothing(seeded: RegistryStore) -
     seeded.delete_registered_model_alias("m", "absent")
     seeded.update_registered_model("m", "d")
     assert events_of(seeded) == before
-
-
-def test_a_write_whose_events_cannot_be_stored_changes_nothing(seeded: RegistryStore) -> None:
-    # The counter set back one: the next event's number is taken, so its INSERT fails after
-    # the counter's UPDATE ran. (On PostgreSQL both and the COMMIT are one query.)
-    with seeded._engine.begin() as connection:
-        connection.execute(update(event_counter).values(last_sequence=3))
-    with pytest.raises(IntegrityError):
-        seeded.create_model_version("m", "s3://b/3")
-    with pytest.raises(NotFound):
-        seeded.get_model_version("m", 3)
-    with seeded._engine.connect() as connection:
-        assert connection.execute(select(event_counter.c.last_sequence)).scalar_one() == 3
-    assert [e.sequence for e in events_of(seeded)] == [1, 2, 3, 4]
-
-
-def test_a_write_committed_as_its_deadline_passes_is_reported_done(
-    postgres_store: RegistryStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # PostgreSQL commits a write with its events (engine.commit_with), after checking that the
-    # caller is still there. A deadline that passes once it committed must not report a write
-    # that is there as failed.
-    run_script = driver_sql.run_script
-
-    def then_late(*args: Any) -> None:
-        run_script(*args)
-        time.sleep(0.6)
-
-    monkeypatch.setattr(driver_sql, "run_script", then_late)
-    with call_bounds(0.5):
-        created = postgres_store.create_model_version("m", "s3://bucket/2")
-    monkeypatch.undo()
-    assert postgres_store.get_model_version("m", 2) == created
-    assert events_of(postgres_store)[-1].version == 2
 
 
 def test_an_archiving_transition_announces_each_archived_version(seeded: RegistryStore) -> None:

@@ -211,19 +211,6 @@ def run(
     )
 
 
-def run_script(connection: Connection, sql: str, arguments: Sequence[Any]) -> None:
-    """Several PostgreSQL statements, ``;``-separated, sent as one simple query: one round trip,
-    run in order by the server, the rest skipped after one fails. The ``%s`` placeholders are
-    bound client-side (psycopg's ``ClientCursor`` quotes the values), since a simple query takes
-    no parameters."""
-    from psycopg import ClientCursor
-
-    dbapi_connection: Any = connection.connection.dbapi_connection
-    cursor = ClientCursor(dbapi_connection)
-    with _driver_errors(connection.dialect, connection, cursor, sql, arguments, many=False):
-        cursor.execute(sql, arguments)
-
-
 def _run_on(
     dbapi_connection: Any,
     dialect: Dialect,

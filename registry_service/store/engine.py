@@ -6,7 +6,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
@@ -476,9 +476,7 @@ def _bounded(
             with begin() if begin is not None else nullcontext():
                 yield
                 # The work is done but not committed: a caller that has gone gets a rollback.
-                # (Unless ``commit_with`` committed it, having checked just before.)
-                if begin is None or not _committed_already(raw, busy_timeout_ms is not None):
-                    bounds.check()
+                bounds.check()
         finally:
             if busy_timeout_ms is not None:
                 _unbound_sqlite(raw, restore_busy_timeout)
@@ -491,30 +489,6 @@ def _bounded(
         if ended is not None:
             raise ended from error
         raise
-
-
-def commit_with(connection: Connection, sql: str, arguments: Sequence[Any]) -> None:
-    """End the PostgreSQL transaction open on ``connection`` with the statements ``sql`` and
-    COMMIT, sent as one query (``driver_sql.run_script``), once the current call is checked to
-    be still there, as before any commit: never committed for a caller that is gone.
-
-    A row lock those statements take is then held only while the database runs them and
-    flushes the commit: no round trip, and no wait of the writing thread for the GIL, falls
-    inside it. SQLAlchemy's own commit afterwards finds no transaction and sends nothing."""
-    bounds = _current_call.get()
-    if bounds is not None:
-        bounds.check()
-    driver_sql.run_script(connection, f"{sql}; COMMIT", arguments)
-
-
-def _committed_already(raw: Any, sqlite: bool) -> bool:
-    """Whether the transaction begun on the DBAPI connection ``raw`` has ended (``commit_with``
-    ended it)."""
-    if sqlite:
-        return not raw.in_transaction
-    from psycopg.pq import TransactionStatus
-
-    return bool(raw.info.transaction_status == TransactionStatus.IDLE)
 
 
 def _budget_ms(bounds: CallBounds) -> int:

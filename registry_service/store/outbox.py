@@ -22,7 +22,6 @@ from sqlalchemy.engine import Connection, Row
 
 from registry_service.domain import Event, EventType, ModelVersion, Stage, VersionStatus
 from registry_service.store.driver_sql import DriverStatement, bound_values, value_parameters
-from registry_service.store.engine import commit_with
 from registry_service.store.tables import event_counter, events
 
 # Where a transaction's unflushed events wait: in the connection's info, which lives as long as
@@ -60,61 +59,34 @@ def discard(connection: Connection) -> None:
 
 
 def flush(connection: Connection, timestamp: int, actor: str) -> None:
-    """Write the transaction's recorded events, numbered from the counter; call it last. On
-    PostgreSQL this also commits the transaction (when it recorded events): the counter's
-    UPDATE, the events' INSERT and COMMIT go as one query (``engine.commit_with``), so the
-    counter's row lock, which every writer queues for, is held only while PostgreSQL runs them
-    and flushes the commit. Sent as separate statements, the lock was held across two more round
-    trips and the writing thread's waits for the GIL between them."""
+    """Write the transaction's recorded events, numbered from the counter; call it last."""
     pending: list[_Pending] = connection.info.pop(_PENDING, [])
     if not pending:
-        return
-    values = [
-        {
-            "timestamp": timestamp,
-            "actor": actor,
-            "event_type": event.event_type.value,
-            "model_name": event.model_name,
-            "model_id": event.model_id,
-            "version": event.version,
-            "before": json.dumps(event.before, sort_keys=True),
-            "after": json.dumps(event.after, sort_keys=True),
-        }
-        for event in pending
-    ]
-    if connection.dialect.name == "postgresql":
-        _commit_with_events(connection, values)
         return
     last = _TAKE_SEQUENCES.rows(connection, {"count": len(pending)})[0][0]
     first = last - len(pending) + 1
     _INSERT_EVENT.run_many(
         connection,
-        [bound_values({"sequence": first + offset, **row}) for offset, row in enumerate(values)],
+        [
+            bound_values(
+                {
+                    "sequence": first + offset,
+                    "timestamp": timestamp,
+                    "actor": actor,
+                    "event_type": event.event_type.value,
+                    "model_name": event.model_name,
+                    "model_id": event.model_id,
+                    "version": event.version,
+                    "before": json.dumps(event.before, sort_keys=True),
+                    "after": json.dumps(event.after, sort_keys=True),
+                }
+            )
+            for offset, event in enumerate(pending)
+        ],
     )
 
 
-def _commit_with_events(connection: Connection, values: list[dict[str, Any]]) -> None:
-    """On PostgreSQL: take ``len(values)`` sequence numbers, insert the events numbered with
-    them in order, and commit, in one query. Each row's sequence is the counter's new value
-    (read back in the same transaction, which holds its row) less the rows after it."""
-    columns = list(values[0])
-    row = f"({_TAKEN} - %s, {', '.join(['%s'] * len(columns))})"
-    sql = (
-        f"UPDATE {event_counter.name} SET last_sequence = last_sequence + {len(values)} "
-        f"WHERE id = 1; INSERT INTO {events.name} (sequence, {', '.join(columns)}) "
-        f"VALUES {', '.join([row] * len(values))}"
-    )
-    arguments: list[Any] = []
-    for offset, event in enumerate(values):
-        arguments += [len(values) - 1 - offset, *(event[column] for column in columns)]
-    commit_with(connection, sql, arguments)
-
-
-# The highest sequence taken, in the transaction that just took it.
-_TAKEN = f"(SELECT last_sequence FROM {event_counter.name} WHERE id = 1)"
-
-
-# Built once, run as driver SQL (see driver_sql): every write on SQLite runs both.
+# Built once, run as driver SQL (see driver_sql): every write runs both.
 _TAKE_SEQUENCES = DriverStatement(
     update(event_counter)
     .where(event_counter.c.id == 1)

@@ -206,8 +206,7 @@ class RegistryStore:
                 result = change(connection)
                 if request is not None:
                     idempotency.remember(connection, request, codec, result)
-                # Last, so that the event counter's row lock orders commits (see outbox); on
-                # PostgreSQL it commits.
+                # Last, so that the event counter's row lock orders commits (see outbox).
                 outbox.flush(connection, self._clock(), current_caller())
                 return result
             finally:
