@@ -11,6 +11,8 @@ from typing import Any
 import grpc
 import pytest
 from modelregistry.v1 import events_pb2, registry_service_pb2_grpc
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from registry_service.client import RegistryClient
 from registry_service.config import Settings
@@ -28,6 +30,7 @@ from registry_service.identity import calling_as
 from registry_service.server import RunningServer, start
 from registry_service.store.engine import make_engine
 from registry_service.store.registry_store import RegistryStore
+from registry_service.store.tables import event_counter
 
 from .processes import PATIENCE_S, serving
 
@@ -242,6 +245,20 @@ def test_a_write_that_changes_nothing_announces_nothing(seeded: RegistryStore) -
     seeded.delete_registered_model_alias("m", "absent")
     seeded.update_registered_model("m", "d")
     assert events_of(seeded) == before
+
+
+def test_a_write_whose_events_cannot_be_stored_changes_nothing(seeded: RegistryStore) -> None:
+    # The counter set back one: the next event's number is taken, so the event's INSERT fails
+    # after the version's rows and the counter's UPDATE were written in the same transaction.
+    with seeded._engine.begin() as connection:
+        connection.execute(update(event_counter).values(last_sequence=3))
+    with pytest.raises(IntegrityError):
+        seeded.create_model_version("m", "s3://b/3")
+    with pytest.raises(NotFound):
+        seeded.get_model_version("m", 3)
+    with seeded._engine.connect() as connection:
+        assert connection.execute(select(event_counter.c.last_sequence)).scalar_one() == 3
+    assert [e.sequence for e in events_of(seeded)] == [1, 2, 3, 4]
 
 
 def test_an_archiving_transition_announces_each_archived_version(seeded: RegistryStore) -> None:
