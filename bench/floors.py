@@ -3,15 +3,16 @@
     python -m bench.floors                      # what `make bench-floors` runs
     python -m bench.floors --rounds 1 --seconds 1
 
-The echo of bench/echo.py, the ceiling `make bench` divides by, is served as `make bench` serves
-it (same --threads and --workers), then again with each floor of bench/floor_work.py: one bare
-``SELECT 1`` round trip to PostgreSQL per call, one committed single-row INSERT on PostgreSQL, one
-committed single-row INSERT on SQLite under the registry's writer lock. The load is `make bench`'s
-(client processes, one even-spread connection per client). The kinds are measured in turn,
---rounds times, so that the machine's slow and fast spells fall on every kind; the table gives
-each kind's median calls/s, its median ratio to the echo of the same round, p50 and p99, and the
-CPU of the server and of PostgreSQL's processes. No registry call can beat the floor of its kind:
-each floor says what the issue's targets leave for the registry's own work.
+The echo of bench/echo.py, the ceiling `make bench` divides by, is served as `make bench` serves it
+(same --threads and --workers), then again with each floor of bench/floor_work.py: one bare
+``SELECT 1`` round trip to PostgreSQL per call, the registry's own GetModelVersion statement as the
+registry sends it (on a registry seeded as `make bench` seeds it), one committed single-row INSERT
+on PostgreSQL, one committed single-row INSERT on SQLite under the registry's writer lock. The load
+is `make bench`'s (client processes, one even-spread connection per client). The kinds are measured
+in turn, --rounds times, so that the machine's slow and fast spells fall on every kind; the table
+gives each kind's median calls/s, its median ratio to the echo of the same round, p50 and p99, and
+the CPU of the server and of PostgreSQL's processes. No registry call can beat the floor of its
+kind: each floor says what the issue's targets leave for the registry's own work.
 """
 
 from __future__ import annotations
@@ -33,13 +34,14 @@ from bench.api_scenarios import ceiling
 from bench.floor_work import KINDS, TABLE
 from bench.load import Workers, summarize
 from bench.processes import ServerProcess, start_server
-from bench.seed import recreate_postgres
+from bench.seed import Shape, seed_postgres
 
 POSTGRES_FLOORS_URL = DEFAULT_POSTGRES_URL.rsplit("/", 1)[0] + "/registry_bench_floors"
 # What each floor bounds: the issue's target that no registry call of that kind can meet when
 # the floor itself does not.
 BOUNDS = {
     "postgres-read": f"PostgreSQL point reads ≥ {READ_RATIO_TARGET:.0%} of the echo",
+    "postgres-point-read": f"PostgreSQL point reads ≥ {READ_RATIO_TARGET:.0%} of the echo",
     "postgres-write": (
         f"PostgreSQL creates ≥ {10 * MLFLOW_BEST['CreateModelVersion']:.0f}/s, "
         f"transitions ≥ {10 * MLFLOW_BEST['TransitionModelVersionStage']:.0f}/s"
@@ -58,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client-processes", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per cell")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--models", type=int, default=1_000, help="the point read's registry, as `make bench`'s"
+    )
+    parser.add_argument("--versions", type=int, default=100_000)
     parser.add_argument("--threads", type=int, default=16, help="server threads per worker")
     parser.add_argument("--workers", type=int, default=2, help="server processes")
     parser.add_argument("--out", type=Path, default=DATA / "floors.json")
@@ -67,10 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     urls = {
         "none": "",
         "postgres-read": args.postgres_url,
+        "postgres-point-read": args.postgres_url,
         "postgres-write": args.postgres_url,
         "sqlite-write": _fresh_sqlite(args.out.parent / "bench-floors.db"),
     }
-    _fresh_postgres(args.postgres_url)
+    _fresh_postgres(args.postgres_url, Shape(args.models, args.versions))
     rows: list[dict[str, Any]] = []
     for round_number in range(1, args.rounds + 1):
         for kind in KINDS:
@@ -117,8 +124,10 @@ def _fresh_sqlite(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def _fresh_postgres(url: str) -> None:
-    recreate_postgres(url)
+def _fresh_postgres(url: str, shape: Shape) -> None:
+    """The scratch database ``url``, dropped and created again: a registry seeded with ``shape``
+    for the point read, and the write floor's table."""
+    seed_postgres(url, shape)
     engine = sqlalchemy.create_engine(
         sqlalchemy.make_url(url).set(drivername="postgresql+psycopg"),
         isolation_level="AUTOCOMMIT",
