@@ -71,8 +71,9 @@ bench-soak: $(STAMP)
 	$(PY) -m bench.soak $(BENCH_ARGS)
 
 # The least database work per call (a SELECT 1 round trip, the registry's own point read, a
-# committed one-row INSERT on PostgreSQL and on SQLite) on the echo's server, against the echo
-# itself, at 16 clients; three alternated rounds, about 4 minutes, on a scratch database,
-# registry_bench_floors (dropped, created and seeded). Writes bench/.data/floors.json.
+# version's row by its key, a committed one-row INSERT on PostgreSQL and on SQLite) on the echo's
+# server, against the echo itself, at 16 clients; three alternated rounds, about 4 minutes, on a
+# scratch database, registry_bench_floors (dropped, created and seeded). Writes
+# bench/.data/floors.json.
 bench-floors: $(STAMP)
 	$(PY) -m bench.floors $(BENCH_ARGS)

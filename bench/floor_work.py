@@ -9,12 +9,15 @@ Each handler answers with the request's bytes, as the echo does, after:
   a random model of the seeded registry, run as the registry runs it (``rows_alone`` on a
   connection of its ``LoneReads``, bounded by a call's deadline), and its one row fetched but not
   decoded;
+- ``postgres-row-read``: the same, with the least a point read can ask of the registry's schema
+  in place of its statement: one row of ``model_versions`` by its primary key (model id and
+  version number), without the model's name or the version's tags and aliases;
 - ``postgres-write``: one single-row INSERT, committed, on its thread's own connection;
 - ``sqlite-write``: one single-row INSERT into a WAL-mode SQLite file (synchronous=NORMAL, as
   the registry sets it), committed, under the registry's writer lock, which every process that
   serves the file queues on as the registry's writers do.
 
-No registry code runs in them beyond the lock and the point read's statement: no validation, no
+No registry code runs in them beyond the lock and the point reads' statements: no validation, no
 interceptors, no decoding, no proto mapping. A registry call cannot cost less than its floor;
 bench/floors.py measures how fast each floor goes on the same gRPC server, with the same workers
 and threads, as the echo.
@@ -36,7 +39,14 @@ from registry_service.store.writer_lock import writer_lock
 Handler = Callable[[bytes, grpc.ServicerContext], bytes]
 # The table the write floors insert into (made by bench/floors.py before the servers start).
 TABLE = "bench_floor"
-KINDS = ("none", "postgres-read", "postgres-point-read", "postgres-write", "sqlite-write")
+KINDS = (
+    "none",
+    "postgres-read",
+    "postgres-point-read",
+    "postgres-row-read",
+    "postgres-write",
+    "sqlite-write",
+)
 
 
 def handler(kind: str, database_url: str) -> Handler:
@@ -45,8 +55,8 @@ def handler(kind: str, database_url: str) -> Handler:
         return _echo
     if kind in ("postgres-read", "postgres-write"):
         return _postgres(database_url, write=kind == "postgres-write")
-    if kind == "postgres-point-read":
-        return _postgres_point_read(database_url)
+    if kind in ("postgres-point-read", "postgres-row-read"):
+        return _postgres_point_read(database_url, row_only=kind == "postgres-row-read")
     if kind == "sqlite-write":
         return _sqlite_write(database_url)
     raise ValueError(f"unknown floor {kind!r}: one of {', '.join(KINDS)}")
@@ -76,31 +86,45 @@ def _postgres(database_url: str, *, write: bool) -> Handler:
     return work
 
 
-def _postgres_point_read(database_url: str) -> Handler:
+def _postgres_point_read(database_url: str, *, row_only: bool) -> Handler:
+    from sqlalchemy import bindparam, select
+
     from registry_service.config import Settings
+    from registry_service.store.driver_sql import DriverStatement
     from registry_service.store.engine import LoneReads, call_bounds, make_engine
 
     # The statement itself, not a copy of it: the floor must cost what the registry's does.
     from registry_service.store.registry_store import _VERSION_BY_NAME
+    from registry_service.store.tables import model_versions
 
+    statement = (
+        DriverStatement(
+            select(model_versions)
+            .where(model_versions.c.model_id == bindparam("model"))
+            .where(model_versions.c.version == bindparam("version"))
+        )
+        if row_only
+        else _VERSION_BY_NAME
+    )
     engine = make_engine(database_url)
     with engine.connect() as connection:
-        models = [
-            (name, last_version)
-            for name, last_version in connection.exec_driver_sql(
-                "SELECT name, last_version FROM registered_models WHERE last_version > 0"
+        models = list(
+            connection.exec_driver_sql(
+                f"SELECT {'id' if row_only else 'name'}, last_version FROM registered_models"
+                " WHERE last_version > 0"
             )
-        ]
+        )
+    key = "model" if row_only else "name"
     # The registry's connections for reads alone, and the bounds it puts on a call without a
     # deadline of its own.
     reads = LoneReads(engine)
     deadline = Settings().max_deadline
 
     def work(request: bytes, _context: grpc.ServicerContext) -> bytes:
-        name, last_version = random.choice(models)
-        parameters = {"name": name, "version": random.randint(1, last_version)}
+        model, last_version = random.choice(models)
+        parameters = {key: model, "version": random.randint(1, last_version)}
         with call_bounds(deadline), reads.bounded() as (connection, timeout_ms):
-            rows = _VERSION_BY_NAME.rows_alone(connection, parameters, timeout_ms)
+            rows = statement.rows_alone(connection, parameters, timeout_ms)
         if len(rows) != 1:
             raise RuntimeError(f"no version {parameters}")
         return request

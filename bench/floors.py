@@ -6,13 +6,14 @@
 The echo of bench/echo.py, the ceiling `make bench` divides by, is served as `make bench` serves it
 (same --threads and --workers), then again with each floor of bench/floor_work.py: one bare
 ``SELECT 1`` round trip to PostgreSQL per call, the registry's own GetModelVersion statement as the
-registry sends it (on a registry seeded as `make bench` seeds it), one committed single-row INSERT
-on PostgreSQL, one committed single-row INSERT on SQLite under the registry's writer lock. The load
-is `make bench`'s (client processes, one even-spread connection per client). The kinds are measured
-in turn, --rounds times, so that the machine's slow and fast spells fall on every kind; the table
-gives each kind's median calls/s, its median ratio to the echo of the same round, p50 and p99, and
-the CPU of the server and of PostgreSQL's processes. No registry call can beat the floor of its
-kind: each floor says what the issue's targets leave for the registry's own work.
+registry sends it (on a registry seeded as `make bench` seeds it) and the version's row alone by
+its primary key on the same path, one committed single-row INSERT on PostgreSQL, one committed
+single-row INSERT on SQLite under the registry's writer lock. The load is `make bench`'s (client
+processes, one even-spread connection per client). The kinds are measured in turn, --rounds times,
+so that the machine's slow and fast spells fall on every kind; the table gives each kind's median
+calls/s, its median ratio to the echo of the same round, p50 and p99, and the CPU of the server and
+of PostgreSQL's processes. No registry call can beat the floor of its kind: each floor says what
+the issue's targets leave for the registry's own work.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ POSTGRES_FLOORS_URL = DEFAULT_POSTGRES_URL.rsplit("/", 1)[0] + "/registry_bench_
 BOUNDS = {
     "postgres-read": f"PostgreSQL point reads ≥ {READ_RATIO_TARGET:.0%} of the echo",
     "postgres-point-read": f"PostgreSQL point reads ≥ {READ_RATIO_TARGET:.0%} of the echo",
+    "postgres-row-read": f"PostgreSQL point reads ≥ {READ_RATIO_TARGET:.0%} of the echo",
     "postgres-write": (
         f"PostgreSQL creates ≥ {10 * MLFLOW_BEST['CreateModelVersion']:.0f}/s, "
         f"transitions ≥ {10 * MLFLOW_BEST['TransitionModelVersionStage']:.0f}/s"
@@ -74,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         "none": "",
         "postgres-read": args.postgres_url,
         "postgres-point-read": args.postgres_url,
+        "postgres-row-read": args.postgres_url,
         "postgres-write": args.postgres_url,
         "sqlite-write": _fresh_sqlite(args.out.parent / "bench-floors.db"),
     }

@@ -100,8 +100,8 @@ def test_an_even_spread_allows_one_eighth_of_the_clients_between_workers(
 def test_the_floors_do_their_database_work_beside_the_echo(
     postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`make bench-floors` in a tiny configuration: every floor answers, the point read finds
-    its version (it fails the call where it does not), and each write floor's rows are in its
+    """`make bench-floors` in a tiny configuration: every floor answers, the point reads find
+    their versions (each fails the call where it does not), and each write floor's rows are in its
     database (a floor that skipped its work would measure the echo)."""
     scratch = make_url(postgres_url)
     scratch = scratch.set(drivername="postgresql+psycopg", database=f"{scratch.database}_floors")
