@@ -38,12 +38,13 @@ from bench.processes import ServerProcess, start_server
 from bench.seed import Shape, seed_postgres
 
 POSTGRES_FLOORS_URL = DEFAULT_POSTGRES_URL.rsplit("/", 1)[0] + "/registry_bench_floors"
+_POINT_READS = f"PostgreSQL point reads ≥ {READ_RATIO_TARGET:.0%} of the echo"
 # What each floor bounds: the issue's target that no registry call of that kind can meet when
 # the floor itself does not.
 BOUNDS = {
-    "postgres-read": f"PostgreSQL point reads ≥ {READ_RATIO_TARGET:.0%} of the echo",
-    "postgres-point-read": f"PostgreSQL point reads ≥ {READ_RATIO_TARGET:.0%} of the echo",
-    "postgres-row-read": f"PostgreSQL point reads ≥ {READ_RATIO_TARGET:.0%} of the echo",
+    "postgres-read": _POINT_READS,
+    "postgres-point-read": _POINT_READS,
+    "postgres-row-read": _POINT_READS,
     "postgres-write": (
         f"PostgreSQL creates ≥ {10 * MLFLOW_BEST['CreateModelVersion']:.0f}/s, "
         f"transitions ≥ {10 * MLFLOW_BEST['TransitionModelVersionStage']:.0f}/s"
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per cell")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
-        "--models", type=int, default=1_000, help="the point read's registry, as `make bench`'s"
+        "--models", type=int, default=1_000, help="the point reads' registry, as `make bench`'s"
     )
     parser.add_argument("--versions", type=int, default=100_000)
     parser.add_argument("--threads", type=int, default=16, help="server threads per worker")
@@ -129,7 +130,7 @@ def _fresh_sqlite(path: Path) -> str:
 
 def _fresh_postgres(url: str, shape: Shape) -> None:
     """The scratch database ``url``, dropped and created again: a registry seeded with ``shape``
-    for the point read, and the write floor's table."""
+    for the point reads, and the write floor's table."""
     seed_postgres(url, shape)
     engine = sqlalchemy.create_engine(
         sqlalchemy.make_url(url).set(drivername="postgresql+psycopg"),
