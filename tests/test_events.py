@@ -250,13 +250,13 @@ def test_a_write_that_changes_nothing_announces_nothing(seeded: RegistryStore) -
 def test_a_write_whose_events_cannot_be_stored_changes_nothing(seeded: RegistryStore) -> None:
     # The counter set back one: the next event's number is taken, so the event's INSERT fails
     # after the version's rows and the counter's UPDATE were written in the same transaction.
-    with seeded._engine.begin() as connection:
+    with seeded.engine.begin() as connection:
         connection.execute(update(event_counter).values(last_sequence=3))
     with pytest.raises(IntegrityError):
         seeded.create_model_version("m", "s3://b/3")
     with pytest.raises(NotFound):
         seeded.get_model_version("m", 3)
-    with seeded._engine.connect() as connection:
+    with seeded.engine.connect() as connection:
         assert connection.execute(select(event_counter.c.last_sequence)).scalar_one() == 3
     assert [e.sequence for e in events_of(seeded)] == [1, 2, 3, 4]
 
