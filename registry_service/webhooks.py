@@ -11,31 +11,37 @@ failure is retried with exponential backoff, and the state lives in the database
 survive a restart and are shared by the replicas (see store/webhook_rows.py). A sender that dies
 between sending and recording sends again after its lease ends: receivers drop duplicates by the
 delivery id.
+
+Each attempt resolves the URL's host once, checks every address it has (UrlPolicy), and connects
+to one of those same addresses: a DNS answer that changes between the check and the connection
+(rebinding) cannot send a delivery to an address the policy refuses.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import ipaddress
 import json
 import logging
-import socket
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
+from registry_service import webhook_addresses
 from registry_service.config import Settings
 from registry_service.domain import Event
 from registry_service.errors import InvalidArgument
 from registry_service.store.registry_store import RegistryStore
+from registry_service.webhook_addresses import IPAddress, Resolver
 
 log = logging.getLogger(__name__)
 
@@ -79,50 +85,80 @@ def payload(event: Event) -> bytes:
 
 
 @dataclass(frozen=True)
+class Destination:
+    """Where a delivery goes: its URL, and the checked addresses of the URL's host, one of which
+    the delivery connects to."""
+
+    url: httpx.URL
+    addresses: Sequence[IPAddress]
+
+
+@dataclass(frozen=True)
 class UrlPolicy:
-    """Which URLs webhooks may be sent to."""
+    """Which URLs webhooks may be sent to: the allowed schemes, and unless ``allow_private``,
+    only hosts whose every address is public (see webhook_addresses.py)."""
 
     schemes: frozenset[str]
     allow_private: bool
+    resolve: Resolver = webhook_addresses.resolve
 
     def check(self, url: str) -> None:
-        """Refuse, naming the field, a URL whose scheme is not allowed or whose host is a
-        literal private address. Host names are checked when a delivery resolves them."""
-        parts = urlsplit(url)
-        if parts.scheme.lower() not in self.schemes:
+        """Refuse, naming the field, a URL whose scheme is not allowed or whose host is or
+        resolves to a non-public address: early feedback, since the host may resolve
+        differently by the time of a delivery, which checks again."""
+        parsed = self._parse(url)
+        if self.allow_private:
+            return
+        try:
+            addresses = self._addresses(parsed)
+        except OSError:
+            # A name not resolvable today may be tomorrow; each delivery resolves it again.
+            return
+        self._refuse_non_public(url, addresses)
+
+    def destination(self, url: str) -> Destination:
+        """The URL and the addresses its host has now, all checked: a delivery connects to one
+        of these, so that what is checked is what is connected to. Raises InvalidArgument for a
+        refused URL, OSError for a host that does not resolve."""
+        parsed = self._parse(url)
+        addresses = self._addresses(parsed)
+        if not self.allow_private:
+            self._refuse_non_public(url, addresses)
+        return Destination(parsed, addresses)
+
+    def _parse(self, url: str) -> httpx.URL:
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as error:
+            raise InvalidArgument(f"url {url[:200]!r} is not a URL: {error}", field="url") from None
+        if parsed.scheme not in self.schemes:
             raise InvalidArgument(
                 f"url must use {' or '.join(sorted(self.schemes))}, got {url[:200]!r}",
                 field="url",
             )
-        if not parts.hostname:
+        if not parsed.raw_host:
             raise InvalidArgument(f"url {url[:200]!r} names no host", field="url")
-        try:
-            address = ipaddress.ip_address(parts.hostname)
-        except ValueError:
-            return
-        if not self.allow_private and not address.is_global:
-            raise InvalidArgument(
-                f"url {url[:200]!r} is a private address, which this server refuses",
-                field="url",
-            )
+        return parsed
 
-    def refusal(self, url: str) -> str:
-        """Why a delivery to ``url`` may not be sent now, or "" when it may."""
-        try:
-            self.check(url)
-        except InvalidArgument as error:
-            return error.message
-        if self.allow_private:
-            return ""
-        parts = urlsplit(url)
-        try:
-            found = socket.getaddrinfo(parts.hostname, parts.port or 443)
-        except OSError as error:
-            return f"cannot resolve {parts.hostname}: {error}"
-        for *_, sockaddr in found:
-            if not ipaddress.ip_address(sockaddr[0]).is_global:
-                return f"{parts.hostname} resolves to private address {sockaddr[0]}"
-        return ""
+    def _addresses(self, url: httpx.URL) -> Sequence[IPAddress]:
+        host = url.raw_host.decode("ascii")
+        with contextlib.suppress(ValueError):
+            # An address literal is its own answer: no lookup.
+            return [ipaddress.ip_address(host)]
+        addresses = self.resolve(host)
+        if not addresses:
+            raise OSError(f"{host} has no addresses")
+        return addresses
+
+    def _refuse_non_public(self, url: str, addresses: Sequence[IPAddress]) -> None:
+        for address in addresses:
+            why = webhook_addresses.refusal(address)
+            if why:
+                raise InvalidArgument(
+                    f"url {url[:200]!r} is refused: {why}, and this server sends webhooks to "
+                    "public addresses only",
+                    field="url",
+                )
 
 
 @dataclass(frozen=True)
@@ -141,9 +177,12 @@ class WebhookSender:
         self._timeout = timeout
 
     def send(self, url: str, secret: str, delivery_id: str, body: bytes) -> Outcome:
-        refused = self.policy.refusal(url)
-        if refused:
-            return Outcome(0, refused)
+        try:
+            destination = self.policy.destination(url)
+        except InvalidArgument as error:
+            return Outcome(0, error.message)
+        except OSError as error:
+            return Outcome(0, f"cannot resolve the host of {url[:200]!r}: {error}")
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
@@ -154,8 +193,7 @@ class WebhookSender:
         if secret:
             headers["X-MLflow-Signature"] = signature(secret, delivery_id, timestamp, body)
         try:
-            # Redirects are not followed: they could lead to an address the policy refuses.
-            response = httpx.post(url, content=body, headers=headers, timeout=self._timeout)
+            response = self._post(destination, headers, body)
         except httpx.HTTPError as error:
             return Outcome(0, f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS])
         if 200 <= response.status_code < 300:
@@ -164,6 +202,31 @@ class WebhookSender:
             response.status_code,
             f"HTTP {response.status_code}: {response.text[:MAX_ERROR_CHARS]}",
         )
+
+    def _post(
+        self, destination: Destination, headers: dict[str, str], body: bytes
+    ) -> httpx.Response:
+        """POST to the first of the destination's addresses that takes a connection, as the
+        URL's host: the request names no host that could be looked up again (and answer
+        differently), while the Host header, TLS SNI and certificate check keep the URL's."""
+        url = destination.url
+        name = {"sni_hostname": url.raw_host.decode("ascii")}
+        headers = {**headers, "Host": url.netloc.decode("ascii")}
+        # An explicit transport: environment proxies would connect wherever they liked, not
+        # to the checked address. The transport still reads SSL_CERT_FILE and SSL_CERT_DIR.
+        # Redirects are not followed: they could lead to an address the policy refuses.
+        with httpx.Client(transport=httpx.HTTPTransport(), timeout=self._timeout) as client:
+
+            def post(address: IPAddress) -> httpx.Response:
+                pinned = url.copy_with(host=str(address))
+                return client.post(pinned, content=body, headers=headers, extensions=name)
+
+            *others, last = destination.addresses
+            for address in others:
+                # As any client of a multi-homed host, try its next address when one refuses.
+                with contextlib.suppress(httpx.ConnectError):
+                    return post(address)
+            return post(last)
 
     def test(self, url: str, secret: str) -> Outcome:
         body = json.dumps(
