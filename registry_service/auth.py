@@ -7,12 +7,17 @@ call ``Access.serving`` around the servicer method, which sets the caller for th
 ``RULES`` says what each RPC of ModelRegistryService needs. An RPC without a row is refused to
 everyone, admins too: a new RPC is closed until someone decides who may call it.
 
-A caller without READ on a model gets exactly the NOT_FOUND a missing model gives; a caller with
-READ but below the level the call needs gets PERMISSION_DENIED naming that level.
+What a call needs on the model its request names is decided here, from the request; whether
+the caller holds it is decided by the store, on the row id the name resolves to, inside the
+transaction that reads or writes that row (``store/model_access.py``): a rename racing the call
+cannot move the decision onto another model. A caller without READ on a model gets exactly the
+NOT_FOUND a missing model gives; a caller with READ but below the level the call needs gets
+PERMISSION_DENIED naming that level.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import time
@@ -23,18 +28,16 @@ from typing import Any, cast
 
 import grpc
 
-from registry_service import grpc_errors, identity, sources, validation
+from registry_service import grpc_errors, identity
 from registry_service.config import Settings
 from registry_service.domain import Permission, Stage
 from registry_service.errors import (
     InvalidArgument,
-    NotFound,
     PermissionDenied,
     RegistryError,
     Unauthenticated,
 )
 from registry_service.store.access_store import AccessStore
-from registry_service.store.registry_store import missing_reference, model_not_found
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ AuthContext = Mapping[str, Iterable[bytes]]
 class Policy:
     """The settings the rules read."""
 
+    # Case-folded: every case variant of a protected alias is protected.
     protected_aliases: frozenset[str]
 
 
@@ -65,7 +69,9 @@ class Rule:
     level: Permission | None = None
     # When this says so, MANAGE is needed instead of ``level``.
     manage_when: Callable[[Any, Policy], bool] | None = None
-    # The request's ``source`` may be a models:/ URI, whose model the call reads.
+    # Moving a version out of Production needs MANAGE, as moving one in does.
+    guards_production: bool = False
+    # The request's ``source`` may name a registered model, whose READ the store checks.
     reads_source: bool = False
 
     def describe(self) -> str:
@@ -77,8 +83,10 @@ class Rule:
         needed = f"{self.level.name} on the model"
         if self.manage_when:
             needed += f"; {_WHEN[self.manage_when]}"
+        if self.guards_production:
+            needed += " or the version is in Production"
         if self.reads_source:
-            needed += "; READ on the model a models:/ source names"
+            needed += "; READ on the model a models:/ source names, in any spelling"
         return needed
 
 
@@ -87,12 +95,12 @@ def _into_production(request: Any, _policy: Policy) -> bool:
 
 
 def _protected_alias(request: Any, policy: Policy) -> bool:
-    return str(request.alias) in policy.protected_aliases
+    return str(request.alias).casefold() in policy.protected_aliases
 
 
 _WHEN: dict[Callable[[Any, Policy], bool] | None, str] = {
     _into_production: "MANAGE when the stage is Production",
-    _protected_alias: "MANAGE when the alias is in --protected-aliases",
+    _protected_alias: "MANAGE when the alias is in --protected-aliases, in any case",
 }
 
 AUTHENTICATED = Rule()
@@ -115,7 +123,9 @@ RULES: dict[str, Rule] = {
     "CreateModelVersion": Rule(level=Permission.EDIT, reads_source=True),
     "GetModelVersion": READ,
     "UpdateModelVersion": EDIT,
-    "TransitionModelVersionStage": Rule(level=Permission.EDIT, manage_when=_into_production),
+    "TransitionModelVersionStage": Rule(
+        level=Permission.EDIT, manage_when=_into_production, guards_production=True
+    ),
     "DeleteModelVersion": MANAGE,
     "SearchModelVersions": AUTHENTICATED,
     "GetModelVersionDownloadUri": READ,
@@ -181,7 +191,11 @@ class Access:
         self._store = store
         self._default = default_permission_of(settings)
         self._admins = _names(settings.admin_identities)
-        self._policy = Policy(protected_aliases=_names(settings.protected_aliases))
+        self._policy = Policy(
+            protected_aliases=frozenset(
+                alias.casefold() for alias in _names(settings.protected_aliases)
+            )
+        )
 
     def caller(
         self, metadata: Metadata, auth_context: Callable[[], AuthContext]
@@ -197,7 +211,9 @@ class Access:
             else _certificate_identity(auth_context())
         )
         admin = admin or user_id in self._admins
-        return identity.Caller(user_id, admin, admin or self._default is not None)
+        return identity.Caller(
+            user_id, admin, admin or self._default is not None, default_level=self._default
+        )
 
     def checks(self, rpc: str) -> bool:
         """Whether a call of ``rpc`` needs checking at all. Without authentication every caller
@@ -214,10 +230,12 @@ class Access:
             raise PermissionDenied(f"{rpc} has no access rule, so nobody may call it")
         # A request that did not parse is refused by the servicer and reveals nothing.
         if not isinstance(request, InvalidArgument):
-            self._authorize(rpc, rule, request, caller)
-        with identity.calling_as(
-            caller.user_id, admin=caller.admin, reads_every_model=caller.reads_every_model
-        ):
+            if rule.admin and not caller.admin:
+                raise PermissionDenied(f"{rpc} is for admins only")
+            if rule.level is not None:
+                requirement = self._requirement(rpc, rule, request)
+                caller = dataclasses.replace(caller, requirement=requirement)
+        with identity.calling_as(caller):
             yield
 
     def _token_identity(self, metadata: Metadata) -> tuple[str, bool]:
@@ -232,50 +250,15 @@ class Access:
             raise Unauthenticated(UNAUTHENTICATED_MESSAGE)
         return token.user_id, token.admin
 
-    def _authorize(self, rpc: str, rule: Rule, request: Any, caller: identity.Caller) -> None:
-        if caller.admin:
-            return
-        if rule.admin:
-            raise PermissionDenied(f"{rpc} is for admins only")
-        if rule.level is None:
-            return
-        name: str = request.name
-        level = self._level(name, caller.user_id)
-        if level is None:
-            raise model_not_found(name)
-        needed = (
-            Permission.MANAGE
-            if rule.manage_when is not None and rule.manage_when(request, self._policy)
-            else rule.level
+    def _requirement(self, rpc: str, rule: Rule, request: Any) -> identity.Requirement:
+        """What the call needs on the model it names, as far as the request tells."""
+        assert rule.level is not None
+        manage = rule.manage_when is not None and rule.manage_when(request, self._policy)
+        return identity.Requirement(
+            rpc,
+            Permission.MANAGE if manage else rule.level,
+            Permission.MANAGE if rule.guards_production else None,
         )
-        if level < needed:
-            raise PermissionDenied(
-                f"{rpc} on registered model {name!r} needs {needed.name} permission; "
-                f"you have {level.name}"
-            )
-        if rule.reads_source:
-            self._check_reference(request.source, caller.user_id)
-
-    def _level(self, name: str, user_id: str) -> Permission | None:
-        """The caller's level on the model: its grant or the default, whichever is higher.
-        NotFound, as for any caller, when the model does not exist."""
-        granted = self._store.permission_on(name, user_id)
-        levels = [level for level in (granted, self._default) if level is not None]
-        return max(levels, default=None)
-
-    def _check_reference(self, source: str, user_id: str) -> None:
-        """A models:/ source copies another model's source: that model must be readable."""
-        reference = sources.model_reference_of(source)
-        if reference is None:
-            return
-        try:
-            validation.check_model_name(reference.name, "source")
-            level = self._level(reference.name, user_id)
-        except (NotFound, InvalidArgument):
-            # The store reports a missing or malformed reference itself.
-            return
-        if level is None:
-            raise missing_reference(source, reference.name)
 
 
 def _certificate_identity(auth_context: AuthContext) -> tuple[str, bool]:

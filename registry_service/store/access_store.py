@@ -17,7 +17,12 @@ from sqlalchemy.engine import Connection
 from registry_service import validation
 from registry_service.domain import AccessToken, ModelPermission, Permission
 from registry_service.errors import NotFound
-from registry_service.store.registry_store import RegistryStore, model_id_by_name, now_millis
+from registry_service.store.registry_store import (
+    RegistryStore,
+    lock_model_row,
+    model_id_by_name,
+    now_millis,
+)
 from registry_service.store.tables import access_tokens, registered_model_permissions
 
 MAX_TOKEN_DESCRIPTION_LENGTH = 1000
@@ -96,24 +101,11 @@ class AccessStore:
 
     # -- permissions -------------------------------------------------------------------------
 
-    def permission_on(self, name: str, user_id: str) -> Permission | None:
-        """``user_id``'s permission on the model ``name``, None when it has none. NotFound, the
-        error the registry gives for a missing model, when there is no such model."""
-        validation.check_model_name(name)
-        with self._store.reading() as connection:
-            model_id = model_id_by_name(connection, name)
-            level = connection.execute(
-                select(registered_model_permissions.c.permission)
-                .where(registered_model_permissions.c.model_id == model_id)
-                .where(registered_model_permissions.c.user_id == user_id)
-            ).scalar_one_or_none()
-            return None if level is None else Permission[level]
-
     def set_permission(self, name: str, user_id: str, permission: Permission) -> ModelPermission:
         validation.check_model_name(name)
         validation.check_identifier("user_id", user_id, validation.MAX_USER_ID_LENGTH)
         with self._store.writing() as connection:
-            model_id = model_id_by_name(connection, name)
+            model_id = lock_model_row(connection, name)
             _delete_permission(connection, model_id, user_id)
             connection.execute(
                 insert(registered_model_permissions).values(
@@ -137,7 +129,7 @@ class AccessStore:
         validation.check_model_name(name)
         validation.check_identifier("user_id", user_id, validation.MAX_USER_ID_LENGTH)
         with self._store.writing() as connection:
-            _delete_permission(connection, model_id_by_name(connection, name), user_id)
+            _delete_permission(connection, lock_model_row(connection, name), user_id)
 
 
 def _delete_permission(connection: Connection, model_id: int, user_id: str) -> None:

@@ -148,6 +148,8 @@ class ModelState:
     """A model as its events left it at some time: its versions and aliases."""
 
     name: str
+    # The row id of the model, which the name may have passed to another since.
+    model_id: int
     versions: dict[int, ModelVersion] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
     deleted: bool = False
@@ -181,7 +183,7 @@ def state_at(connection: Connection, name: str, as_of: int) -> ModelState | None
     for row in rows:
         event = event_of(row)
         if event.event_type is EventType.REGISTERED_MODEL_CREATED:
-            state = ModelState(event.model_name)
+            state = ModelState(event.model_name, latest)
         elif state is not None:
             _apply(state, event)
     if state is None or state.deleted or state.name != name:

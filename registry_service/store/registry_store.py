@@ -59,7 +59,7 @@ from registry_service.errors import Aborted, AlreadyExists, InvalidArgument, Not
 from registry_service.identity import current_caller
 from registry_service.search import SearchQuery, model_version_search, registered_model_search
 from registry_service.search.query import effective_page_size
-from registry_service.store import idempotency, outbox, webhook_rows
+from registry_service.store import idempotency, model_access, outbox, webhook_rows
 from registry_service.store.driver_sql import (
     DriverConnection,
     DriverStatement,
@@ -82,11 +82,13 @@ from registry_service.store.loading import (
     labelled,
     labelled_versions,
     latest_by_name_statement,
+    latest_versions,
     models_from_rows,
     version_select,
     versions_from_rows,
     with_columns,
 )
+from registry_service.store.model_access import model_not_found
 from registry_service.store.tables import (
     events,
     model_version_tags,
@@ -347,20 +349,13 @@ class RegistryStore:
         expected = validation.check_etag(etag)
 
         def change(connection: Connection) -> None:
-            deleted = connection.execute(
-                delete(registered_models)
-                .where(registered_models.c.name == name)
-                .returning(registered_models.c.id, registered_models.c.revision)
-            ).one_or_none()
-            if deleted is None:
-                raise model_not_found(name)
-            # Raising rolls the delete back.
-            _check_etag(expected, deleted.revision, f"registered model {name!r}")
+            model_id = _lock_model(connection, name, etag=expected, changes=False)
+            connection.execute(delete(registered_models).where(registered_models.c.id == model_id))
             outbox.record(
                 connection,
                 EventType.REGISTERED_MODEL_DELETED,
                 name,
-                deleted.id,
+                model_id,
                 before={"name": name},
             )
 
@@ -393,13 +388,17 @@ class RegistryStore:
         validation.check_model_name(name)
         wanted = validation.parse_stages(list(stages)) or list(Stage)
         order = {stage: position for position, stage in enumerate(wanted)}
+        found: list[ModelVersion] = []
         if as_of is None:
-            statement = latest_by_name_statement(self._engine.dialect.name, wanted)
-            found = labelled_versions(self._read_alone(statement, {"name": name}))
+            if not model_access.checks_caller():
+                statement = latest_by_name_statement(self._engine.dialect.name, wanted)
+                found = labelled_versions(self._read_alone(statement, {"name": name}))
             if not found:
-                # NotFound when the model itself is missing; else it has none in those stages.
+                # The model's id first: NotFound when it is missing or hidden from the caller;
+                # then its versions by that id, so that they are the checked model's.
                 with self._reading() as connection:
-                    model_id_by_name(connection, name)
+                    model_id = model_id_by_name(connection, name)
+                    found = latest_versions(connection, [model_id], wanted).get(model_id, [])
         else:
             with self._reading() as connection:
                 state = _state_at(connection, name, as_of)
@@ -440,11 +439,6 @@ class RegistryStore:
 
         def change(connection: Connection) -> ModelVersion:
             now = self._clock()
-            resolved = (
-                source
-                if reference is None
-                else _resolve_model_reference(connection, reference, source)
-            )
             # Bumping the counter row both allocates the number and holds the model's lock until
             # commit: concurrent creators queue here and each gets the next number, with no gaps
             # (a rolled-back create rolls its bump back too) and no retry loop.
@@ -452,6 +446,13 @@ class RegistryStore:
             if not allocated:
                 raise model_not_found(name)
             model_id, version = allocated[0]
+            # Raising rolls the bump back.
+            model_access.authorize(connection, model_id, name)
+            resolved = (
+                source
+                if reference is None
+                else _resolve_model_reference(connection, reference, source)
+            )
             row = {
                 "model_id": model_id,
                 "version": version,
@@ -498,11 +499,12 @@ class RegistryStore:
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
         _check_version_key(name, version)
-        rows = self._read_alone(_VERSION_BY_NAME, {"name": name, "version": version})
-        if rows:
-            return labelled_versions(rows)[0]
+        if not model_access.checks_caller():
+            rows = self._read_alone(_VERSION_BY_NAME, {"name": name, "version": version})
+            if rows:
+                return labelled_versions(rows)[0]
         with self._reading() as connection:
-            return _load_version(connection, name, version)
+            return _load_version(connection, model_id_by_name(connection, name), name, version)
 
     def update_model_version(
         self,
@@ -576,6 +578,8 @@ class RegistryStore:
                 last_updated_timestamp=now,
             )
             previous = before.current_stage.value
+            if before.current_stage is Stage.PRODUCTION and target is not Stage.PRODUCTION:
+                model_access.authorize(connection, model_id, name, leaving_production=True)
             if previous != target.value:
                 _record_stage_change(connection, name, model_id, version, previous, target)
             if archive_existing_versions:
@@ -831,17 +835,22 @@ class RegistryStore:
     ) -> ModelVersion:
         validation.check_model_name(name)
         validation.check_alias_to_resolve(alias)
-        if as_of is None and alias.lower() != validation.LATEST_ALIAS:
+        if (
+            as_of is None
+            and alias.lower() != validation.LATEST_ALIAS
+            and not model_access.checks_caller()
+        ):
             rows = self._read_alone(_VERSION_BY_ALIAS, {"name": name, "alias": alias})
             if rows:
                 return labelled_versions(rows)[0]
         with self._reading() as connection:
             if as_of is not None:
                 return _alias_at(_state_at(connection, name, as_of), name, alias)
-            # "latest", or nothing found: the steps below tell which of model or alias is missing.
+            # The steps below tell which of model or alias is missing, and read by the model's
+            # id, so that the version is the checked model's.
             model_id = model_id_by_name(connection, name)
             version = _resolve_alias(connection, model_id, name, alias)
-            return _load_version(connection, name, version)
+            return _load_version(connection, model_id, name, version)
 
     # -- events ------------------------------------------------------------------------------
 
@@ -1118,20 +1127,25 @@ def _check_version_key(name: str, version: int) -> None:
     validation.check_version(version)
 
 
-def model_not_found(name: str) -> NotFound:
-    return NotFound(f"registered model {name!r} does not exist", field="name")
-
-
 def _version_not_found(name: str, version: int) -> NotFound:
     return NotFound(f"model version {version} of {name!r} does not exist", field="version")
 
 
 def model_id_by_name(connection: Connection, name: str) -> int:
-    """The row id of the model ``name``; NotFound, naming the model, when there is none."""
+    """The row id of the model ``name``, once the caller may make its call on that model (see
+    model_access); NotFound, naming the model, when there is none."""
     model_id = _find_model_id(connection, name)
     if model_id is None:
         raise model_not_found(name)
+    model_access.authorize(connection, model_id, name)
     return model_id
+
+
+def lock_model_row(connection: Connection, name: str) -> int:
+    """The row id of the model ``name``, locked to the end of the transaction and checked as
+    ``model_id_by_name`` checks it: for writes outside this module (grants) that must not
+    interleave with the writes the grants decide."""
+    return _lock_model(connection, name, changes=False)
 
 
 def _new_revision() -> int:
@@ -1165,6 +1179,7 @@ def _lock_model(
     if not locked:
         raise model_not_found(name)
     model_id, revision = locked[0]
+    model_access.authorize(connection, model_id, name)
     _check_etag(etag, revision, f"registered model {name!r}")
     if changes:
         stamp = {} if touched_at is None else {"last_updated_timestamp": touched_at}
@@ -1326,11 +1341,9 @@ _ALIASED_VERSION = (
 )
 
 
-def _load_version(connection: Connection, name: str, version: int) -> ModelVersion:
-    rows = _VERSION_BY_NAME.rows(connection, {"name": name, "version": version})
+def _load_version(connection: Connection, model_id: int, name: str, version: int) -> ModelVersion:
+    rows = _VERSION_BY_MODEL_ID.rows(connection, {"model_id": model_id, "version": version})
     if not rows:
-        # A missing model is reported as such, not as its version.
-        model_id_by_name(connection, name)
         raise _version_not_found(name, version)
     return labelled_versions(rows)[0]
 
@@ -1382,11 +1395,10 @@ def missing_reference(source: str, name: str) -> NotFound:
 def _resolve_model_reference(
     connection: Connection, reference: sources.ModelReference, source: str
 ) -> str:
-    """The source of the version a models:/ URI names, read in the creating transaction."""
-    model_id = connection.execute(
-        select(registered_models.c.id).where(registered_models.c.name == reference.name)
-    ).scalar_one_or_none()
-    if model_id is None:
+    """The source of the version a models:/ URI names, read in the creating transaction, where
+    the caller must be able to read that model as any read of it would."""
+    model_id = _find_model_id(connection, reference.name)
+    if model_id is None or not model_access.readable(connection, model_id):
         raise missing_reference(source, reference.name)
     version: int | None
     if reference.version is not None:
@@ -1514,7 +1526,9 @@ def _state_at(connection: Connection, name: str, as_of: int) -> outbox.ModelStat
     if as_of < 0:
         raise InvalidArgument(f"as_of must not be negative, got {as_of}", field="as_of")
     state = outbox.state_at(connection, name, as_of)
-    if state is None:
+    # The model that held the name then need not be the one holding it now: a caller who may not
+    # read that one learns no more than that there was none.
+    if state is None or not model_access.readable(connection, state.model_id):
         raise NotFound(
             f"the event history has no registered model {name!r} at {as_of}", field="name"
         )
