@@ -6,8 +6,11 @@ from dataclasses import dataclass
 
 from registry_service.errors import InvalidArgument
 
+# Matched in any case, after trimming, as MLflow's client matches them: "MODELS:/m/1" and
+# " models:/m/1" name the same model version as "models:/m/1". A models source names a model
+# even without its slash, so that no spelling escapes the READ check on that model.
 RUNS_SCHEME = "runs:/"
-MODELS_SCHEME = "models:/"
+MODELS_SCHEME = "models:"
 
 
 @dataclass(frozen=True)
@@ -22,9 +25,10 @@ class ModelReference:
 
 def run_id_of(source: str) -> str | None:
     """The run id in a ``runs:/<run_id>/<path>`` source, None for any other source."""
-    if not source.startswith(RUNS_SCHEME):
+    rest = _after_scheme(source, RUNS_SCHEME)
+    if rest is None:
         return None
-    run_id = source[len(RUNS_SCHEME) :].lstrip("/").split("/", 1)[0]
+    run_id = rest.lstrip("/").split("/", 1)[0]
     if not run_id:
         raise InvalidArgument(
             f"source {source!r} has no run id; expected runs:/<run_id>/<path>", field="source"
@@ -35,9 +39,10 @@ def run_id_of(source: str) -> str | None:
 def model_reference_of(source: str) -> ModelReference | None:
     """The reference in a ``models:/<name>/<version|stage|latest>`` or ``models:/<name>@<alias>``
     source, None for any other source."""
-    if not source.startswith(MODELS_SCHEME):
+    after = _after_scheme(source, MODELS_SCHEME)
+    if after is None:
         return None
-    rest = source[len(MODELS_SCHEME) :].lstrip("/")
+    rest = after.lstrip("/")
     if "/" in rest:
         name, _, ref = rest.partition("/")
         if ref and "/" not in ref:
@@ -53,3 +58,11 @@ def model_reference_of(source: str) -> ModelReference | None:
         "or models:/<name>@<alias>",
         field="source",
     )
+
+
+def _after_scheme(source: str, scheme: str) -> str | None:
+    """What follows ``scheme`` in ``source``, None when the source is of another scheme."""
+    trimmed = source.strip()
+    if trimmed[: len(scheme)].lower() != scheme:
+        return None
+    return trimmed[len(scheme) :]

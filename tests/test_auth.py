@@ -185,18 +185,37 @@ def test_the_creator_manages_its_model_and_others_see_it_only_when_granted(
         owner.delete_registered_model("fraud")
 
 
-def test_a_models_uri_source_needs_read_on_the_model_it_names(
-    token_server: RunningServer, admin_token: str
+# Spellings of a models:/ source that MLflow's client reads as the same model URI.
+MODEL_URI_SPELLINGS = [
+    "models:/{}/1",
+    "MODELS:/{}/1",
+    "Models:/{}@champion",
+    " models:/{}/1",
+    "models:/{}/1  ",
+    "models:///{}/1",
+    "models:{}/latest",
+]
+
+
+@pytest.mark.parametrize("spelling", MODEL_URI_SPELLINGS)
+def test_a_models_uri_source_in_any_spelling_needs_read_on_the_model_it_names(
+    token_server: RunningServer, admin_token: str, spelling: str
 ) -> None:
     ann, bob = (token_for(token_server, admin_token, user) for user in ("ann", "bob"))
     with client_for(token_server, ann) as owner, client_for(token_server, bob) as other:
         owner.create_registered_model("secret")
         owner.create_model_version("secret", "s3://hidden/place")
+        owner.set_registered_model_alias("secret", "champion", 1)
         other.create_registered_model("mine")
-        refused = failure(lambda: other.create_model_version("mine", "models:/secret/1"))
-        missing = failure(lambda: other.create_model_version("mine", "models:/ghost/1"))
+        refused = failure(lambda: other.create_model_version("mine", spelling.format("secret")))
+        missing = failure(lambda: other.create_model_version("mine", spelling.format("ghost")))
         assert (refused.code, refused.field) == (missing.code, missing.field)
         assert refused.message == missing.message.replace("ghost", "secret")
+        assert other.search_model_versions("name = 'mine'") == []
+        # Once bob may read it, the same spelling copies its source, as models:/ does.
+        owner.set_registered_model_permission("secret", "bob", "READ")
+        copied = other.create_model_version("mine", spelling.format("secret"))
+        assert copied.source == "s3://hidden/place"
 
 
 @pytest.mark.parametrize("page_size", [1, 3, 4])
