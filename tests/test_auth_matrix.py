@@ -79,6 +79,13 @@ CASES: list[tuple[str, str, Request, str]] = [
     ("to-production", "TransitionModelVersionStage",
      lambda n, t: pb.TransitionModelVersionStageRequest(name=n, version=2, stage="production"),
      "MANAGE"),
+    # Version 1 is in Production: moving it out needs what moving it in needed.
+    ("out-of-production", "TransitionModelVersionStage",
+     lambda n, t: pb.TransitionModelVersionStageRequest(name=n, version=1, stage="Archived"),
+     "MANAGE"),
+    ("production-to-staging", "TransitionModelVersionStage",
+     lambda n, t: pb.TransitionModelVersionStageRequest(name=n, version=1, stage="Staging"),
+     "MANAGE"),
     ("delete-version", "DeleteModelVersion",
      lambda n, t: pb.DeleteModelVersionRequest(name=n, version=2), "MANAGE"),
     ("search-versions", "SearchModelVersions",
@@ -102,6 +109,17 @@ CASES: list[tuple[str, str, Request, str]] = [
      lambda n, t: pb.DeleteRegisteredModelAliasRequest(name=n, alias="shadow"), "EDIT"),
     ("delete-protected-alias", "DeleteRegisteredModelAlias",
      lambda n, t: pb.DeleteRegisteredModelAliasRequest(name=n, alias="champion"), "MANAGE"),
+    # Every case variant of a protected alias is protected, though lookups stay exact.
+    ("set-protected-alias-variant", "SetRegisteredModelAlias",
+     lambda n, t: pb.SetRegisteredModelAliasRequest(name=n, alias="CHAMPION", version=2),
+     "MANAGE"),
+    ("move-protected-alias-variant", "SetRegisteredModelAlias",
+     lambda n, t: pb.SetRegisteredModelAliasRequest(name=n, alias="Champion", version=1),
+     "MANAGE"),
+    ("delete-protected-alias-variant", "DeleteRegisteredModelAlias",
+     lambda n, t: pb.DeleteRegisteredModelAliasRequest(name=n, alias="Champion"), "MANAGE"),
+    ("by-alias-variant", "GetModelVersionByAlias",
+     lambda n, t: pb.GetModelVersionByAliasRequest(name=n, alias="Champion"), "READ"),
     ("by-alias", "GetModelVersionByAlias",
      lambda n, t: pb.GetModelVersionByAliasRequest(name=n, alias="champion"), "READ"),
     ("import", "ImportRegisteredModel",
@@ -193,7 +211,8 @@ class Registry:
         return response.status_code
 
     def seed(self, name: str, role: str) -> None:
-        """Model ``name`` with versions 1 and 2 and alias champion -> 1, granted to ``role``."""
+        """Model ``name`` with versions 1 (in Production) and 2, aliases champion -> 1 and
+        Champion -> 2, granted to ``role``."""
         self.call("admin", "CreateRegisteredModel", pb.CreateRegisteredModelRequest(name=name))
         for source in ("s3://b/1", "s3://b/2"):
             self.call(
@@ -201,10 +220,16 @@ class Registry:
                 "CreateModelVersion",
                 pb.CreateModelVersionRequest(name=name, source=source),
             )
+        for alias, version in (("champion", 1), ("Champion", 2)):
+            self.call(
+                "admin",
+                "SetRegisteredModelAlias",
+                pb.SetRegisteredModelAliasRequest(name=name, alias=alias, version=version),
+            )
         self.call(
             "admin",
-            "SetRegisteredModelAlias",
-            pb.SetRegisteredModelAliasRequest(name=name, alias="champion", version=1),
+            "TransitionModelVersionStage",
+            pb.TransitionModelVersionStageRequest(name=name, version=1, stage="Production"),
         )
         if role in GRANTS:
             self.call(
