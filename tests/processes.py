@@ -32,6 +32,8 @@ HTTP_LISTENING = re.compile(r"http listening on (\S+):(\d+)")
 METRICS = re.compile(r"metrics on http://(\S+):(\d+)/metrics")
 # Seconds a test waits for something the server should do soon; far above what it takes.
 PATIENCE_S = 30.0
+# Seconds `mlflow server` may take to migrate its database and answer /health.
+MLFLOW_START_TIMEOUT = 180
 
 Log = dict[str, Any]
 
@@ -252,3 +254,58 @@ def proxied(database_url: str, proxy: TcpProxy) -> str:
     """``database_url`` reached through ``proxy``."""
     url = make_url(database_url).set(host="127.0.0.1", port=proxy.port)
     return url.render_as_string(hide_password=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def mlflow_serving(folder: Path) -> Iterator[str]:
+    """A real MLflow tracking server, the oracle for compatibility: its model registry in a fresh
+    sqlite file under ``folder``, artifacts served from there too. Yields its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [
+        str(Path(sys.executable).with_name("mlflow")), "server",
+        "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+        "--artifacts-destination", str(folder / "artifacts"), "--serve-artifacts",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    with (folder / "server.log").open("w") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Its own session, so that stopping it stops the web workers it starts too; no job
+            # runner, whose worker pool would only compete with the tests for two cores.
+            start_new_session=True,
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        )
+        try:
+            deadline = time.monotonic() + MLFLOW_START_TIMEOUT
+            while not _answers_health(url):
+                assert process.poll() is None and time.monotonic() < deadline, (
+                    "mlflow server did not start:\n" + (folder / "server.log").read_text()
+                )
+                time.sleep(0.5)
+            yield url
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=PATIENCE_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _answers_health(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False

@@ -3,18 +3,10 @@ module on 127.0.0.1), seeded through MLflow's own client and compared field by f
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from registry_service.client import RegistryClient
@@ -23,69 +15,21 @@ from registry_service.operator.reading import versions_of
 from registry_service.server import RunningServer
 
 from .operator_cli import ok, ok_json, run
+from .processes import free_port, mlflow_serving
 
 mlflow_tracking = pytest.importorskip("mlflow.tracking")
 
-# Seconds `mlflow server` may take to migrate its database and answer /health.
-MLFLOW_START_TIMEOUT = 180
 QUOTED_NAME = "it's-quoted"
 # Every model the seed creates, in name order.
 SEEDED = ["churn", "fraud", QUOTED_NAME, "recsys-a", "recsys-b"]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def mlflow_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real MLflow tracking server with its model registry in a fresh sqlite file."""
-    folder = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (folder / "server.log").open("w")
-    command = [
-        str(Path(sys.executable).with_name("mlflow")), "server",
-        "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
-        "--default-artifact-root", str(folder / "artifacts"),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command,
-        cwd=folder,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        # Its own session, so that stopping it stops the web workers it starts too; no job
-        # runner, whose worker pool would only compete with the tests for two cores.
-        start_new_session=True,
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-    )
-    try:
-        deadline = time.monotonic() + MLFLOW_START_TIMEOUT
-        while not _healthy(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not start:\n{(folder / 'server.log').read_text()}")
-            time.sleep(0.5)
+    """A real MLflow tracking server, seeded."""
+    with mlflow_serving(tmp_path_factory.mktemp("mlflow")) as url:
         seed(mlflow_tracking.MlflowClient(tracking_uri=url, registry_uri=url))
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.fixture(scope="module")
