@@ -12,6 +12,7 @@ import types
 from collections.abc import Mapping
 from dataclasses import Field, dataclass, field, fields
 from typing import Any, TypeVar, get_type_hints
+from urllib.parse import urlsplit
 
 from registry_service.store.engine import DEFAULT_TIMEOUT
 from registry_service.store.idempotency import DEFAULT_WINDOW_S
@@ -45,6 +46,24 @@ class Settings:
         5000,
         "HTTP/JSON port serving MLflow's REST API (MLflow's default); 0 picks a free one; -1: off",
         minimum=-1,
+    )
+    max_http_body: int = _setting(
+        DEFAULT_MAX_MESSAGE_SIZE,
+        "largest HTTP request body in bytes; a larger one is answered 413 without being read "
+        "past this",
+        positive=True,
+    )
+    http_read_timeout: float = _setting(
+        30.0,
+        "seconds an HTTP request's headers and body get to arrive, counted from the "
+        "connection's start or the request's first byte; a slower request is answered 408, or "
+        "its connection closed if its headers never finished",
+        positive=True,
+    )
+    max_http_connections: int = _setting(
+        1000,
+        "HTTP connections one process holds at once; requests on any more are answered 503",
+        positive=True,
     )
     database_url: str = _setting(
         DEFAULT_DATABASE_URL,
@@ -162,6 +181,11 @@ class Settings:
         "comma-separated identities that are admins (mtls identities; with token, in addition "
         "to admin tokens)",
     )
+    tracking_uri: str | None = _setting(
+        None,
+        "http(s) URL of the MLflow tracking server new versions link to: their run, experiment, "
+        "run link and logged model are resolved and checked there; unset: no tracking link",
+    )
 
     def __post_init__(self) -> None:
         for setting in fields(self):
@@ -205,6 +229,13 @@ class Settings:
             raise ValueError(
                 f"--auth mtls needs {described('http_port')} -1: HTTP requests carry no client "
                 "certificate to identify the caller by"
+            )
+        if self.tracking_uri is not None and urlsplit(self.tracking_uri).scheme not in (
+            "http",
+            "https",
+        ):
+            raise ValueError(
+                f"{described('tracking_uri')} must be an http(s) URL, got {self.tracking_uri!r}"
             )
         if not isinstance(logging.getLevelName(self.log_level.upper()), int):
             raise ValueError(f"{described('log_level')} {self.log_level!r} is not a logging level")

@@ -49,6 +49,11 @@ class ModelVersion:
     etag: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
+    # The logged model (MLflow 3, "m-<id>") it was registered from; "" when none.
+    model_id: str = ""
+    # Where its files are downloaded from when that is not ``source`` (a logged model's artifacts,
+    # the files of the version a models:/ source copies); "" means the source.
+    storage_location: str = ""
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ def model_version_message(version: ModelVersion) -> model_version_pb2.ModelVersi
         etag=version.etag,
         tags=version.tags,
         aliases=version.aliases,
+        model_id=version.model_id,
     )
 
 
@@ -146,6 +147,7 @@ def imported_version_record(
         status=status,
         status_message=message.status_message,
         tags=dict(message.tags),
+        model_id=message.model_id,
     )
 
 

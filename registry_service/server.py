@@ -24,6 +24,7 @@ from registry_service.gateway.http_server import HttpServer, start_http
 from registry_service.grpc_errors import tolerant_parser
 from registry_service.health import DatabaseHealth
 from registry_service.interceptors import CallInterceptor
+from registry_service.lineage import LineageResolver
 from registry_service.metrics import MetricsEndpoint, ServerMetrics
 from registry_service.servicer import ModelRegistryServicer
 from registry_service.shutdown import ShutdownRequests
@@ -32,6 +33,7 @@ from registry_service.store.access_store import AccessStore
 from registry_service.store.engine import is_sqlite, make_engine
 from registry_service.store.registry_store import RegistryStore
 from registry_service.tls import server_credentials
+from registry_service.tracking import TrackingServer
 from registry_service.webhooks import UrlPolicy, WebhookSender, WebhookWorker
 
 log = logging.getLogger(__name__)
@@ -189,7 +191,8 @@ def start(
         UrlPolicy(frozenset(settings.webhook_scheme_list), settings.webhook_allow_private),
         settings.webhook_timeout,
     )
-    servicer = ModelRegistryServicer(store, feed, sender)
+    tracking = None if settings.tracking_uri is None else TrackingServer(settings.tracking_uri)
+    servicer = ModelRegistryServicer(store, feed, sender, LineageResolver(tracking))
     add_registry_service(server, servicer)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -9,7 +9,7 @@ import grpc
 from modelregistry.v1 import access_pb2, events_pb2, registry_service_pb2_grpc, webhooks_pb2
 from modelregistry.v1 import registry_service_pb2 as pb
 
-from registry_service import identity
+from registry_service import identity, validation
 from registry_service.access_mapping import (
     access_token_message,
     permission_message,
@@ -19,6 +19,7 @@ from registry_service.config import Settings
 from registry_service.errors import InvalidArgument
 from registry_service.events import EventFeed
 from registry_service.grpc_errors import abort_on_error, abort_stream_on_error
+from registry_service.lineage import LineageResolver, Origin
 from registry_service.proto_mapping import (
     conflict_policy_of,
     delivery_message,
@@ -48,9 +49,11 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
         store: RegistryStore,
         feed: EventFeed | None = None,
         sender: WebhookSender | None = None,
+        lineage: LineageResolver | None = None,
     ) -> None:
         defaults = Settings()
         self._store = store
+        self._lineage = lineage or LineageResolver()
         self._feed = feed or EventFeed(
             store,
             defaults.event_poll_interval,
@@ -138,15 +141,27 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
     def CreateModelVersion(
         self, request: pb.CreateModelVersionRequest, context: grpc.ServicerContext
     ) -> pb.CreateModelVersionResponse:
+        validation.check_model_name(request.name)
+        lineage = self._lineage.resolve(
+            Origin(
+                request.source,
+                run_id=request.run_id,
+                model_id=request.model_id,
+                run_link=request.run_link,
+                experiment_id=request.experiment_id,
+            )
+        )
         version = self._store.create_model_version(
             request.name,
             request.source,
-            run_id=request.run_id,
+            run_id=lineage.run_id,
             tags=dict(request.tags),
-            run_link=request.run_link,
+            run_link=lineage.run_link,
             description=request.description,
-            experiment_id=request.experiment_id,
+            experiment_id=lineage.experiment_id,
             request_id=request.request_id,
+            model_id=lineage.model_id,
+            storage_location=lineage.storage_location,
         )
         return pb.CreateModelVersionResponse(model_version=model_version_message(version))
 

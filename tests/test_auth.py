@@ -215,7 +215,8 @@ def test_a_models_uri_source_in_any_spelling_needs_read_on_the_model_it_names(
         # Once bob may read it, the same spelling copies its source, as models:/ does.
         owner.set_registered_model_permission("secret", "bob", "READ")
         copied = other.create_model_version("mine", spelling.format("secret"))
-        assert copied.source == "s3://hidden/place"
+        assert copied.source == "models:/secret/1"
+        assert other.get_model_version_download_uri("mine", copied.version) == "s3://hidden/place"
 
 
 @pytest.mark.parametrize("page_size", [1, 3, 4])

@@ -319,16 +319,18 @@ class TestModelVersionRpcs:
     @pytest.mark.parametrize(
         "reference", ["models:/fraud/1", "models:/fraud/Production", "models:/fraud@champion"]
     )
-    def test_models_source_is_resolved_to_the_referenced_source(
-        self, stub: Stub, reference: str
-    ) -> None:
+    def test_models_source_copies_the_referenced_version(self, stub: Stub, reference: str) -> None:
         create_model(stub, "fraud")
         create_version(stub, "fraud", source="s3://bucket/fraud/1")
         create_version(stub, "fraud", source="s3://bucket/fraud/2")
         transition(stub, "fraud", 1, "Production")
         set_alias(stub, "fraud", "champion", 1)
         create_model(stub, "copy")
-        assert create_version(stub, "copy", source=reference).source == "s3://bucket/fraud/1"
+        assert create_version(stub, "copy", source=reference).source == "models:/fraud/1"
+        download = stub.GetModelVersionDownloadUri(
+            pb.GetModelVersionDownloadUriRequest(name="copy", version=1)
+        )
+        assert download.artifact_uri == "s3://bucket/fraud/1"
 
     def test_update_sets_keeps_or_clears_the_description(self, stub: Stub) -> None:
         create_model(stub, "fraud")

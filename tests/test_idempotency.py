@@ -238,7 +238,7 @@ def test_a_retry_gets_the_original_response_even_after_later_changes(registry: S
 
 
 def test_a_failed_write_is_not_remembered(stub: Stub) -> None:
-    request = pb.CreateModelVersionRequest(name="later", source="s3://b", request_id=new_id())
+    request = pb.CreateModelVersionRequest(name="later", source="s3://b/later", request_id=new_id())
     expect_error(stub.CreateModelVersion, request, NOT_FOUND, "name")
     create_model(stub, "later")
     assert stub.CreateModelVersion(request, timeout=TIMEOUT).model_version.version == 1
@@ -327,7 +327,7 @@ def test_serve_takes_the_window_from_its_flag(tmp_path: Path) -> None:
     ):
         client.create_registered_model("m")
         request_id = new_id()
-        client.create_model_version("m", "s3://b", request_id=request_id)
+        client.create_model_version("m", "s3://b/m", request_id=request_id)
         # A window of zero remembers an id for no time at all; let the clock move past it.
         time.sleep(0.01)
-        assert client.create_model_version("m", "s3://b", request_id=request_id).version == 2
+        assert client.create_model_version("m", "s3://b/m", request_id=request_id).version == 2

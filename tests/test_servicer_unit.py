@@ -426,14 +426,14 @@ class TestCreateModelVersion:
         assert first.creation_timestamp == first.last_updated_timestamp > 0
         assert registry.version(source="s3://bucket/other").version == 2
 
-    def test_models_source_resolves_to_the_referenced_versions_source(
+    def test_models_source_is_kept_as_a_reference_to_the_copied_version(
         self, registry: Registry
     ) -> None:
         registry.model("fraud")
         registry.version(source="s3://bucket/fraud/1")
         registry.model("copy")
-        copied = registry.version("copy", source="models:/fraud/1")
-        assert copied.source == "s3://bucket/fraud/1"
+        copied = registry.version("copy", source="models:/fraud/latest")
+        assert copied.source == "models:/fraud/1"
 
     def test_missing_model_is_not_found_on_name(self, registry: Registry) -> None:
         request = pb.CreateModelVersionRequest(name="ghost", source="s3://bucket/x")

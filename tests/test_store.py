@@ -346,25 +346,41 @@ def referenced(store: RegistryStore) -> RegistryStore:
 
 
 @pytest.mark.parametrize(
-    ("uri", "expected"),
+    ("uri", "number", "files"),
     [
-        ("models:/src/1", "s3://src/1"),
-        ("models:/src/2", "s3://src/2"),
-        ("models:/src/Production", "s3://src/1"),
-        ("models:/src/production", "s3://src/1"),
-        ("models:/src/STAGING", "s3://src/2"),
-        ("models:/src/none", "s3://src/3"),
-        ("models:/src/latest", "s3://src/3"),
-        ("models:/src@champion", "s3://src/1"),
+        ("models:/src/1", 1, "s3://src/1"),
+        ("models:/src/2", 2, "s3://src/2"),
+        ("models:/src/Production", 1, "s3://src/1"),
+        ("models:/src/production", 1, "s3://src/1"),
+        ("models:/src/STAGING", 2, "s3://src/2"),
+        ("models:/src/none", 3, "s3://src/3"),
+        ("models:/src/latest", 3, "s3://src/3"),
+        ("models:/src@champion", 1, "s3://src/1"),
     ],
 )
-def test_models_source_resolves_to_the_referenced_version_source(
-    referenced: RegistryStore, uri: str, expected: str
+def test_models_source_copies_the_version_it_names_as_mlflow_does(
+    referenced: RegistryStore, uri: str, number: int, files: str
 ) -> None:
+    """The copy's source names the copied version by number; its files are that version's."""
     version = referenced.create_model_version("target", uri)
-    assert version.source == expected
-    assert referenced.get_model_version("target", 1).source == expected
-    assert referenced.get_model_version_download_uri("target", 1) == expected
+    assert version.source == f"models:/src/{number}"
+    assert referenced.get_model_version("target", 1).source == f"models:/src/{number}"
+    assert referenced.get_model_version_download_uri("target", 1) == files
+    # A copy of the copy still downloads the first version's files.
+    referenced.create_model_version("target", "models:/target/1")
+    assert referenced.get_model_version_download_uri("target", 2) == files
+
+
+def test_a_copy_inherits_the_lineage_it_is_not_given_and_refuses_a_contradiction(
+    referenced: RegistryStore,
+) -> None:
+    referenced.create_model_version(
+        "src", "s3://src/4", run_id="r4", experiment_id="7", run_link="http://t/r4"
+    )
+    copied = referenced.create_model_version("target", "models:/src/4")
+    assert (copied.run_id, copied.experiment_id, copied.run_link) == ("r4", "7", "http://t/r4")
+    with rejected(referenced, InvalidArgument, "source"):
+        referenced.create_model_version("target", "models:/src/4", run_id="other")
 
 
 @pytest.mark.parametrize(
@@ -388,7 +404,6 @@ def test_models_source_naming_nothing_is_not_found(referenced: RegistryStore, ur
     "uri",
     [
         "models:/",
-        "models:/src",
         "models:/src/",
         "models:/src/1/extra",
         "models:/src@",
@@ -1086,7 +1101,8 @@ def test_non_ascii_names_and_values_round_trip(store: RegistryStore) -> None:
     assert renamed.name == "名前-✓"
     assert store.get_model_version("名前-✓", 1).source == "s3://bücket/модель/🚀"
     referenced = store.create_model_version("名前-✓", "models:/名前-✓/1")
-    assert referenced.source == "s3://bücket/модель/🚀"
+    assert referenced.source == "models:/名前-✓/1"
+    assert store.get_model_version_download_uri("名前-✓", 2) == "s3://bücket/модель/🚀"
 
 
 def test_distinct_names_differing_only_in_case_or_unicode_are_distinct_models(

@@ -279,6 +279,12 @@ class CallBounds:
 _current_call: ContextVar[CallBounds | None] = ContextVar("registry_call_bounds", default=None)
 
 
+def time_left() -> float | None:
+    """Seconds left of the current call's deadline; None outside a bounded call."""
+    bounds = _current_call.get()
+    return None if bounds is None else max(bounds.remaining(), 0.0)
+
+
 @contextmanager
 def call_bounds(seconds: float) -> Iterator[CallBounds]:
     """Bound the transactions begun in this context to ``seconds`` from now; ``cancel()`` on

@@ -85,6 +85,8 @@ assert VERSION_COLUMNS == (
     "status",
     "status_message",
     "revision",
+    "logged_model_id",
+    "storage_location",
     "name",
 ), "versions_from_rows unpacks rows by position: update it with the columns"
 _STAGES = {stage.value: stage for stage in Stage}
@@ -164,6 +166,8 @@ def _version(row: Any, tags: dict[str, str], aliases: list[str]) -> ModelVersion
         status,
         status_message,
         revision,
+        logged_model_id,
+        storage_location,
         name,
     ) = row[:_TAGS_COLUMN]
     return ModelVersion(
@@ -183,6 +187,8 @@ def _version(row: Any, tags: dict[str, str], aliases: list[str]) -> ModelVersion
         etag=etag_of(revision),
         tags=tags,
         aliases=aliases,
+        model_id=logged_model_id,
+        storage_location=storage_location,
     )
 
 

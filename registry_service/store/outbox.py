@@ -239,6 +239,8 @@ def _created_version(name: str, event: Event) -> ModelVersion:
         status=VersionStatus(after.get("status", VersionStatus.READY.value)),
         status_message=str(after.get("status_message", "")),
         tags=dict(after.get("tags", {})),
+        model_id=str(after.get("model_id", "")),
+        storage_location=str(after.get("storage_location", "")),
     )
 
 
@@ -260,4 +262,6 @@ def version_fields(version: ModelVersion) -> dict[str, Any]:
         "status_message": version.status_message,
         "creation_timestamp": version.creation_timestamp,
         "tags": dict(version.tags),
+        "model_id": version.model_id,
+        "storage_location": version.storage_location,
     }

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -422,8 +422,14 @@ class RegistryStore:
         description: str = "",
         experiment_id: str = "",
         request_id: str = "",
+        model_id: str = "",
+        storage_location: str = "",
     ) -> ModelVersion:
-        """The next version, stamped with the caller as its user_id."""
+        """The next version, stamped with the caller as its user_id. A models:/ source naming a
+        registered version copies it, as MLflow does: the source is stored as
+        ``models:/<name>/<version>``, the files are downloaded from the copied version's, and
+        its run, logged model, experiment and run link are inherited unless given (and must
+        agree when given)."""
         validation.check_model_name(name)
         validation.check_identifier("source", source, validation.MAX_SOURCE_LENGTH)
         validation.check_optional_line("run_id", run_id, validation.MAX_RUN_ID_LENGTH)
@@ -432,6 +438,10 @@ class RegistryStore:
         validation.check_description(description)
         validation.check_optional_line(
             "experiment_id", experiment_id, validation.MAX_EXPERIMENT_ID_LENGTH
+        )
+        validation.check_optional_line("model_id", model_id, validation.MAX_MODEL_ID_LENGTH)
+        validation.check_optional_line(
+            "storage_location", storage_location, validation.MAX_SOURCE_LENGTH
         )
         user_id = identity.current_caller()
         recorded_run_id = _run_id_agreeing_with_source(source, run_id)
@@ -445,29 +455,32 @@ class RegistryStore:
             allocated = _ALLOCATE_VERSION.rows(connection, {"name": name, "now": now})
             if not allocated:
                 raise model_not_found(name)
-            model_id, version = allocated[0]
+            owner_id, version = allocated[0]
             # Raising rolls the bump back.
-            model_access.authorize(connection, model_id, name)
-            resolved = (
-                source
-                if reference is None
-                else _resolve_model_reference(connection, reference, source)
+            model_access.authorize(connection, owner_id, name)
+            origin = _Origin(
+                source, recorded_run_id, model_id, experiment_id, run_link, storage_location
             )
+            if reference is not None:
+                copied = _resolve_model_reference(connection, reference, source)
+                origin = _copy_of(copied, origin)
             row = {
-                "model_id": model_id,
+                "model_id": owner_id,
                 "version": version,
                 "creation_timestamp": now,
                 "last_updated_timestamp": now,
                 "user_id": user_id,
                 "current_stage": Stage.NONE.value,
                 "description": description,
-                "source": resolved,
-                "run_id": recorded_run_id,
-                "run_link": run_link,
-                "experiment_id": experiment_id,
+                "source": origin.source,
+                "run_id": origin.run_id,
+                "run_link": origin.run_link,
+                "experiment_id": origin.experiment_id,
                 "status": VersionStatus.READY.value,
                 "status_message": "",
                 "revision": _new_revision(),
+                "logged_model_id": origin.model_id,
+                "storage_location": origin.storage_location,
             }
             version_id = _INSERT_VERSION.rows(connection, bound_values(row))[0][0]
             _insert_tags(connection, model_version_tags, "version_id", version_id, tags)
@@ -477,7 +490,7 @@ class RegistryStore:
                 connection,
                 EventType.MODEL_VERSION_CREATED,
                 name,
-                model_id,
+                owner_id,
                 version,
                 after=outbox.version_fields(created),
             )
@@ -492,6 +505,8 @@ class RegistryStore:
             "description": description,
             "experiment_id": experiment_id,
             "user_id": user_id,
+            "model_id": model_id,
+            "storage_location": storage_location,
         }
         return self._write(
             "create_model_version", request_id, arguments, idempotency.VERSION, change
@@ -653,8 +668,10 @@ class RegistryStore:
             return Page(versions_from_rows(connection, page), token)
 
     def get_model_version_download_uri(self, name: str, version: int) -> str:
-        # The registry stores locations, not files: the source is where the files are.
-        return self.get_model_version(name, version).source
+        # The registry stores locations, not files: where the files are is the source, or for a
+        # logged model or a copy, the location resolved when the version was made.
+        found = self.get_model_version(name, version)
+        return found.storage_location or found.source
 
     # -- tags --------------------------------------------------------------------------------
 
@@ -1384,6 +1401,40 @@ def _run_id_agreeing_with_source(source: str, run_id: str) -> str:
     return source_run_id
 
 
+class _Origin(NamedTuple):
+    """Where a new version comes from, as its row records it."""
+
+    source: str
+    run_id: str
+    model_id: str
+    experiment_id: str
+    run_link: str
+    storage_location: str
+
+
+def _copy_of(copied: ModelVersion, given: _Origin) -> _Origin:
+    """The origin of a version that copies ``copied``: what the request gives must agree with
+    it, and what it leaves out is inherited."""
+    for field, mine, theirs in (
+        ("run_id", given.run_id, copied.run_id),
+        ("model_id", given.model_id, copied.model_id),
+    ):
+        if mine and mine != theirs:
+            raise InvalidArgument(
+                f"invalid model version source {given.source!r}: the {field} request parameter "
+                f"{mine!r} must match the referenced model version's ({theirs!r})",
+                field="source",
+            )
+    return _Origin(
+        source=f"models:/{copied.name}/{copied.version}",
+        run_id=copied.run_id,
+        model_id=copied.model_id,
+        experiment_id=given.experiment_id or copied.experiment_id,
+        run_link=given.run_link or copied.run_link,
+        storage_location=copied.storage_location or copied.source,
+    )
+
+
 def missing_reference(source: str, name: str) -> NotFound:
     """The error for a models:/ source naming a model that does not exist (or, to a caller who
     may not read it, that it must not learn exists)."""
@@ -1394,9 +1445,9 @@ def missing_reference(source: str, name: str) -> NotFound:
 
 def _resolve_model_reference(
     connection: Connection, reference: sources.ModelReference, source: str
-) -> str:
-    """The source of the version a models:/ URI names, read in the creating transaction, where
-    the caller must be able to read that model as any read of it would."""
+) -> ModelVersion:
+    """The version a models:/ URI names, read in the creating transaction, where the caller must
+    be able to read its model as any read of it would."""
     model_id = _find_model_id(connection, reference.name)
     if model_id is None or not model_access.readable(connection, model_id):
         raise missing_reference(source, reference.name)
@@ -1416,18 +1467,14 @@ def _resolve_model_reference(
             else validation.parse_stage(reference.stage_or_latest, "source")
         )
         version = _highest_version(connection, model_id, stage)
-    row = (
-        None
+    rows = (
+        []
         if version is None
-        else connection.execute(
-            select(model_versions.c.source)
-            .where(model_versions.c.model_id == model_id)
-            .where(model_versions.c.version == version)
-        ).one_or_none()
+        else _VERSION_BY_MODEL_ID.rows(connection, {"model_id": model_id, "version": version})
     )
-    if row is None:
+    if not rows:
         raise NotFound(f"source {source!r} names no existing model version", field="source")
-    return str(row.source)
+    return labelled_versions(rows)[0]
 
 
 def _insert_tags(
@@ -1573,6 +1620,7 @@ def _check_import(
             ("run_id", version.run_id, validation.MAX_RUN_ID_LENGTH),
             ("run_link", version.run_link, validation.MAX_RUN_LINK_LENGTH),
             ("experiment_id", version.experiment_id, validation.MAX_EXPERIMENT_ID_LENGTH),
+            ("model_id", version.model_id, validation.MAX_MODEL_ID_LENGTH),
         ):
             validation.check_optional_line(f"{field}.{name}", value, maximum)
         validation.check_text(
@@ -1685,6 +1733,9 @@ def _insert_import(
                 "status": version.status.value,
                 "status_message": version.status_message,
                 "revision": _new_revision(),
+                "logged_model_id": version.model_id,
+                # Where an import's files are is the source it brings.
+                "storage_location": "",
             }
             for version in versions
         ],

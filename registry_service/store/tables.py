@@ -117,6 +117,13 @@ model_versions = Table(
     # Bumped by every write to the version (stage, description, tags, aliases); see
     # registered_models.revision.
     Column("revision", BigInteger, nullable=False, server_default=text("1")),
+    # The logged model (MLflow 3's model_id, "m-<id>") it was registered from; "" when none.
+    Column(
+        "logged_model_id", String(limits.MAX_MODEL_ID_LENGTH), nullable=False, server_default=""
+    ),
+    # Where its files are downloaded from, when that is not its source: the logged model's
+    # artifacts, or the files of the version a models:/ source copies. "" means the source.
+    Column("storage_location", Text, nullable=False, server_default=""),
     # Also serves "name = ..." (the model's id, then its versions) and ORDER BY name, version.
     UniqueConstraint("model_id", "version"),
     # Serves GetLatestVersions and latest_versions: the highest version per stage of one model.

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$modelregistry/v1/model_version.proto\x12\x10modelregistry.v1\"\xc1\x03\n\x0cModelVersion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x1a\n\x12\x63reation_timestamp\x18\x03 \x01(\x03\x12\x1e\n\x16last_updated_timestamp\x18\x04 \x01(\x03\x12\x0f\n\x07user_id\x18\x05 \x01(\t\x12\x15\n\rcurrent_stage\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x0e\n\x06source\x18\x08 \x01(\t\x12\x0e\n\x06run_id\x18\t \x01(\t\x12\x10\n\x08run_link\x18\n \x01(\t\x12\x15\n\rexperiment_id\x18\x0b \x01(\t\x12\x34\n\x06status\x18\x0c \x01(\x0e\x32$.modelregistry.v1.ModelVersionStatus\x12\x16\n\x0estatus_message\x18\r \x01(\t\x12\x36\n\x04tags\x18\x0e \x03(\x0b\x32(.modelregistry.v1.ModelVersion.TagsEntry\x12\x0f\n\x07\x61liases\x18\x0f \x03(\t\x12\x0c\n\x04\x65tag\x18\x10 \x01(\t\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\xb7\x01\n\x12ModelVersionStatus\x12$\n MODEL_VERSION_STATUS_UNSPECIFIED\x10\x00\x12-\n)MODEL_VERSION_STATUS_PENDING_REGISTRATION\x10\x01\x12,\n(MODEL_VERSION_STATUS_FAILED_REGISTRATION\x10\x02\x12\x1e\n\x1aMODEL_VERSION_STATUS_READY\x10\x03\x42\x81\x01\n\x14\x63om.modelregistry.v1P\x01ZTgithub.com/registry-service/registry-service/gen/go/modelregistry/v1;modelregistryv1\xaa\x02\x10ModelRegistry.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$modelregistry/v1/model_version.proto\x12\x10modelregistry.v1\"\xd3\x03\n\x0cModelVersion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x1a\n\x12\x63reation_timestamp\x18\x03 \x01(\x03\x12\x1e\n\x16last_updated_timestamp\x18\x04 \x01(\x03\x12\x0f\n\x07user_id\x18\x05 \x01(\t\x12\x15\n\rcurrent_stage\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x0e\n\x06source\x18\x08 \x01(\t\x12\x0e\n\x06run_id\x18\t \x01(\t\x12\x10\n\x08run_link\x18\n \x01(\t\x12\x15\n\rexperiment_id\x18\x0b \x01(\t\x12\x34\n\x06status\x18\x0c \x01(\x0e\x32$.modelregistry.v1.ModelVersionStatus\x12\x16\n\x0estatus_message\x18\r \x01(\t\x12\x36\n\x04tags\x18\x0e \x03(\x0b\x32(.modelregistry.v1.ModelVersion.TagsEntry\x12\x0f\n\x07\x61liases\x18\x0f \x03(\t\x12\x0c\n\x04\x65tag\x18\x10 \x01(\t\x12\x10\n\x08model_id\x18\x11 \x01(\t\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\xb7\x01\n\x12ModelVersionStatus\x12$\n MODEL_VERSION_STATUS_UNSPECIFIED\x10\x00\x12-\n)MODEL_VERSION_STATUS_PENDING_REGISTRATION\x10\x01\x12,\n(MODEL_VERSION_STATUS_FAILED_REGISTRATION\x10\x02\x12\x1e\n\x1aMODEL_VERSION_STATUS_READY\x10\x03\x42\x81\x01\n\x14\x63om.modelregistry.v1P\x01ZTgithub.com/registry-service/registry-service/gen/go/modelregistry/v1;modelregistryv1\xaa\x02\x10ModelRegistry.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,10 +34,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\024com.modelregistry.v1P\001ZTgithub.com/registry-service/registry-service/gen/go/modelregistry/v1;modelregistryv1\252\002\020ModelRegistry.V1'
   _globals['_MODELVERSION_TAGSENTRY']._loaded_options = None
   _globals['_MODELVERSION_TAGSENTRY']._serialized_options = b'8\001'
-  _globals['_MODELVERSIONSTATUS']._serialized_start=511
-  _globals['_MODELVERSIONSTATUS']._serialized_end=694
+  _globals['_MODELVERSIONSTATUS']._serialized_start=529
+  _globals['_MODELVERSIONSTATUS']._serialized_end=712
   _globals['_MODELVERSION']._serialized_start=59
-  _globals['_MODELVERSION']._serialized_end=508
-  _globals['_MODELVERSION_TAGSENTRY']._serialized_start=465
-  _globals['_MODELVERSION_TAGSENTRY']._serialized_end=508
+  _globals['_MODELVERSION']._serialized_end=526
+  _globals['_MODELVERSION_TAGSENTRY']._serialized_start=483
+  _globals['_MODELVERSION_TAGSENTRY']._serialized_end=526
 # @@protoc_insertion_point(module_scope)

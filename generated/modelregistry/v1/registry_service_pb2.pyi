@@ -159,7 +159,7 @@ class GetLatestVersionsResponse(_message.Message):
     def __init__(self, model_versions: _Optional[_Iterable[_Union[_model_version_pb2.ModelVersion, _Mapping]]] = ...) -> None: ...
 
 class CreateModelVersionRequest(_message.Message):
-    __slots__ = ("name", "source", "run_id", "tags", "run_link", "description", "experiment_id", "request_id")
+    __slots__ = ("name", "source", "run_id", "tags", "run_link", "description", "experiment_id", "request_id", "model_id")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -175,6 +175,7 @@ class CreateModelVersionRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     source: str
     run_id: str
@@ -183,7 +184,8 @@ class CreateModelVersionRequest(_message.Message):
     description: str
     experiment_id: str
     request_id: str
-    def __init__(self, name: _Optional[str] = ..., source: _Optional[str] = ..., run_id: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., run_link: _Optional[str] = ..., description: _Optional[str] = ..., experiment_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    model_id: str
+    def __init__(self, name: _Optional[str] = ..., source: _Optional[str] = ..., run_id: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., run_link: _Optional[str] = ..., description: _Optional[str] = ..., experiment_id: _Optional[str] = ..., request_id: _Optional[str] = ..., model_id: _Optional[str] = ...) -> None: ...
 
 class CreateModelVersionResponse(_message.Message):
     __slots__ = ("model_version",)
