@@ -327,9 +327,11 @@ def test_version_page_edits_lineage_tags_and_aliases(ui: Ui) -> None:
     expect(lineage).to_contain_text("s3://models/fraud/7")
     expect(lineage).to_contain_text("4f1c2a9e")
     expect(lineage).to_contain_text("12")
-    expect(lineage.get_by_role("link")).to_have_attribute(
-        "href", "https://tracking.example/#/runs/4f1c2a9e"
-    )
+    expect(
+        lineage.get_by_role("link", name="https://tracking.example/#/runs/4f1c2a9e")
+    ).to_have_attribute("href", "https://tracking.example/#/runs/4f1c2a9e")
+    # A link of another system than MLflow's tracking server leads nowhere else.
+    expect(lineage.get_by_role("link")).to_have_count(2)
 
     tags = ui.section("Tags")
     tags.get_by_label("Key").fill("validated")
@@ -363,10 +365,40 @@ def test_version_page_edits_lineage_tags_and_aliases(ui: Ui) -> None:
     assert "aliases" not in version
 
 
+def test_version_page_links_run_experiment_and_logged_model_on_the_tracking_server(
+    ui: Ui,
+) -> None:
+    tracking = "http://tracking.example:5000"
+    ui.call("POST", "registered-models/create", name="churn")
+    ui.call(
+        "POST",
+        "model-versions/create",
+        name="churn",
+        source="models:/m-7d2f0c1e",
+        model_id="m-7d2f0c1e",
+        run_id="9b8e1f",
+        experiment_id="3",
+        run_link=f"{tracking}/#/experiments/3/runs/9b8e1f",
+    )
+    ui.open("/models/churn/versions/1")
+    lineage = ui.section("Lineage")
+    expect(lineage.get_by_role("link", name="9b8e1f", exact=True)).to_have_attribute(
+        "href", f"{tracking}/#/experiments/3/runs/9b8e1f"
+    )
+    expect(lineage.get_by_role("link", name="3", exact=True)).to_have_attribute(
+        "href", f"{tracking}/#/experiments/3"
+    )
+    expect(lineage.get_by_role("link", name="m-7d2f0c1e", exact=True)).to_have_attribute(
+        "href", f"{tracking}/#/experiments/3/models/m-7d2f0c1e"
+    )
+    expect(lineage).not_to_contain_text("Not recorded")
+    ui.shot("18-version-lineage")
+
+
 def test_a_run_link_that_is_not_a_web_url_is_shown_as_text(ui: Ui) -> None:
     ui.call("POST", "registered-models/create", name="m")
     ui.call(
-        "POST", "model-versions/create", name="m", source="s3://m", run_link="javascript:alert(1)"
+        "POST", "model-versions/create", name="m", source="s3://m/1", run_link="javascript:alert(1)"
     )
     ui.open("/models/m/versions/1")
     lineage = ui.section("Lineage")

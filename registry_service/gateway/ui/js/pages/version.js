@@ -120,7 +120,10 @@ function details(version) {
 
 function lineage(version) {
   const runHref = version.run_link ? safeHref(version.run_link) : null;
+  const pages = trackingPages(version);
   const notRecorded = muted("Not recorded");
+  const linked = (text, href) =>
+    href ? h("a", { href, target: "_blank", rel: "noopener noreferrer" }, text) : text;
   return section(
     "Lineage",
     h(
@@ -129,19 +132,50 @@ function lineage(version) {
       h("dt", {}, "Source URI"),
       h("dd", { class: "mono break" }, version.source || notRecorded.cloneNode(true)),
       h("dt", {}, "Run ID"),
-      h("dd", { class: "mono break" }, version.run_id || notRecorded.cloneNode(true)),
+      h(
+        "dd",
+        { class: "mono break" },
+        version.run_id ? linked(version.run_id, runHref) : notRecorded.cloneNode(true),
+      ),
       h("dt", {}, "Run link"),
       h(
         "dd",
         { class: "break" },
-        runHref
-          ? h("a", { href: runHref, target: "_blank", rel: "noopener noreferrer" }, version.run_link)
-          : version.run_link || notRecorded.cloneNode(true),
+        runHref ? linked(version.run_link, runHref) : version.run_link || notRecorded.cloneNode(true),
       ),
       h("dt", {}, "Experiment ID"),
-      h("dd", { class: "mono break" }, version.experiment_id || notRecorded.cloneNode(true)),
+      h(
+        "dd",
+        { class: "mono break" },
+        version.experiment_id
+          ? linked(version.experiment_id, pages && pages.experiment)
+          : notRecorded.cloneNode(true),
+      ),
+      h("dt", {}, "Logged model"),
+      h(
+        "dd",
+        { class: "mono break" },
+        version.model_id ? linked(version.model_id, pages && pages.model) : notRecorded.cloneNode(true),
+      ),
     ),
   );
+}
+
+// The tracking server's pages for the version's experiment and logged model, read off a run link
+// of MLflow's form "<tracking>/#/experiments/<experiment>/runs/<run>" (the one the registry
+// records from --tracking-uri); null for a link to another system.
+function trackingPages(version) {
+  const match = /^(https?:\/\/.*)\/#\/experiments\/([^/?#]+)\/runs\/[^/?#]+$/.exec(
+    version.run_link || "",
+  );
+  if (!match) return null;
+  const experiment = `${match[1]}/#/experiments/${match[2]}`;
+  return {
+    experiment: safeHref(experiment),
+    model: version.model_id
+      ? safeHref(`${experiment}/models/${encodeURIComponent(version.model_id)}`)
+      : null,
+  };
 }
 
 async function remove(version) {
