@@ -8,7 +8,9 @@ from the proto3 JSON mapping it wins, because the client parses responses into M
 - an enum value loses its type prefix (MODEL_VERSION_STATUS_READY is "READY");
 - fields at their default value are left out, as MLflow leaves out unset fields, so the client
   sees None where MLflow's server would send nothing; ``{}`` is the empty response;
-- ``max_results`` is MLflow's name for ``page_size``.
+- ``max_results`` is MLflow's name for ``page_size``;
+- MLflow's server sorts registered models by ``timestamp`` on their last update, where the
+  contract reads it as their creation: over HTTP it keeps MLflow's meaning.
 Requests may carry fields this registry does not know (MLflow's newer ones): they are ignored.
 """
 
@@ -30,6 +32,8 @@ _ENTRY_NAMES = {"tags": ("key", "value"), "aliases": ("alias", "version")}
 _DEFAULT_ENTRY_NAMES = ("key", "value")
 # MLflow's request field names that differ from the protos'.
 _FIELD_ALIASES = {"max_results": "page_size"}
+# Per request message, MLflow's order_by keys that mean another key of the contract.
+_ORDER_KEYS = {"SearchRegisteredModelsRequest": {"timestamp": "last_updated_timestamp"}}
 _INTEGER_RANGES = {
     FieldDescriptor.CPPTYPE_INT32: (-(2**31), 2**31 - 1),
     FieldDescriptor.CPPTYPE_INT64: (-(2**63), 2**63 - 1),
@@ -87,7 +91,7 @@ def request_from_json(message_type: type[M], body: Any) -> M:
         field = _request_field(message, name)
         if field is not None and value is not None:
             _set_field(message, field, name, value)
-    return message
+    return _in_mlflow_order_keys(message)
 
 
 def request_from_query(message_type: type[M], params: Iterable[tuple[str, str]]) -> M:
@@ -102,6 +106,17 @@ def request_from_query(message_type: type[M], params: Iterable[tuple[str, str]])
             getattr(message, field.name).append(_scalar(field, name, value))
         else:
             _set_field(message, field, name, value)
+    return _in_mlflow_order_keys(message)
+
+
+def _in_mlflow_order_keys(message: M) -> M:
+    keys = _ORDER_KEYS.get(message.DESCRIPTOR.name, {})
+    if keys:
+        order_by = message.order_by  # type: ignore[attr-defined]
+        for index, entry in enumerate(order_by):
+            words = entry.split()
+            if words and words[0].lower() in keys:
+                order_by[index] = " ".join([keys[words[0].lower()], *words[1:]])
     return message
 
 
