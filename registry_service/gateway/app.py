@@ -19,21 +19,25 @@ from starlette.routing import Route
 
 from registry_service.auth import AUTHORIZATION, Access
 from registry_service.errors import InvalidArgument, RegistryError
-from registry_service.gateway.context import Metadata, call_servicer
+from registry_service.gateway.context import call_servicer
 from registry_service.gateway.errors import error_response, http_error_response
+from registry_service.gateway.limits import Refusal, check_json_depth, read_body
 from registry_service.gateway.mlflow_json import request_from_json, request_from_query, to_json
 from registry_service.gateway.routes import HttpRoute, http_routes
 from registry_service.gateway.ui_routes import ui_routes
+from registry_service.identity import Caller
 from registry_service.servicer import ModelRegistryServicer
 
 SERVICE = registry_service_pb2.DESCRIPTOR.services_by_name["ModelRegistryService"]
 
 
-def build_app(servicer: ModelRegistryServicer, access: Access, executor: Executor) -> Starlette:
+def build_app(
+    servicer: ModelRegistryServicer, access: Access, executor: Executor, *, max_body: int
+) -> Starlette:
     routes = [
         Route(
             route.path,
-            _endpoint(route, getattr(servicer, route.rpc), access, executor),
+            _endpoint(route, getattr(servicer, route.rpc), access, executor, max_body),
             methods=[route.http_method],
         )
         for route in http_routes(SERVICE)
@@ -44,12 +48,13 @@ def build_app(servicer: ModelRegistryServicer, access: Access, executor: Executo
 
 
 def _endpoint(
-    route: HttpRoute, method: Callable[[Any, Any], Message], access: Access, executor: Executor
+    route: HttpRoute,
+    method: Callable[[Any, Any], Message],
+    access: Access,
+    executor: Executor,
+    max_body: int,
 ) -> Callable[[Request], Awaitable[Response]]:
-    def call(query: list[tuple[str, str]], body: bytes, metadata: Metadata, peer: str) -> Message:
-        # The same checks as a gRPC call's, in the same order: the caller is authenticated
-        # before its request is even read. HTTP has no client certificate to offer.
-        caller = access.caller(metadata, dict)
+    def call(caller: Caller, query: list[tuple[str, str]], body: bytes, peer: str) -> Message:
         message = _request_message(route, query, body)
         with access.serving(route.rpc, message, caller):
             return call_servicer(method, message, peer)
@@ -57,13 +62,21 @@ def _endpoint(
     async def endpoint(request: Request) -> Response:
         # The mlflow client sends MLFLOW_TRACKING_TOKEN as "Authorization: Bearer <token>".
         metadata = tuple((AUTHORIZATION, value) for value in request.headers.getlist(AUTHORIZATION))
-        body = await request.body() if route.from_body else b""
+        loop = asyncio.get_running_loop()
         try:
-            response = await asyncio.get_running_loop().run_in_executor(
-                executor, call, request.query_params.multi_items(), body, metadata, _peer(request)
+            # The same checks as a gRPC call's, in the same order: the caller is authenticated
+            # (off the event loop: a token is looked up in the database) before its request is
+            # even read, so that no one unknown makes the server receive a body. HTTP has no
+            # client certificate to offer.
+            caller = await loop.run_in_executor(executor, access.caller, metadata, dict)
+            body = await read_body(request, max_body) if route.from_body else b""
+            response = await loop.run_in_executor(
+                executor, call, caller, request.query_params.multi_items(), body, _peer(request)
             )
         except RegistryError as error:
             return error_response(error)
+        except Refusal as refusal:
+            return refusal.response()
         return JSONResponse(to_json(response))
 
     return endpoint
@@ -73,10 +86,19 @@ def _request_message(route: HttpRoute, query: list[tuple[str, str]], body: bytes
     if not route.from_body:
         return request_from_query(route.request_type, query)
     try:
-        data = json.loads(body) if body.strip() else {}
+        # UTF-8 only (RFC 8259), as the depth check reads the bytes as UTF-8.
+        text = body.decode()
+        check_json_depth(body)
+        data = json.loads(text) if text.strip() else {}
     except ValueError as error:
         raise InvalidArgument(f"the request body is not valid JSON: {error}") from None
-    return request_from_json(route.request_type, data)
+    try:
+        return request_from_json(route.request_type, data)
+    except UnicodeEncodeError:
+        # JSON can escape half a UTF-16 surrogate pair; protobuf strings must be valid Unicode.
+        raise InvalidArgument(
+            "the request body has a string that is not valid Unicode (a lone surrogate)"
+        ) from None
 
 
 def _peer(request: Request) -> str:

@@ -12,6 +12,7 @@ import uvicorn
 from registry_service.auth import Access
 from registry_service.config import Settings
 from registry_service.gateway.app import build_app
+from registry_service.gateway.protocol import with_read_timeout
 from registry_service.servicer import ModelRegistryServicer
 
 
@@ -41,7 +42,14 @@ class HttpServer:
         # As many calls at once as gRPC serves, so HTTP cannot drain the database pool alone.
         self._executor = ThreadPoolExecutor(settings.threads, thread_name_prefix="http")
         config = uvicorn.Config(
-            build_app(servicer, access, self._executor),
+            build_app(servicer, access, self._executor, max_body=settings.max_http_body),
+            http=with_read_timeout(settings.http_read_timeout),
+            # The gateway serves no WebSockets: no upgrade hands a connection to a protocol
+            # without the read deadline.
+            ws="none",
+            # uvicorn counts the connection asking among those open and answers 503 once they
+            # reach the limit: one more lets exactly --max-http-connections be served.
+            limit_concurrency=settings.max_http_connections + 1,
             lifespan="off",
             log_config=None,
             log_level="warning",
