@@ -341,3 +341,38 @@ def _actions_of(store: RegistryStore, model_id: int, actor: str) -> list[str]:
                 .where(events.c.actor == actor)
             ).scalars()
         )
+
+
+def test_another_callers_replay_of_a_request_id_is_not_answered_with_the_first_result(
+    token_server: RunningServer, tokens: dict[str, str]
+) -> None:
+    """A remembered result was made under its caller's permissions: someone else who learns the
+    request_id and sends the same request gets no copy of it."""
+    alice, mallory = _as(tokens["alice"]), _as(tokens["mallory"])
+    request_id = "0f0e0d0c-0b0a-4908-8706-050403020100"
+    with grpc.insecure_channel(f"127.0.0.1:{token_server.port}") as channel:
+        stub = ModelRegistryServiceStub(channel)
+        stub.CreateRegisteredModel(pb.CreateRegisteredModelRequest(name="victim"), metadata=alice)
+        request = pb.CreateModelVersionRequest(
+            name="victim", source="s3://alice/secret/1", request_id=request_id
+        )
+        first = stub.CreateModelVersion(request, metadata=alice).model_version
+        with pytest.raises(grpc.RpcError) as raised:
+            stub.CreateModelVersion(request, metadata=mallory)
+        assert raised.value.code() != grpc.StatusCode.OK
+        assert "s3://alice/secret/1" not in str(raised.value.details())
+        # alice's own retry still gets her first answer.
+        assert stub.CreateModelVersion(request, metadata=alice).model_version == first
+        update = pb.UpdateModelVersionRequest(
+            name="victim",
+            version=1,
+            description="alice's",
+            request_id=request_id.replace("0f", "1f"),
+        )
+        stub.UpdateModelVersion(update, metadata=alice)
+        with pytest.raises(grpc.RpcError) as raised:
+            stub.UpdateModelVersion(update, metadata=mallory)
+        assert raised.value.code() in (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            grpc.StatusCode.NOT_FOUND,
+        )

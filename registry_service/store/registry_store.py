@@ -196,7 +196,11 @@ class RegistryStore:
         """Run ``change`` in one write transaction. With a request_id the id is claimed and the
         result remembered in that same transaction, or the remembered result of an earlier call
         with the id is returned and nothing changes."""
-        request = idempotency.request_of(operation, request_id, arguments)
+        # The caller is part of the request: another caller's replay of a request_id must not be
+        # answered with a result made under someone else's permissions.
+        request = idempotency.request_of(
+            operation, request_id, {**arguments, "caller": current_caller()}
+        )
         with self._writing() as connection:
             try:
                 if request is not None:
