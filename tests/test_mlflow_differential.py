@@ -234,6 +234,7 @@ def every_call() -> list[Call]:
         call("get_registered_model", m),
         call("get_registered_model", "fraud-detector"),
         call("get_model_version", "fraud-detector", "4"),
+        # Whether a rename counts as an update of the model's versions.
         call(
             "search_model_versions",
             filter_string="name = 'fraud-detector'",
@@ -402,8 +403,8 @@ VERSION_ORDERS: tuple[list[str] | None, ...] = (
 
 
 def searches() -> list[Call]:
-    """Every filter in every order that is valid with it, each walked in pages of 2; the orders
-    and a few filters in other page sizes."""
+    """Each filter in the default order and page size, each order walked in pages of 2 or 3, and
+    a few filters and orders in pages of 1 to 100."""
     calls = [call("search_registered_models", filter_string=f) for f in MODEL_FILTERS]
     calls += [call("search_registered_models", order_by=o, max_results=2) for o in MODEL_ORDERS]
     calls += [call("search_model_versions", filter_string=f) for f in VERSION_FILTERS]
