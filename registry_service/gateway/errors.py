@@ -103,12 +103,13 @@ _MLFLOW_WORDINGS = (
         "Model Version (version={version}) not found",
         (404, "RESOURCE_DOES_NOT_EXIST"),
     ),
-    # MLflow answers a missing alias as a bad argument; here it stays a missing resource, as over
-    # gRPC (docs/mlflow-compat.md).
+    # MLflow answers a missing alias as a bad argument (400), and scripts written against it
+    # match on that; over gRPC it stays the missing resource it is (NOT_FOUND).
     _wording(
         "RESOURCE_DOES_NOT_EXIST",
         r"registered model {quoted} has no alias (?P<alias>{quoted})",
         "Registered model alias {alias} not found.",
+        (400, "INVALID_PARAMETER_VALUE"),
     ),
     _wording(
         "RESOURCE_DOES_NOT_EXIST",
