@@ -138,14 +138,17 @@ class TestVersions:
         client.register_model("s3://models/fraud/7", MODEL)
         assert client.get_model_version_download_uri(MODEL, "1") == "s3://models/fraud/7"
 
-    def test_create_model_version_from_a_models_uri_copies_its_source(
+    def test_create_model_version_from_a_models_uri_copies_that_version(
         self, client: RegistryClient
     ) -> None:
         client.register_model("s3://models/fraud/7", MODEL)
         client.set_registered_model_alias(MODEL, "champion", 1)
         client.create_registered_model("fraud-detector-eu")
         copied = client.create_model_version("fraud-detector-eu", f"models:/{MODEL}@champion")
-        assert copied.source == "s3://models/fraud/7"
+        assert copied.source == f"models:/{MODEL}/1"
+        assert client.get_model_version_download_uri("fraud-detector-eu", 1) == (
+            "s3://models/fraud/7"
+        )
 
     def test_delete_model_version(self, three_versions: RegistryClient) -> None:
         client = three_versions

@@ -78,7 +78,9 @@ CHANGES: dict[str, tuple[Callable[[Stub], object], set[int]]] = {
         set(),
     ),
     "create-version": (
-        lambda s: s.CreateModelVersion(pb.CreateModelVersionRequest(name="fraud", source="s3://b/3")),
+        lambda s: s.CreateModelVersion(
+            pb.CreateModelVersionRequest(name="fraud", source="s3://b/3")
+        ),
         set(),
     ),
     "update-version": (
