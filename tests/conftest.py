@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from registry_service.client import RegistryClient
 from registry_service.config import Settings
 from registry_service.server import RunningServer, start
 from registry_service.store import schema
+from registry_service.store.access_store import AccessStore
 from registry_service.store.engine import make_engine
 from registry_service.store.registry_store import RegistryStore
 from registry_service.store.tables import metadata
@@ -111,6 +113,26 @@ def postgres_store(postgres_url: str) -> Iterator[RegistryStore]:
     store.create_model_version("m", "s3://bucket/1")
     yield store
     engine.dispose()
+
+
+@pytest.fixture
+def tokens(store: RegistryStore) -> dict[str, str]:
+    """Bearer tokens of ``store`` for an admin and two users, alice and mallory (a model's owner
+    and someone probing it)."""
+    access = AccessStore(store)
+    return {
+        user: access.create_token(user, admin=user == "admin")[1]
+        for user in ("admin", "alice", "mallory")
+    }
+
+
+@pytest.fixture
+def stage_warnings_ignored() -> Iterator[None]:
+    """Stages are deprecated in MLflow but are part of the registry's contract: the mlflow
+    client's FutureWarning about them is noise in tests that use them on purpose."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
 
 
 @pytest.fixture

@@ -15,20 +15,10 @@ from modelregistry.v1.registry_service_pb2_grpc import ModelRegistryServiceStub
 
 from registry_service.config import Settings
 from registry_service.server import RunningServer, start
-from registry_service.store.access_store import AccessStore
 from registry_service.store.registry_store import RegistryStore
 
 NAME = "fraud-detector"
 SECRET_SOURCE = "s3://alice-private/fraud/1"
-
-
-@pytest.fixture
-def tokens(store: RegistryStore) -> dict[str, str]:
-    access = AccessStore(store)
-    return {
-        user: access.create_token(user, admin=user == "admin")[1]
-        for user in ("admin", "alice", "mallory")
-    }
 
 
 @pytest.fixture

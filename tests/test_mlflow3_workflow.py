@@ -11,7 +11,6 @@ it and load the copy: with no authentication and with ``--auth token`` and MLFLO
 from __future__ import annotations
 
 import shutil
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,19 +38,13 @@ FEATURES = np.array([[0.0, 0.1], [0.2, 0.0], [0.9, 1.0], [1.0, 0.8], [0.1, 0.3],
 LABELS = np.array([0, 0, 1, 1, 0, 1])
 PROBES = np.array([[0.05, 0.05], [0.95, 0.9], [0.5, 0.4]])
 
+pytestmark = pytest.mark.usefixtures("stage_warnings_ignored")
+
 
 @pytest.fixture(scope="module")
 def tracking_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with mlflow_serving(tmp_path_factory.mktemp("tracking")) as url:
         yield url
-
-
-@pytest.fixture(autouse=True)
-def quiet() -> Iterator[None]:
-    # Stages are deprecated in MLflow but are part of the registry's contract.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        yield
 
 
 def _point_mlflow_at(

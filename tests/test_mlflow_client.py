@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import mlflow
@@ -44,11 +43,8 @@ def fluent_registry_url(registry_url: str, monkeypatch: pytest.MonkeyPatch) -> s
 
 
 @pytest.fixture(autouse=True)
-def no_stage_deprecation_warnings() -> Iterator[None]:
-    # Stages are deprecated in MLflow but are part of the registry's contract.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        yield
+def no_stage_deprecation_warnings(stage_warnings_ignored: None) -> None:
+    """Every test here uses stages."""
 
 
 def error_code(call: Callable[[], Any]) -> str:

@@ -24,7 +24,6 @@ from sqlalchemy import select
 
 from registry_service.config import Settings
 from registry_service.server import RunningServer, start
-from registry_service.store.access_store import AccessStore
 from registry_service.store.registry_store import RegistryStore
 from registry_service.store.tables import (
     events,
@@ -150,15 +149,6 @@ ATTACKS = {
         ),
     ),
 }
-
-
-@pytest.fixture
-def tokens(store: RegistryStore) -> dict[str, str]:
-    access = AccessStore(store)
-    return {
-        user: access.create_token(user, admin=user == "admin")[1]
-        for user in ("admin", "alice", "mallory")
-    }
 
 
 @pytest.fixture
