@@ -1,5 +1,6 @@
-"""`registry-service serve`, `registry-service db upgrade` and `registry-service auth create-token`
-(the first admin token, made on the database directly)."""
+"""`registry-service serve`, `registry-service db upgrade`, `registry-service auth create-token`
+(the first admin token, made on the database directly) and `registry-service health` (asks a
+running server's grpc.health.v1 service; exit status 0 when SERVING)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from collections.abc import Sequence
 from dataclasses import Field, fields
 from typing import Any
 
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from registry_service import logs
+from registry_service.addresses import format_address
 from registry_service.config import Settings, env_name, flag_name, parse, shown, value_type
 from registry_service.errors import RegistryError
 from registry_service.server import open_store, serve
@@ -44,7 +49,35 @@ def _parser(defaults: Settings) -> argparse.ArgumentParser:
     token_parser.add_argument("--user", required=True, help="identity the token acts as")
     token_parser.add_argument("--admin", action="store_true", help="make an admin token")
     token_parser.add_argument("--description", default="", help="what the token is for")
+
+    health_parser = commands.add_parser(
+        "health",
+        help="ask a running server's grpc.health.v1 service; exit status 0 when SERVING, 1 "
+        "otherwise (a container's HEALTHCHECK)",
+    )
+    health_parser.add_argument(
+        "--target",
+        default=_local_target(defaults),
+        help="HOST:PORT of the server; by default this machine at --port of serve "
+        "(REGISTRY_PORT; here %(default)s)",
+    )
+    health_parser.add_argument(
+        "--service",
+        default="",
+        help="the service to ask about: '' (the default) for the server as a whole, or "
+        "modelregistry.v1.ModelRegistryService",
+    )
+    health_parser.add_argument(
+        "--timeout", type=float, default=5.0, help="seconds to wait for the answer (default 5)"
+    )
     return parser
+
+
+def _local_target(settings: Settings) -> str:
+    """The server that these settings serve, seen from the same machine: a wildcard host
+    (a container's 0.0.0.0) is reached on loopback."""
+    host = "localhost" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return format_address(host, settings.port)
 
 
 def _add_flag(parser: argparse.ArgumentParser, setting: Field[Any], defaults: Settings) -> None:
@@ -82,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = vars(_parser(defaults).parse_args(argv))
     if args["command"] == "auth":
         return _create_token(args)
+    if args["command"] == "health":
+        return _check_health(args["target"], args["service"], args["timeout"])
     if args["command"] == "db":
         engine = make_engine(args["database_url"])
         schema.upgrade(engine)
@@ -127,3 +162,25 @@ def _create_token(args: dict[str, Any]) -> int:
     )
     print(secret)
     return 0
+
+
+def _check_health(target: str, service: str, timeout: float) -> int:
+    """Plaintext, as kubelet's and most meshes' gRPC probes are: a server behind --tls-cert is
+    probed by its mesh or with `buf curl` instead."""
+    name = service or "server"
+    with grpc.insecure_channel(target) as channel:
+        try:
+            response = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout
+            )
+        except grpc.RpcError as error:
+            print(
+                f"registry-service health: {target} ({name}): {error.code().name}: "
+                f"{error.details()}",
+                file=sys.stderr,
+            )
+            return 1
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+    serving = response.status == health_pb2.HealthCheckResponse.SERVING
+    print(f"{target} ({name}): {status}", file=sys.stdout if serving else sys.stderr)
+    return 0 if serving else 1
