@@ -17,7 +17,7 @@ BUF := $(CURDIR)/$(VENV)/bin/buf
 # Commit that `buf breaking` compares protos/ with; empty means the previous commit of main.
 BUF_AGAINST ?=
 
-.PHONY: run test generate lint venv googleapis docs bench-search bench bench-soak bench-floors
+.PHONY: run test generate lint venv googleapis docs image bench-search bench bench-soak bench-floors
 
 venv: $(STAMP)
 
@@ -49,6 +49,12 @@ lint: googleapis
 # docs/api.md from the comments in protos/ (tests/test_api_reference.py fails when it is stale).
 docs: $(STAMP)
 	$(PY) docs/api_reference.py
+
+# The container image, localhost/registry-service:latest, built by podman with no network from
+# wheels downloaded into wheelhouse/ (see deploy/image.py and docs/deploy.md, "The image"). Its
+# base is a Debian made by mmdebstrap unless BASE_IMAGE names one to pull.
+image: $(STAMP)
+	$(PY) deploy/image.py $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE))
 
 googleapis: $(STAMP)
 	for proto in $(GOOGLEAPIS_PROTOS); do \
