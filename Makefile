@@ -39,8 +39,8 @@ generate: $(STAMP)
 		--grpc_python_out=$(OUT) $(PROTOS)
 
 lint: googleapis
-	$(VENV)/bin/ruff check registry_service tests docs bench
-	$(VENV)/bin/ruff format --check registry_service tests docs bench
+	$(VENV)/bin/ruff check registry_service tests docs bench deploy
+	$(VENV)/bin/ruff format --check registry_service tests docs bench deploy
 	$(VENV)/bin/mypy
 	cd protos && $(BUF) lint
 	cd protos && $(BUF) format --diff --exit-code --path modelregistry
