@@ -289,33 +289,24 @@ def build(base_image: str | None = None) -> Report:
 
 
 def _build_image(base: str, tag: str) -> None:
-    """podman build from the wheelhouse. --no-cache: podman 4.3 reuses a cached layer of
-    `RUN --mount=from=<stage>` after that stage's files changed, which would install yesterday's
-    wheels; the hash in the tag is the cache instead. Images that the build leaves untagged (the
-    wheels stage, replaced images) and older builds of this repository's image are removed."""
-    dangling = set(_dangling())
-    before = {line for line in _tags() if line != tag}
+    """podman build from the wheelhouse; then older builds of this image go, all but the two
+    before this one, from which a test run still going may be starting containers.
+
+    --no-cache: podman 4.3 reuses a cached layer of `RUN --mount=from=<stage>` after that
+    stage's files changed, which would install yesterday's wheels; the hash in the tag is the
+    cache instead. --layers=false: no intermediate image per step is kept, and none is left
+    untagged (the wheels stage included)."""
     podman(
-        *("build", "--no-cache", "--format", "docker", *ulimits()),
+        *("build", "--no-cache", "--layers=false", "--format", "docker", *ulimits()),
         *("--build-arg", f"BASE_IMAGE={base}", "--build-arg", "WHEELHOUSE=wheelhouse"),
         *("--file", str(ROOT / "Containerfile"), "--tag", tag, str(ROOT)),
     )
     podman("tag", tag, f"{IMAGE}:latest")
-    stale = [name for name in before if name != f"{IMAGE}:latest"]
+    listed = podman("images", "--sort", "created", "--format", "{{.Tag}}", IMAGE).stdout
+    builds = [name for name in listed.split() if name != "latest"]
+    stale = [f"{IMAGE}:{name}" for name in builds if name != tag.rpartition(":")[2]][2:]
     if stale:
         podman("rmi", *stale, check=False)
-    left = [image for image in _dangling() if image not in dangling]
-    if left:
-        podman("rmi", *left, check=False)
-
-
-def _dangling() -> list[str]:
-    return podman("images", "--quiet", "--no-trunc", "--filter", "dangling=true").stdout.split()
-
-
-def _tags() -> list[str]:
-    listed = podman("images", "--format", "{{.Repository}}:{{.Tag}}", IMAGE).stdout
-    return listed.split()
 
 
 def main() -> int:
