@@ -580,6 +580,7 @@ class RegistryClient:
         *,
         enabled: bool = True,
         description: str = "",
+        name: str = "",
         request_id: str | None = None,
     ) -> Webhook:
         request = webhooks_pb2.CreateWebhookRequest(
@@ -588,6 +589,7 @@ class RegistryClient:
             secret=secret,
             enabled=enabled,
             description=description,
+            name=name,
             request_id=_request_id(request_id),
         )
         webhook: Webhook = self._call(self._stub.CreateWebhook, request).webhook
@@ -606,6 +608,7 @@ class RegistryClient:
         secret: str | None = None,
         enabled: bool | None = None,
         description: str | None = None,
+        name: str | None = None,
         request_id: str | None = None,
     ) -> Webhook:
         """Change the fields given; the others keep their values."""
@@ -615,6 +618,7 @@ class RegistryClient:
             "secret": secret,
             "enabled": enabled,
             "description": description,
+            "name": name,
         }
         changed = {name: value for name, value in given.items() if value is not None}
         request = webhooks_pb2.UpdateWebhookRequest(
@@ -632,10 +636,13 @@ class RegistryClient:
         )
         self._call(self._stub.DeleteWebhook, request)
 
-    def test_webhook(self, webhook_id: str) -> webhooks_pb2.TestWebhookResponse:
-        response: webhooks_pb2.TestWebhookResponse = self._call(
-            self._stub.TestWebhook, webhooks_pb2.TestWebhookRequest(id=webhook_id)
-        )
+    def test_webhook(
+        self, webhook_id: str, event_type: int = 0
+    ) -> webhooks_pb2.TestWebhookResponse:
+        """One test POST now: a delivery of ``event_type`` (an ``events_pb2.EVENT_TYPE_*``) with
+        example data, or the registry's own test body without one."""
+        request = webhooks_pb2.TestWebhookRequest(id=webhook_id, event_type=cast(Any, event_type))
+        response: webhooks_pb2.TestWebhookResponse = self._call(self._stub.TestWebhook, request)
         return response
 
     def list_webhook_deliveries(

@@ -163,6 +163,9 @@ class Webhook:
     description: str
     creation_timestamp: int
     last_updated_timestamp: int
+    # MLflow's webhook name; "" for none. Last, with a default, so that idempotent replays stored
+    # before webhooks had names still decode (store/idempotency.py).
+    name: str = ""
 
 
 class DeliveryStatus(enum.StrEnum):

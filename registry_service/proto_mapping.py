@@ -203,6 +203,7 @@ def webhook_message(webhook: Webhook) -> webhooks_pb2.Webhook:
         description=webhook.description,
         creation_timestamp=webhook.creation_timestamp,
         last_updated_timestamp=webhook.last_updated_timestamp,
+        name=webhook.name,
     )
 
 
@@ -213,6 +214,7 @@ def webhook_fields_of(request: webhooks_pb2.CreateWebhookRequest) -> WebhookFiel
         secret=request.secret,
         enabled=request.enabled,
         description=request.description,
+        name=request.name,
     )
 
 

@@ -40,7 +40,7 @@ from registry_service.store.webhook_rows import WebhookFields
 from registry_service.webhooks import UrlPolicy, WebhookSender
 
 # The fields of a webhook that UpdateWebhook's update_mask may name.
-WEBHOOK_FIELDS = ("url", "event_types", "secret", "enabled", "description")
+WEBHOOK_FIELDS = ("url", "event_types", "secret", "enabled", "description", "name")
 
 
 class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServicer):
@@ -406,6 +406,7 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
             secret=request.secret if "secret" in mask else "",
             enabled=request.enabled if "enabled" in mask else current.enabled,
             description=request.description if "description" in mask else current.description,
+            name=request.name if "name" in mask else current.name,
         )
         if "url" in mask:
             self._sender.policy.check(fields.url)
@@ -425,10 +426,17 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
     def TestWebhook(
         self, request: webhooks_pb2.TestWebhookRequest, context: grpc.ServicerContext
     ) -> webhooks_pb2.TestWebhookResponse:
+        # Unspecified (0) asks for the registry's own test body.
+        event_type = (
+            event_types_of([request.event_type], "event_type")[0] if request.event_type else None
+        )
         url, secret = self._store.webhook_target(request.id)
-        outcome = self._sender.test(url, secret)
+        outcome = self._sender.test(url, secret, event_type)
         return webhooks_pb2.TestWebhookResponse(
-            success=not outcome.error, response_code=outcome.response_code, error=outcome.error
+            success=not outcome.error,
+            response_code=outcome.response_code,
+            error=outcome.error,
+            response_body=outcome.response_body,
         )
 
     @abort_on_error

@@ -38,7 +38,7 @@ import httpx
 
 from registry_service import webhook_addresses
 from registry_service.config import Settings
-from registry_service.domain import Event
+from registry_service.domain import Event, EventType
 from registry_service.errors import InvalidArgument
 from registry_service.store.registry_store import RegistryStore
 from registry_service.webhook_addresses import IPAddress, Resolver
@@ -54,6 +54,26 @@ LEASE_MARGIN_S = 5.0
 MAX_BACKOFF_S = 3600.0
 # Kept of an endpoint's error answer in the delivery log.
 MAX_ERROR_CHARS = 500
+# Returned of an endpoint's answer to a test POST: enough to show what it said, bounded so that
+# a chatty endpoint cannot make the response outgrow a gRPC message.
+MAX_TEST_BODY_CHARS = 65536
+# The data of a test POST that stands for an event, per entity: MLflow's example values where
+# MLflow has the event, so that a receiver written for MLflow takes it as MLflow's test.
+_EXAMPLE_VALUES: dict[str, dict[str, Any]] = {
+    "registered_model": {
+        "description": "An example registered model",
+        "tags": {"example_key": "example_value"},
+    },
+    "model_version": {
+        "source": "models:/123",
+        "run_id": "abcd1234abcd5678",
+        "description": "An example model version",
+        "tags": {"example_key": "example_value"},
+    },
+    "registered_model_tag": {"key": "example_key", "value": "example_value"},
+    "model_version_tag": {"key": "example_key", "value": "example_value"},
+    "model_version_alias": {"alias": "example_alias"},
+}
 
 
 def signature(secret: str, delivery_id: str, timestamp: str, body: bytes) -> str:
@@ -163,10 +183,12 @@ class UrlPolicy:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one POST got: the status code (0 without an answer) and an error, "" on success."""
+    """What one POST got: the status code (0 without an answer), an error ("" on success) and
+    the start of the answer's body."""
 
     response_code: int
     error: str
+    response_body: str = ""
 
 
 class WebhookSender:
@@ -196,11 +218,13 @@ class WebhookSender:
             response = self._post(destination, headers, body)
         except httpx.HTTPError as error:
             return Outcome(0, f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS])
+        answer = response.text[:MAX_TEST_BODY_CHARS]
         if 200 <= response.status_code < 300:
-            return Outcome(response.status_code, "")
+            return Outcome(response.status_code, "", answer)
         return Outcome(
             response.status_code,
-            f"HTTP {response.status_code}: {response.text[:MAX_ERROR_CHARS]}",
+            f"HTTP {response.status_code}: {answer[:MAX_ERROR_CHARS]}",
+            answer,
         )
 
     def _post(
@@ -228,16 +252,32 @@ class WebhookSender:
                     return post(address)
             return post(last)
 
-    def test(self, url: str, secret: str) -> Outcome:
-        body = json.dumps(
-            {
-                "entity": "webhook",
-                "action": "test",
-                "timestamp": datetime.now(UTC).isoformat(),
-                "data": {"message": "a test delivery from the model registry"},
-            }
-        ).encode()
+    def test(self, url: str, secret: str, event_type: EventType | None = None) -> Outcome:
+        """One POST now: a delivery of ``event_type`` with example data, or without one the
+        registry's own test body."""
+        if event_type is None:
+            body = json.dumps(
+                {
+                    "entity": "webhook",
+                    "action": "test",
+                    "timestamp": datetime.now(UTC).isoformat(),
+                    "data": {"message": "a test delivery from the model registry"},
+                }
+            ).encode()
+        else:
+            body = payload(example_event(event_type, round(time.time() * 1000)))
         return self.send(url, secret, str(uuid.uuid4()), body)
+
+
+def example_event(event_type: EventType, timestamp: int) -> Event:
+    """An event of ``event_type`` on model "example_model" (version 1 for a version's events),
+    with sequence 0, which no committed event has."""
+    entity, _, action = event_type.value.partition(".")
+    values = _EXAMPLE_VALUES[entity]
+    # A deletion's values are what was there before it; anything else's what is there after.
+    before, after = (values, {}) if action == "deleted" else ({}, values)
+    version = 1 if entity.startswith("model_version") else 0
+    return Event(0, timestamp, "", event_type, "example_model", version, before, after)
 
 
 class WebhookWorker:

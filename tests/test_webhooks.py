@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -69,25 +70,25 @@ def verify(headers: Any, body: bytes) -> bool:
     return version == "v1" and hmac.compare_digest(signature.encode(), expected)
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+@contextmanager
+def receiving() -> Iterator[Receiver]:
+    """A Receiver listening on 127.0.0.1; each answer's body is "received <delivery id>"."""
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
+            delivery_id = self.headers["X-MLflow-Delivery-Id"]
             with state.lock:
                 status = state.failures.pop(0) if state.failures else 200
                 state.deliveries.append(
-                    Delivery(
-                        self.headers["X-MLflow-Delivery-Id"],
-                        json.loads(body),
-                        verify(self.headers, body),
-                        status,
-                    )
+                    Delivery(delivery_id, json.loads(body), verify(self.headers, body), status)
                 )
+            answer = f"received {delivery_id}".encode()
             self.send_response(status)
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
+            self.wfile.write(answer)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -96,9 +97,17 @@ def receiver() -> Iterator[Receiver]:
     state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with receiving() as state:
+        yield state
 
 
 def settled(

@@ -1,10 +1,10 @@
 """The ASGI application: one route per google.api.http binding, each calling its RPC's servicer
-method on a bounded thread pool, since the servicer blocks on the database."""
+method on a bounded thread pool, since the servicer blocks on the database; and MLflow's webhook
+routes (mlflow_webhooks.py), which call the webhook RPCs the same way."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from typing import Any
@@ -19,13 +19,13 @@ from starlette.routing import Route
 
 from registry_service.auth import AUTHORIZATION, Access
 from registry_service.errors import InvalidArgument, RegistryError
-from registry_service.gateway.context import call_servicer
+from registry_service.gateway.context import Handler, HttpCall, call_servicer
 from registry_service.gateway.errors import error_response, http_error_response
-from registry_service.gateway.limits import Refusal, check_json_depth, read_body
+from registry_service.gateway.limits import Refusal, parse_json, read_body
 from registry_service.gateway.mlflow_json import request_from_json, request_from_query, to_json
+from registry_service.gateway.mlflow_webhooks import webhook_routes
 from registry_service.gateway.routes import HttpRoute, http_routes
 from registry_service.gateway.ui_routes import ui_routes
-from registry_service.identity import Caller
 from registry_service.servicer import ModelRegistryServicer
 
 SERVICE = registry_service_pb2.DESCRIPTOR.services_by_name["ModelRegistryService"]
@@ -37,28 +37,45 @@ def build_app(
     routes = [
         Route(
             route.path,
-            _endpoint(route, getattr(servicer, route.rpc), access, executor, max_body),
+            _endpoint(
+                _rpc_handler(route, getattr(servicer, route.rpc), access),
+                route.from_body,
+                access,
+                executor,
+                max_body,
+            ),
             methods=[route.http_method],
         )
         for route in http_routes(SERVICE)
     ]
+    webhooks = [
+        Route(
+            route.path,
+            _endpoint(route.handle, route.from_body, access, executor, max_body),
+            methods=[route.http_method],
+        )
+        for route in webhook_routes(servicer, access)
+    ]
     return Starlette(
-        routes=[*routes, *ui_routes()], exception_handlers={HTTPException: http_error_response}
+        routes=[*routes, *webhooks, *ui_routes()],
+        exception_handlers={HTTPException: http_error_response},
     )
 
 
-def _endpoint(
-    route: HttpRoute,
-    method: Callable[[Any, Any], Message],
-    access: Access,
-    executor: Executor,
-    max_body: int,
-) -> Callable[[Request], Awaitable[Response]]:
-    def call(caller: Caller, query: list[tuple[str, str]], body: bytes, peer: str) -> Message:
-        message = _request_message(route, query, body)
-        with access.serving(route.rpc, message, caller):
-            return call_servicer(method, message, peer)
+def _rpc_handler(
+    route: HttpRoute, method: Callable[[Any, Any], Message], access: Access
+) -> Handler:
+    def handle(call: HttpCall) -> dict[str, Any]:
+        message = _request_message(route, call.query, call.body)
+        with access.serving(route.rpc, message, call.caller):
+            return to_json(call_servicer(method, message, call.peer))
 
+    return handle
+
+
+def _endpoint(
+    handle: Handler, from_body: bool, access: Access, executor: Executor, max_body: int
+) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         # The mlflow client sends MLFLOW_TRACKING_TOKEN as "Authorization: Bearer <token>".
         metadata = tuple((AUTHORIZATION, value) for value in request.headers.getlist(AUTHORIZATION))
@@ -69,15 +86,20 @@ def _endpoint(
             # even read, so that no one unknown makes the server receive a body. HTTP has no
             # client certificate to offer.
             caller = await loop.run_in_executor(executor, access.caller, metadata, dict)
-            body = await read_body(request, max_body) if route.from_body else b""
-            response = await loop.run_in_executor(
-                executor, call, caller, request.query_params.multi_items(), body, _peer(request)
+            body = await read_body(request, max_body) if from_body else b""
+            call = HttpCall(
+                caller,
+                request.path_params,
+                request.query_params.multi_items(),
+                body,
+                _peer(request),
             )
+            answer = await loop.run_in_executor(executor, handle, call)
         except RegistryError as error:
             return error_response(error)
         except Refusal as refusal:
             return refusal.response()
-        return JSONResponse(to_json(response))
+        return JSONResponse(answer)
 
     return endpoint
 
@@ -85,13 +107,7 @@ def _endpoint(
 def _request_message(route: HttpRoute, query: list[tuple[str, str]], body: bytes) -> Message:
     if not route.from_body:
         return request_from_query(route.request_type, query)
-    try:
-        # UTF-8 only (RFC 8259), as the depth check reads the bytes as UTF-8.
-        text = body.decode()
-        check_json_depth(body)
-        data = json.loads(text) if text.strip() else {}
-    except ValueError as error:
-        raise InvalidArgument(f"the request body is not valid JSON: {error}") from None
+    data = parse_json(body)
     try:
         return request_from_json(route.request_type, data)
     except UnicodeEncodeError:

@@ -10,16 +10,35 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from typing import NoReturn, TypeVar
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 
 from registry_service.errors import RegistryError
 from registry_service.grpc_errors import from_rpc_error
+from registry_service.identity import Caller
 
 Metadata = tuple[tuple[str, str | bytes], ...]
 Request = TypeVar("Request")
 Response = TypeVar("Response")
+
+
+@dataclass(frozen=True)
+class HttpCall:
+    """One HTTP request as a route's handler gets it on the executor: the authenticated caller,
+    and the request's parts with its body already read within the limits."""
+
+    caller: Caller
+    path_params: Mapping[str, str]
+    query: list[tuple[str, str]]
+    body: bytes
+    peer: str
+
+
+# A route's work on the executor: from the request to the JSON object it is answered with;
+# failures are raised as domain errors.
+Handler = Callable[[HttpCall], dict[str, Any]]
 
 
 class Aborted(grpc.RpcError):

@@ -8,7 +8,9 @@ per level) sees it.
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
@@ -71,6 +73,18 @@ def _too_large(limit: int) -> Refusal:
             f"{described('max_http_body')}"
         ),
     )
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON value of a request body, ``{}`` for an empty one; InvalidArgument when it is not
+    UTF-8 JSON or nests deeper than MAX_JSON_DEPTH."""
+    try:
+        # UTF-8 only (RFC 8259), as the depth check reads the bytes as UTF-8.
+        text = body.decode()
+        check_json_depth(body)
+        return json.loads(text) if text.strip() else {}
+    except ValueError as error:
+        raise InvalidArgument(f"the request body is not valid JSON: {error}") from None
 
 
 def check_json_depth(body: bytes) -> None:

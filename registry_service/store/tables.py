@@ -259,6 +259,8 @@ webhooks = Table(
     Column("description", Text, nullable=False),
     Column("creation_timestamp", BigInteger, nullable=False),
     Column("last_updated_timestamp", BigInteger, nullable=False),
+    # MLflow's webhook name; "" for none.
+    Column("name", Text, nullable=False, server_default=""),
 )
 
 # A single row (id 1): the last event that webhook fan-out turned into deliveries.

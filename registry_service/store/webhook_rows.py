@@ -11,6 +11,7 @@ lease ends.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -44,6 +45,9 @@ MAX_SECRET_LENGTH = 1024
 MAX_URL_LENGTH = 2048
 # Ids are UUIDs; anything longer names no webhook.
 MAX_ID_LENGTH = 36
+# MLflow's rule for webhook names, so that a name given here is one MLflow would take too. ASCII
+# ranges spelled out: with re.IGNORECASE, [a-z] would also match the Kelvin sign and the long s.
+_NAME = re.compile(r"(?=.{1,63}\Z)[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\Z")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class WebhookFields:
     secret: str
     enabled: bool
     description: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,12 @@ def check_fields(fields: WebhookFields) -> None:
         raise InvalidArgument("event_types must name at least one event type", field="event_types")
     validation.check_optional_line("secret", fields.secret, MAX_SECRET_LENGTH)
     validation.check_description(fields.description)
+    if fields.name and not _NAME.match(fields.name):
+        raise InvalidArgument(
+            f"name {fields.name[:200]!r} is invalid: a webhook name has 1 to 63 letters, digits, "
+            "dots, underscores or hyphens, and starts and ends with a letter or digit",
+            field="name",
+        )
 
 
 def check_id(webhook_id: str, field: str = "id") -> None:
@@ -352,6 +363,7 @@ def _columns(fields: WebhookFields) -> dict[str, Any]:
         "secret": fields.secret,
         "enabled": fields.enabled,
         "description": fields.description,
+        "name": fields.name,
     }
 
 
@@ -365,6 +377,7 @@ def _webhook_of(row: Row[Any]) -> Webhook:
         description=row.description,
         creation_timestamp=row.creation_timestamp,
         last_updated_timestamp=row.last_updated_timestamp,
+        name=row.name,
     )
 
 

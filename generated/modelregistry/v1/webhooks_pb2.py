@@ -26,7 +26,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from modelregistry.v1 import events_pb2 as modelregistry_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmodelregistry/v1/webhooks.proto\x12\x10modelregistry.v1\x1a google/protobuf/field_mask.proto\x1a\x1dmodelregistry/v1/events.proto\"\xca\x01\n\x07Webhook\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x30\n\x0b\x65vent_types\x18\x03 \x03(\x0e\x32\x1b.modelregistry.v1.EventType\x12\x0f\n\x07\x65nabled\x18\x04 \x01(\x08\x12\x12\n\nhas_secret\x18\x05 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12\x1a\n\x12\x63reation_timestamp\x18\x07 \x01(\x03\x12\x1e\n\x16last_updated_timestamp\x18\x08 \x01(\x03\"Z\n\x0eWebhookAttempt\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\x05\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\x12\x15\n\rresponse_code\x18\x03 \x01(\x05\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"\x9c\x02\n\x0fWebhookDelivery\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nwebhook_id\x18\x02 \x01(\t\x12\x16\n\x0e\x65vent_sequence\x18\x03 \x01(\x03\x12/\n\nevent_type\x18\x04 \x01(\x0e\x32\x1b.modelregistry.v1.EventType\x12\x30\n\x06status\x18\x05 \x01(\x0e\x32 .modelregistry.v1.DeliveryStatus\x12\x1e\n\x16next_attempt_timestamp\x18\x06 \x01(\x03\x12\x1a\n\x12\x63reation_timestamp\x18\x07 \x01(\x03\x12\x32\n\x08\x61ttempts\x18\x08 \x03(\x0b\x32 .modelregistry.v1.WebhookAttempt\"\x9f\x01\n\x14\x43reateWebhookRequest\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x30\n\x0b\x65vent_types\x18\x02 \x03(\x0e\x32\x1b.modelregistry.v1.EventType\x12\x0e\n\x06secret\x18\x03 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x04 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"C\n\x15\x43reateWebhookResponse\x12*\n\x07webhook\x18\x01 \x01(\x0b\x32\x19.modelregistry.v1.Webhook\"\x15\n\x13ListWebhooksRequest\"C\n\x14ListWebhooksResponse\x12+\n\x08webhooks\x18\x01 \x03(\x0b\x32\x19.modelregistry.v1.Webhook\"\xdc\x01\n\x14UpdateWebhookRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x30\n\x0b\x65vent_types\x18\x03 \x03(\x0e\x32\x1b.modelregistry.v1.EventType\x12\x0e\n\x06secret\x18\x04 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x05 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12/\n\x0bupdate_mask\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x08 \x01(\t\"C\n\x15UpdateWebhookResponse\x12*\n\x07webhook\x18\x01 \x01(\x0b\x32\x19.modelregistry.v1.Webhook\"6\n\x14\x44\x65leteWebhookRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\x17\n\x15\x44\x65leteWebhookResponse\" \n\x12TestWebhookRequest\x12\n\n\x02id\x18\x01 \x01(\t\"L\n\x13TestWebhookResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x15\n\rresponse_code\x18\x02 \x01(\x05\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"\x8b\x01\n\x1cListWebhookDeliveriesRequest\x12\x12\n\nwebhook_id\x18\x01 \x01(\t\x12\x30\n\x06status\x18\x02 \x01(\x0e\x32 .modelregistry.v1.DeliveryStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"o\n\x1dListWebhookDeliveriesResponse\x12\x35\n\ndeliveries\x18\x01 \x03(\x0b\x32!.modelregistry.v1.WebhookDelivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x89\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_SUCCEEDED\x10\x02\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x03\x42\x81\x01\n\x14\x63om.modelregistry.v1P\x01ZTgithub.com/registry-service/registry-service/gen/go/modelregistry/v1;modelregistryv1\xaa\x02\x10ModelRegistry.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmodelregistry/v1/webhooks.proto\x12\x10modelregistry.v1\x1a google/protobuf/field_mask.proto\x1a\x1dmodelregistry/v1/events.proto\"\xd8\x01\n\x07Webhook\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x30\n\x0b\x65vent_types\x18\x03 \x03(\x0e\x32\x1b.modelregistry.v1.EventType\x12\x0f\n\x07\x65nabled\x18\x04 \x01(\x08\x12\x12\n\nhas_secret\x18\x05 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12\x1a\n\x12\x63reation_timestamp\x18\x07 \x01(\x03\x12\x1e\n\x16last_updated_timestamp\x18\x08 \x01(\x03\x12\x0c\n\x04name\x18\t \x01(\t\"Z\n\x0eWebhookAttempt\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\x05\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\x12\x15\n\rresponse_code\x18\x03 \x01(\x05\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"\x9c\x02\n\x0fWebhookDelivery\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nwebhook_id\x18\x02 \x01(\t\x12\x16\n\x0e\x65vent_sequence\x18\x03 \x01(\x03\x12/\n\nevent_type\x18\x04 \x01(\x0e\x32\x1b.modelregistry.v1.EventType\x12\x30\n\x06status\x18\x05 \x01(\x0e\x32 .modelregistry.v1.DeliveryStatus\x12\x1e\n\x16next_attempt_timestamp\x18\x06 \x01(\x03\x12\x1a\n\x12\x63reation_timestamp\x18\x07 \x01(\x03\x12\x32\n\x08\x61ttempts\x18\x08 \x03(\x0b\x32 .modelregistry.v1.WebhookAttempt\"\xad\x01\n\x14\x43reateWebhookRequest\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x30\n\x0b\x65vent_types\x18\x02 \x03(\x0e\x32\x1b.modelregistry.v1.EventType\x12\x0e\n\x06secret\x18\x03 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x04 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x0c\n\x04name\x18\x07 \x01(\t\"C\n\x15\x43reateWebhookResponse\x12*\n\x07webhook\x18\x01 \x01(\x0b\x32\x19.modelregistry.v1.Webhook\"\x15\n\x13ListWebhooksRequest\"C\n\x14ListWebhooksResponse\x12+\n\x08webhooks\x18\x01 \x03(\x0b\x32\x19.modelregistry.v1.Webhook\"\xea\x01\n\x14UpdateWebhookRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x30\n\x0b\x65vent_types\x18\x03 \x03(\x0e\x32\x1b.modelregistry.v1.EventType\x12\x0e\n\x06secret\x18\x04 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x05 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12/\n\x0bupdate_mask\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12\x0c\n\x04name\x18\t \x01(\t\"C\n\x15UpdateWebhookResponse\x12*\n\x07webhook\x18\x01 \x01(\x0b\x32\x19.modelregistry.v1.Webhook\"6\n\x14\x44\x65leteWebhookRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\x17\n\x15\x44\x65leteWebhookResponse\"Q\n\x12TestWebhookRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12/\n\nevent_type\x18\x02 \x01(\x0e\x32\x1b.modelregistry.v1.EventType\"c\n\x13TestWebhookResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x15\n\rresponse_code\x18\x02 \x01(\x05\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x15\n\rresponse_body\x18\x04 \x01(\t\"\x8b\x01\n\x1cListWebhookDeliveriesRequest\x12\x12\n\nwebhook_id\x18\x01 \x01(\t\x12\x30\n\x06status\x18\x02 \x01(\x0e\x32 .modelregistry.v1.DeliveryStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"o\n\x1dListWebhookDeliveriesResponse\x12\x35\n\ndeliveries\x18\x01 \x03(\x0b\x32!.modelregistry.v1.WebhookDelivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x89\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_SUCCEEDED\x10\x02\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x03\x42\x81\x01\n\x14\x63om.modelregistry.v1P\x01ZTgithub.com/registry-service/registry-service/gen/go/modelregistry/v1;modelregistryv1\xaa\x02\x10ModelRegistry.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,36 +34,36 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'modelregistry.v1.webhooks_p
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\024com.modelregistry.v1P\001ZTgithub.com/registry-service/registry-service/gen/go/modelregistry/v1;modelregistryv1\252\002\020ModelRegistry.V1'
-  _globals['_DELIVERYSTATUS']._serialized_start=1766
-  _globals['_DELIVERYSTATUS']._serialized_end=1903
+  _globals['_DELIVERYSTATUS']._serialized_start=1880
+  _globals['_DELIVERYSTATUS']._serialized_end=2017
   _globals['_WEBHOOK']._serialized_start=119
-  _globals['_WEBHOOK']._serialized_end=321
-  _globals['_WEBHOOKATTEMPT']._serialized_start=323
-  _globals['_WEBHOOKATTEMPT']._serialized_end=413
-  _globals['_WEBHOOKDELIVERY']._serialized_start=416
-  _globals['_WEBHOOKDELIVERY']._serialized_end=700
-  _globals['_CREATEWEBHOOKREQUEST']._serialized_start=703
-  _globals['_CREATEWEBHOOKREQUEST']._serialized_end=862
-  _globals['_CREATEWEBHOOKRESPONSE']._serialized_start=864
-  _globals['_CREATEWEBHOOKRESPONSE']._serialized_end=931
-  _globals['_LISTWEBHOOKSREQUEST']._serialized_start=933
-  _globals['_LISTWEBHOOKSREQUEST']._serialized_end=954
-  _globals['_LISTWEBHOOKSRESPONSE']._serialized_start=956
-  _globals['_LISTWEBHOOKSRESPONSE']._serialized_end=1023
-  _globals['_UPDATEWEBHOOKREQUEST']._serialized_start=1026
-  _globals['_UPDATEWEBHOOKREQUEST']._serialized_end=1246
-  _globals['_UPDATEWEBHOOKRESPONSE']._serialized_start=1248
-  _globals['_UPDATEWEBHOOKRESPONSE']._serialized_end=1315
-  _globals['_DELETEWEBHOOKREQUEST']._serialized_start=1317
-  _globals['_DELETEWEBHOOKREQUEST']._serialized_end=1371
-  _globals['_DELETEWEBHOOKRESPONSE']._serialized_start=1373
-  _globals['_DELETEWEBHOOKRESPONSE']._serialized_end=1396
-  _globals['_TESTWEBHOOKREQUEST']._serialized_start=1398
-  _globals['_TESTWEBHOOKREQUEST']._serialized_end=1430
-  _globals['_TESTWEBHOOKRESPONSE']._serialized_start=1432
-  _globals['_TESTWEBHOOKRESPONSE']._serialized_end=1508
-  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_start=1511
-  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_end=1650
-  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_start=1652
-  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_end=1763
+  _globals['_WEBHOOK']._serialized_end=335
+  _globals['_WEBHOOKATTEMPT']._serialized_start=337
+  _globals['_WEBHOOKATTEMPT']._serialized_end=427
+  _globals['_WEBHOOKDELIVERY']._serialized_start=430
+  _globals['_WEBHOOKDELIVERY']._serialized_end=714
+  _globals['_CREATEWEBHOOKREQUEST']._serialized_start=717
+  _globals['_CREATEWEBHOOKREQUEST']._serialized_end=890
+  _globals['_CREATEWEBHOOKRESPONSE']._serialized_start=892
+  _globals['_CREATEWEBHOOKRESPONSE']._serialized_end=959
+  _globals['_LISTWEBHOOKSREQUEST']._serialized_start=961
+  _globals['_LISTWEBHOOKSREQUEST']._serialized_end=982
+  _globals['_LISTWEBHOOKSRESPONSE']._serialized_start=984
+  _globals['_LISTWEBHOOKSRESPONSE']._serialized_end=1051
+  _globals['_UPDATEWEBHOOKREQUEST']._serialized_start=1054
+  _globals['_UPDATEWEBHOOKREQUEST']._serialized_end=1288
+  _globals['_UPDATEWEBHOOKRESPONSE']._serialized_start=1290
+  _globals['_UPDATEWEBHOOKRESPONSE']._serialized_end=1357
+  _globals['_DELETEWEBHOOKREQUEST']._serialized_start=1359
+  _globals['_DELETEWEBHOOKREQUEST']._serialized_end=1413
+  _globals['_DELETEWEBHOOKRESPONSE']._serialized_start=1415
+  _globals['_DELETEWEBHOOKRESPONSE']._serialized_end=1438
+  _globals['_TESTWEBHOOKREQUEST']._serialized_start=1440
+  _globals['_TESTWEBHOOKREQUEST']._serialized_end=1521
+  _globals['_TESTWEBHOOKRESPONSE']._serialized_start=1523
+  _globals['_TESTWEBHOOKRESPONSE']._serialized_end=1622
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_start=1625
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_end=1764
+  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_start=1766
+  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_end=1877
 # @@protoc_insertion_point(module_scope)

@@ -21,7 +21,7 @@ DELIVERY_STATUS_SUCCEEDED: DeliveryStatus
 DELIVERY_STATUS_FAILED: DeliveryStatus
 
 class Webhook(_message.Message):
-    __slots__ = ("id", "url", "event_types", "enabled", "has_secret", "description", "creation_timestamp", "last_updated_timestamp")
+    __slots__ = ("id", "url", "event_types", "enabled", "has_secret", "description", "creation_timestamp", "last_updated_timestamp", "name")
     ID_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class Webhook(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     CREATION_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     LAST_UPDATED_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     id: str
     url: str
     event_types: _containers.RepeatedScalarFieldContainer[_events_pb2.EventType]
@@ -38,7 +39,8 @@ class Webhook(_message.Message):
     description: str
     creation_timestamp: int
     last_updated_timestamp: int
-    def __init__(self, id: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[_Union[_events_pb2.EventType, str]]] = ..., enabled: _Optional[bool] = ..., has_secret: _Optional[bool] = ..., description: _Optional[str] = ..., creation_timestamp: _Optional[int] = ..., last_updated_timestamp: _Optional[int] = ...) -> None: ...
+    name: str
+    def __init__(self, id: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[_Union[_events_pb2.EventType, str]]] = ..., enabled: _Optional[bool] = ..., has_secret: _Optional[bool] = ..., description: _Optional[str] = ..., creation_timestamp: _Optional[int] = ..., last_updated_timestamp: _Optional[int] = ..., name: _Optional[str] = ...) -> None: ...
 
 class WebhookAttempt(_message.Message):
     __slots__ = ("attempt", "timestamp", "response_code", "error")
@@ -73,20 +75,22 @@ class WebhookDelivery(_message.Message):
     def __init__(self, id: _Optional[str] = ..., webhook_id: _Optional[str] = ..., event_sequence: _Optional[int] = ..., event_type: _Optional[_Union[_events_pb2.EventType, str]] = ..., status: _Optional[_Union[DeliveryStatus, str]] = ..., next_attempt_timestamp: _Optional[int] = ..., creation_timestamp: _Optional[int] = ..., attempts: _Optional[_Iterable[_Union[WebhookAttempt, _Mapping]]] = ...) -> None: ...
 
 class CreateWebhookRequest(_message.Message):
-    __slots__ = ("url", "event_types", "secret", "enabled", "description", "request_id")
+    __slots__ = ("url", "event_types", "secret", "enabled", "description", "request_id", "name")
     URL_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
     SECRET_FIELD_NUMBER: _ClassVar[int]
     ENABLED_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     url: str
     event_types: _containers.RepeatedScalarFieldContainer[_events_pb2.EventType]
     secret: str
     enabled: bool
     description: str
     request_id: str
-    def __init__(self, url: _Optional[str] = ..., event_types: _Optional[_Iterable[_Union[_events_pb2.EventType, str]]] = ..., secret: _Optional[str] = ..., enabled: _Optional[bool] = ..., description: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    name: str
+    def __init__(self, url: _Optional[str] = ..., event_types: _Optional[_Iterable[_Union[_events_pb2.EventType, str]]] = ..., secret: _Optional[str] = ..., enabled: _Optional[bool] = ..., description: _Optional[str] = ..., request_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class CreateWebhookResponse(_message.Message):
     __slots__ = ("webhook",)
@@ -105,7 +109,7 @@ class ListWebhooksResponse(_message.Message):
     def __init__(self, webhooks: _Optional[_Iterable[_Union[Webhook, _Mapping]]] = ...) -> None: ...
 
 class UpdateWebhookRequest(_message.Message):
-    __slots__ = ("id", "url", "event_types", "secret", "enabled", "description", "update_mask", "request_id")
+    __slots__ = ("id", "url", "event_types", "secret", "enabled", "description", "update_mask", "request_id", "name")
     ID_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +118,7 @@ class UpdateWebhookRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     id: str
     url: str
     event_types: _containers.RepeatedScalarFieldContainer[_events_pb2.EventType]
@@ -122,7 +127,8 @@ class UpdateWebhookRequest(_message.Message):
     description: str
     update_mask: _field_mask_pb2.FieldMask
     request_id: str
-    def __init__(self, id: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[_Union[_events_pb2.EventType, str]]] = ..., secret: _Optional[str] = ..., enabled: _Optional[bool] = ..., description: _Optional[str] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    name: str
+    def __init__(self, id: _Optional[str] = ..., url: _Optional[str] = ..., event_types: _Optional[_Iterable[_Union[_events_pb2.EventType, str]]] = ..., secret: _Optional[str] = ..., enabled: _Optional[bool] = ..., description: _Optional[str] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., request_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class UpdateWebhookResponse(_message.Message):
     __slots__ = ("webhook",)
@@ -143,20 +149,24 @@ class DeleteWebhookResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class TestWebhookRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "event_type")
     ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    event_type: _events_pb2.EventType
+    def __init__(self, id: _Optional[str] = ..., event_type: _Optional[_Union[_events_pb2.EventType, str]] = ...) -> None: ...
 
 class TestWebhookResponse(_message.Message):
-    __slots__ = ("success", "response_code", "error")
+    __slots__ = ("success", "response_code", "error", "response_body")
     SUCCESS_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_CODE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_BODY_FIELD_NUMBER: _ClassVar[int]
     success: bool
     response_code: int
     error: str
-    def __init__(self, success: _Optional[bool] = ..., response_code: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+    response_body: str
+    def __init__(self, success: _Optional[bool] = ..., response_code: _Optional[int] = ..., error: _Optional[str] = ..., response_body: _Optional[str] = ...) -> None: ...
 
 class ListWebhookDeliveriesRequest(_message.Message):
     __slots__ = ("webhook_id", "status", "page_size", "page_token")
