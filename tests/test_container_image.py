@@ -46,6 +46,9 @@ REGISTRY_SERVICE = "modelregistry.v1.ModelRegistryService"
 USER_ID = 10001
 IN_FLIGHT = 4
 GRACE_S = 20
+# The first build on a machine makes the base with mmdebstrap (about a minute, more on a slow
+# mirror) before the first test that needs the image starts.
+pytestmark = pytest.mark.timeout(900)
 
 
 def load_builder() -> ModuleType:
@@ -126,7 +129,8 @@ def container(image: str, *command: str, options: tuple[str, ...] = ()) -> Itera
     try:
         yield name
     finally:
-        podman("rm", "--force", "--time", "0", name, check=False)
+        # --volumes: the anonymous volume the image's VOLUME gives a container without one.
+        podman("rm", "--force", "--volumes", "--time", "0", name, check=False)
 
 
 def logs(name: str) -> str:
