@@ -23,6 +23,10 @@ from registry_service.config import described
 from registry_service.errors import DeadlineExceeded
 from registry_service.gateway.limits import Refusal
 
+# Seconds a connection past its deadline still reads (and drops) what the client sends before it
+# closes, so that the client reads the answer rather than a reset.
+LINGER_S = 2.0
+
 
 class ReadDeadlineProtocol(H11Protocol):
     """One HTTP connection; ``read_timeout`` is set by ``with_read_timeout``."""
@@ -38,6 +42,7 @@ class ReadDeadlineProtocol(H11Protocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self._deadline: asyncio.TimerHandle | None = None
+        self._lingering = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -48,6 +53,9 @@ class ReadDeadlineProtocol(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            # What a refused client still sends is read and dropped (see _expire).
+            return
         super().data_received(data)
         self._follow()
 
@@ -92,7 +100,14 @@ class ReadDeadlineProtocol(H11Protocol):
         self._deadline = None
         if self.conn.their_state is h11.SEND_BODY and not self.cycle.response_started:
             self._answer_408()
-        self.transport.close()
+        # A lingering close: our side ends now (FIN after the 408, if any), and what the client
+        # still sends is read and dropped for a moment before the socket closes. Closing at once
+        # with its bytes arriving makes the kernel answer them with a reset, which can destroy
+        # the 408 before the client reads it.
+        self._lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(min(LINGER_S, self.read_timeout), self.transport.close)
 
     def _answer_408(self) -> None:
         response = Refusal(
