@@ -81,8 +81,9 @@ def open_store(settings: Settings) -> RegistryStore:
     """The store for ``settings.database_url``, schema checked.
 
     Embedded SQLite belongs to this server alone, so it is migrated in place (a new file just
-    works); a shared PostgreSQL is migrated only by an operator's explicit `db upgrade`, never by
-    whichever replica happens to start first.
+    works). A shared PostgreSQL gets the schema when it is empty (a first run just works too), but
+    an existing one is migrated only by an operator's explicit `db upgrade`, never by whichever
+    replica happens to start first.
     """
     # A connection for each thread, and one for the health probe: none is opened per call.
     engine = make_engine(
@@ -91,6 +92,7 @@ def open_store(settings: Settings) -> RegistryStore:
     if is_sqlite(engine):
         schema.upgrade(engine)
     else:
+        schema.create_if_empty(engine)
         schema.require_current(engine)
     return RegistryStore(
         engine,

@@ -17,9 +17,14 @@ from mlflow import MlflowClient
 from sqlalchemy.engine import make_url
 
 from registry_service.client import RegistryClient
+from registry_service.store import schema
+from registry_service.store.engine import make_engine
 
 from .conftest import POSTGRES_URL, SKIP_POSTGRES
 from .processes import CLI, ROOT, serving
+
+# A schema older than this code's: the one before the newest migration.
+OLDER_REVISION = "0006"
 
 
 def readme_quickstart() -> str:
@@ -164,9 +169,31 @@ def empty_postgres_database() -> Iterator[str]:
     admin.dispose()
 
 
+def test_serve_creates_the_schema_on_an_empty_postgres_database(
+    empty_postgres_database: str,
+) -> None:
+    with (
+        serving("--port", "0", "--database-url", empty_postgres_database) as served,
+        RegistryClient(served.address) as client,
+    ):
+        client.create_registered_model("first-run")
+        client.create_model_version("first-run", "s3://bucket/model")
+        assert client.get_registered_model("first-run").name == "first-run"
+    engine = make_engine(empty_postgres_database)
+    try:
+        assert schema.current_revision(engine) == schema.head_revision()
+    finally:
+        engine.dispose()
+
+
 def test_outdated_postgres_schema_refuses_to_serve_until_upgraded(
     empty_postgres_database: str,
 ) -> None:
+    engine = make_engine(empty_postgres_database)
+    try:
+        schema.upgrade(engine, OLDER_REVISION)
+    finally:
+        engine.dispose()
     refused = subprocess.run(
         [*CLI, "serve", "--port", "0", "--database-url", empty_postgres_database],
         capture_output=True,
@@ -174,6 +201,7 @@ def test_outdated_postgres_schema_refuses_to_serve_until_upgraded(
         timeout=60,
     )
     assert refused.returncode == 2
+    assert f"schema revision {OLDER_REVISION}" in refused.stderr
     assert "registry-service db upgrade" in refused.stderr
 
     upgraded = subprocess.run(
@@ -190,3 +218,23 @@ def test_outdated_postgres_schema_refuses_to_serve_until_upgraded(
     ):
         client.create_registered_model("on-postgres")
         assert client.get_registered_model("on-postgres").name == "on-postgres"
+
+
+def test_postgres_database_holding_other_tables_refuses_to_serve(
+    empty_postgres_database: str,
+) -> None:
+    engine = make_engine(empty_postgres_database)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE someone_elses (id integer)")
+    finally:
+        engine.dispose()
+    refused = subprocess.run(
+        [*CLI, "serve", "--port", "0", "--database-url", empty_postgres_database],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2
+    assert "no registry schema" in refused.stderr
+    assert "registry-service db upgrade" in refused.stderr

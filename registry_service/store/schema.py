@@ -8,10 +8,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 UPGRADE_COMMAND = "registry-service db upgrade"
+
+# Key of the PostgreSQL advisory lock that replicas starting together on an empty database take
+# before creating the schema, so that one creates it and the others find it made.
+_CREATE_LOCK = 0x5265_6753_6368  # "RegSch"
 
 
 class SchemaOutdated(Exception):
@@ -35,12 +40,13 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the database to the newest schema; a no-op when it is already there."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the database to ``revision`` (the newest schema unless told; tests build older
+    ones); a no-op when it is already there."""
     config = _config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 def require_current(engine: Engine) -> None:
@@ -54,3 +60,23 @@ def require_current(engine: Engine) -> None:
             f"this version needs revision {head}. Run `{UPGRADE_COMMAND}` with the same "
             "--database-url (or REGISTRY_DATABASE_URL) first."
         )
+
+
+def create_if_empty(engine: Engine) -> bool:
+    """Create the newest schema on a database that holds no tables at all, as MLflow's server
+    does on first start; True when it did. A database with tables (an older registry schema, or
+    someone else's) is left for ``require_current`` to judge: migrating data stays an operator's
+    explicit ``db upgrade``.
+
+    PostgreSQL runs DDL in the transaction, so the check and the creation are one transaction
+    under an advisory lock: replicas that start together on an empty database create it once.
+    """
+    config = _config()
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_CREATE_LOCK})")
+        if inspect(connection).get_table_names():
+            return False
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return True
