@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         print(f"registry-service: {error}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     try:
         if settings.workers > 1:
             return supervise(settings)

@@ -21,6 +21,8 @@ DEFAULT_DATABASE_URL = "sqlite:///registry.db"
 DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 
 AUTH_MODES = ("none", "token", "mtls")
+# auto: readable lines on a terminal, JSON lines otherwise (a container's or a collector's stderr).
+LOG_FORMATS = ("auto", "text", "json")
 DEFAULT_PERMISSIONS = ("NONE", "READ", "EDIT", "MANAGE")
 
 T = TypeVar("T")
@@ -164,6 +166,11 @@ class Settings:
         "allow webhooks to private, loopback and link-local addresses (refused by default)",
     )
     log_level: str = _setting("INFO", "Python logging level")
+    log_format: str = _setting(
+        "auto",
+        "log lines on stderr: text (readable), json (one object per line) or auto (text on a "
+        "terminal, else json)",
+    )
     auth: str = _setting(
         "none",
         "how callers are identified: none (everyone may do everything), token (bearer tokens) "
@@ -236,6 +243,11 @@ class Settings:
         ):
             raise ValueError(
                 f"{described('tracking_uri')} must be an http(s) URL, got {self.tracking_uri!r}"
+            )
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(
+                f"{described('log_format')} must be one of {', '.join(LOG_FORMATS)}, "
+                f"got {self.log_format!r}"
             )
         if not isinstance(logging.getLevelName(self.log_level.upper()), int):
             raise ValueError(f"{described('log_level')} {self.log_level!r} is not a logging level")

@@ -152,7 +152,7 @@ def run_worker(settings: Settings, supervisor: Connection) -> None:
 
     A supervisor that vanishes closes the pipe, and the worker stops too rather than linger.
     """
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     shutdown = ShutdownRequests()
 
     def await_stop() -> None:
