@@ -169,6 +169,18 @@ def empty_postgres_database() -> Iterator[str]:
     admin.dispose()
 
 
+def refused_to_serve(database_url: str) -> subprocess.CompletedProcess[str]:
+    """`serve` on ``database_url``, which must stop it with exit status 2 and a message."""
+    result = subprocess.run(
+        [*CLI, "serve", "--port", "0", "--database-url", database_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    return result
+
+
 def test_serve_creates_the_schema_on_an_empty_postgres_database(
     empty_postgres_database: str,
 ) -> None:
@@ -194,13 +206,7 @@ def test_outdated_postgres_schema_refuses_to_serve_until_upgraded(
         schema.upgrade(engine, OLDER_REVISION)
     finally:
         engine.dispose()
-    refused = subprocess.run(
-        [*CLI, "serve", "--port", "0", "--database-url", empty_postgres_database],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert refused.returncode == 2
+    refused = refused_to_serve(empty_postgres_database)
     assert f"schema revision {OLDER_REVISION}" in refused.stderr
     assert "registry-service db upgrade" in refused.stderr
 
@@ -229,12 +235,6 @@ def test_postgres_database_holding_other_tables_refuses_to_serve(
             connection.exec_driver_sql("CREATE TABLE someone_elses (id integer)")
     finally:
         engine.dispose()
-    refused = subprocess.run(
-        [*CLI, "serve", "--port", "0", "--database-url", empty_postgres_database],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert refused.returncode == 2
+    refused = refused_to_serve(empty_postgres_database)
     assert "no registry schema" in refused.stderr
     assert "registry-service db upgrade" in refused.stderr
