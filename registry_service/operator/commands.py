@@ -9,11 +9,9 @@ Errors go to stderr and name the request field at fault.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, closing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,7 +22,9 @@ from modelregistry.v1.registered_model_pb2 import RegisteredModel
 from registry_service.client import DEFAULT_TARGET, RegistryClient
 from registry_service.errors import RegistryError
 from registry_service.operator.archive import read_copies, read_manifest, write_archive
+from registry_service.operator.event_commands import events
 from registry_service.operator.mlflow_import import DEFAULT_PAGE_SIZE, MlflowSource, copy_model
+from registry_service.operator.options import Options, pass_options, show
 from registry_service.operator.output import (
     access_tokens_table,
     counted,
@@ -49,30 +49,12 @@ from registry_service.operator.records import (
     version_json,
 )
 from registry_service.operator.transfer import Summary, TransferError, error_text, import_copy
+from registry_service.operator.webhook_commands import webhooks
 
 T = TypeVar("T")
 
 # How many names a refused `import --on-conflict fail` lists before "and N more".
 LISTED_CLASHES = 10
-
-
-@dataclass(frozen=True)
-class Options:
-    """The options every command shares."""
-
-    target: str
-    as_json: bool
-    quiet: bool
-    token: str | None = None
-    tls_ca: str | None = None
-
-    def client(self) -> RegistryClient:
-        return RegistryClient(
-            self.target, token=self.token, tls=self.tls_ca is not None, tls_ca=self.tls_ca or None
-        )
-
-
-pass_options = click.make_pass_decorator(Options)
 
 
 class RegistryGroup(click.Group):
@@ -122,15 +104,11 @@ def main(
     quiet: bool,
 ) -> None:
     """Operate a model registry: models, versions, aliases, tags, search, migration from MLflow,
-    export and import, access tokens and permissions."""
+    export and import, events, webhooks, access tokens and permissions."""
     ctx.obj = Options(target=target, as_json=as_json, quiet=quiet, token=token, tls_ca=tls_ca)
 
 
 # -- output ------------------------------------------------------------------------------------
-
-
-def show(options: Options, data: Any, text: str) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False) if options.as_json else text)
 
 
 def show_model(options: Options, model: RegisteredModel) -> None:
@@ -641,3 +619,9 @@ def permissions_revoke(options: Options, name: str, user_id: str) -> None:
     with options.client() as client:
         client.delete_registered_model_permission(name, user_id)
     show(options, {"name": name, "user_id": user_id}, f"{user_id} has no grant on {name}")
+
+
+# -- events and webhooks (their own modules) ---------------------------------------------------
+
+main.add_command(events)
+main.add_command(webhooks)

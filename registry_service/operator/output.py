@@ -10,10 +10,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelregistry.v1.access_pb2 import AccessToken, RegisteredModelPermission
+from modelregistry.v1.events_pb2 import Event
 from modelregistry.v1.model_version_pb2 import ModelVersion
 from modelregistry.v1.registered_model_pb2 import RegisteredModel
+from modelregistry.v1.webhooks_pb2 import Webhook, WebhookDelivery
 
-from registry_service.operator.records import permission_word, status_word
+from registry_service.operator.records import (
+    delivery_status_word,
+    event_type_word,
+    permission_word,
+    status_word,
+)
 from registry_service.operator.transfer import Result, Summary
 
 # Longest description shown in a table cell; `get` shows it whole.
@@ -188,3 +195,88 @@ def permissions_table(permissions: Sequence[RegisteredModelPermission]) -> str:
         return "no permissions granted"
     rows = [[p.user_id, permission_word(p)] for p in permissions]
     return table(["USER", "PERMISSION"], rows)
+
+
+EVENT_HEADERS = ("SEQUENCE", "TIME", "TYPE", "MODEL", "VERSION", "ACTOR")
+
+
+def _event_row(event: Event) -> list[str]:
+    return [
+        str(event.sequence),
+        millis_text(event.timestamp),
+        event_type_word(event.event_type),
+        event.model_name,
+        str(event.version or ""),
+        event.actor,
+    ]
+
+
+def events_table(events: Sequence[Event]) -> str:
+    if not events:
+        return "no events"
+    return table(EVENT_HEADERS, [_event_row(event) for event in events])
+
+
+def event_line(event: Event) -> str:
+    """One event of a watch, a line each as it arrives: no table to align them in."""
+    return "  ".join(cell for cell in _event_row(event) if cell)
+
+
+def webhooks_table(webhooks: Sequence[Webhook]) -> str:
+    if not webhooks:
+        return "no webhooks"
+    rows = [
+        [
+            webhook.id,
+            webhook.name,
+            webhook.url,
+            "yes" if webhook.enabled else "no",
+            ", ".join(event_type_word(t) for t in webhook.event_types),
+        ]
+        for webhook in webhooks
+    ]
+    return table(["ID", "NAME", "URL", "ENABLED", "EVENTS"], rows)
+
+
+def webhook_details(webhook: Webhook) -> str:
+    return _fields(
+        [
+            ("id", webhook.id),
+            ("name", webhook.name),
+            ("url", webhook.url),
+            ("events", ", ".join(event_type_word(t) for t in webhook.event_types)),
+            ("enabled", "yes" if webhook.enabled else "no"),
+            ("secret", "set" if webhook.has_secret else "none"),
+            ("description", webhook.description),
+            ("created", millis_text(webhook.creation_timestamp)),
+            ("updated", millis_text(webhook.last_updated_timestamp)),
+        ]
+    )
+
+
+def deliveries_table(deliveries: Sequence[WebhookDelivery]) -> str:
+    if not deliveries:
+        return "no deliveries"
+    rows = [
+        [
+            delivery.id,
+            delivery.webhook_id,
+            str(delivery.event_sequence),
+            event_type_word(delivery.event_type),
+            delivery_status_word(delivery.status),
+            str(len(delivery.attempts)),
+            _last_answer(delivery),
+            millis_text(delivery.creation_timestamp),
+        ]
+        for delivery in deliveries
+    ]
+    headers = ["ID", "WEBHOOK", "EVENT", "TYPE", "STATUS", "ATTEMPTS", "LAST ANSWER", "CREATED"]
+    return table(headers, rows)
+
+
+def _last_answer(delivery: WebhookDelivery) -> str:
+    """The endpoint's last HTTP status, or why there was none (refused, timed out)."""
+    if not delivery.attempts:
+        return ""
+    last = delivery.attempts[-1]
+    return str(last.response_code) if last.response_code else _cell(last.error)
