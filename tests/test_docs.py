@@ -1,5 +1,5 @@
 """The operator docs say what the code does: every setting is documented with its flag,
-variable and default, and the README's operations commands work on a served registry."""
+variable and default, and the operations guide's commands work on a served registry."""
 
 from __future__ import annotations
 
@@ -29,10 +29,10 @@ def test_deploy_guide_lists_every_setting_with_flag_variable_and_default() -> No
     assert len(rows) == len(fields(Settings))
 
 
-def test_readme_operations_commands_work_on_a_served_registry(tmp_path: Path) -> None:
-    text = (ROOT / "README.md").read_text()
+def test_operations_guide_commands_work_on_a_served_registry(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "operations.md").read_text()
     match = re.search(r"<!-- operations -->\s*```sh\n(.*?)```", text, re.DOTALL)
-    assert match, "README.md has no operations block"
+    assert match, "docs/operations.md has no operations block"
     script = match.group(1)
     assert "127.0.0.1:50051" in script and "127.0.0.1:9464" in script
     database = f"sqlite:///{tmp_path}/r.db"

@@ -1,4 +1,5 @@
-"""The language options that clients generated from protos/ get, and the README's Java recipe."""
+"""The language options that clients generated from protos/ get, and the client guide's Java
+recipe."""
 
 from __future__ import annotations
 
@@ -29,18 +30,18 @@ def test_every_file_of_the_package_sets_the_same_language_options(stem: str) -> 
     assert options.csharp_namespace == "ModelRegistry.V1"
 
 
-def readme_java_template() -> str:
-    text = (ROOT / "README.md").read_text()
+def clients_guide_java_template() -> str:
+    text = (ROOT / "docs" / "clients.md").read_text()
     match = re.search(r"<!-- buf.gen.yaml: java -->\s*```yaml\n(.*?)```", text, re.DOTALL)
-    assert match, "README.md has no Java buf.gen.yaml"
+    assert match, "docs/clients.md has no Java buf.gen.yaml"
     return match.group(1)
 
 
-def test_readme_java_recipe_generates_one_class_per_message_in_the_java_package(
+def test_clients_guide_java_recipe_generates_one_class_per_message_in_the_java_package(
     tmp_path: Path, googleapis_module: Path
 ) -> None:
     template = tmp_path / "buf.gen.yaml"
-    template.write_text(readme_java_template())
+    template.write_text(clients_guide_java_template())
     venv_bin = ROOT / ".venv" / "bin"
     result = subprocess.run(
         [str(venv_bin / "buf"), "generate", "--template", str(template), "-o", str(tmp_path)],
