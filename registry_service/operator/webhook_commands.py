@@ -128,7 +128,7 @@ def webhooks_update(
 @click.argument("webhook_id")
 @pass_options
 def webhooks_delete(options: Options, webhook_id: str) -> None:
-    """Delete a webhook; its pending deliveries are not attempted again."""
+    """Delete a webhook with its delivery log; pending deliveries are dropped."""
     with options.client() as client:
         client.delete_webhook(webhook_id)
     show(options, {"deleted": webhook_id}, f"deleted webhook {webhook_id}")
