@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from registry_service.store import schema
 from registry_service.store.engine import make_engine
 
 from .conftest import POSTGRES_URL, SKIP_POSTGRES
-from .processes import CLI, ROOT, serving
+from .processes import CLI, ROOT, serving, start_serving
 
 # A schema older than this code's: the one before the newest migration.
 OLDER_REVISION = "0006"
@@ -196,6 +197,23 @@ def test_serve_creates_the_schema_on_an_empty_postgres_database(
         assert schema.current_revision(engine) == schema.head_revision()
     finally:
         engine.dispose()
+
+
+def test_replicas_starting_together_on_an_empty_postgres_database_create_it_once(
+    empty_postgres_database: str,
+) -> None:
+    flags = ("--port", "0", "--database-url", empty_postgres_database)
+    with ThreadPoolExecutor(2) as pool:
+        replicas = list(pool.map(lambda _: start_serving(*flags), range(2)))
+    try:
+        for number, replica in enumerate(replicas):
+            with RegistryClient(replica.address) as client:
+                client.create_registered_model(f"from-replica-{number}")
+        with RegistryClient(replicas[0].address) as client:
+            assert len(client.search_registered_models()) == 2
+    finally:
+        for replica in replicas:
+            assert replica.stop() == 0, replica.text()
 
 
 def test_outdated_postgres_schema_refuses_to_serve_until_upgraded(
