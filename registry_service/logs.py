@@ -67,9 +67,9 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-def configure(level: str, format: str = "auto") -> None:
-    """Send every logger's records to stderr: as readable lines (``format`` text, or auto on a
-    terminal) or as JSON lines (json, or auto when stderr is a file, pipe or collector)."""
+def configure(level: str, log_format: str = "auto") -> None:
+    """Send every logger's records to stderr: as readable lines (``log_format`` text, or auto on
+    a terminal) or as JSON lines (json, or auto when stderr is a file, pipe or collector)."""
     # No line names its source file, thread or process name (the pid is the formatter's own),
     # so records need not look them up: the logging HOWTO's "Optimization" settings. The access
     # log writes a record per call; this was 19k of its 125k instructions (callgrind).
@@ -78,6 +78,6 @@ def configure(level: str, format: str = "auto") -> None:
     logging.logProcesses = False
     logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
-    readable = format == "text" or (format == "auto" and sys.stderr.isatty())
+    readable = log_format == "text" or (log_format == "auto" and sys.stderr.isatty())
     handler.setFormatter(TextFormatter() if readable else JsonFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
