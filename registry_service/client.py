@@ -205,18 +205,28 @@ class RegistryClient:
         """Every matching model (at most ``max_results``), fetched page by page."""
 
         def fetch(token: str) -> tuple[list[RegisteredModel], str]:
-            response = self._call(
-                self._stub.SearchRegisteredModels,
-                pb.SearchRegisteredModelsRequest(
-                    filter=filter_string or "",
-                    order_by=list(order_by or ()),
-                    page_size=page_size,
-                    page_token=token,
-                ),
-            )
-            return list(response.registered_models), response.next_page_token
+            return self.search_registered_models_page(filter_string, order_by, page_size, token)
 
         return _collect(fetch, max_results)
+
+    def search_registered_models_page(
+        self,
+        filter_string: str | None = None,
+        order_by: Iterable[str] | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> tuple[list[RegisteredModel], str]:
+        """One page of matching models and the token of the next page ("" after the last)."""
+        response = self._call(
+            self._stub.SearchRegisteredModels,
+            pb.SearchRegisteredModelsRequest(
+                filter=filter_string or "",
+                order_by=list(order_by or ()),
+                page_size=page_size,
+                page_token=page_token,
+            ),
+        )
+        return list(response.registered_models), response.next_page_token
 
     def get_latest_versions(
         self, name: str, stages: Iterable[str] | None = None, *, as_of: int | None = None
@@ -237,8 +247,11 @@ class RegistryClient:
         description: str | None = None,
         experiment_id: str | None = None,
         *,
+        model_id: str | None = None,
         request_id: str | None = None,
     ) -> ModelVersion:
+        """``model_id`` is the MLflow 3 logged model (``m-<id>``) a ``models:/m-<id>`` source
+        names."""
         request = pb.CreateModelVersionRequest(
             name=name,
             source=source,
@@ -247,6 +260,7 @@ class RegistryClient:
             run_link=run_link or "",
             description=description or "",
             experiment_id=experiment_id or "",
+            model_id=model_id or "",
             request_id=_request_id(request_id),
         )
         version: ModelVersion = self._call(self._stub.CreateModelVersion, request).model_version
@@ -362,18 +376,28 @@ class RegistryClient:
         """Every matching version (at most ``max_results``), fetched page by page."""
 
         def fetch(token: str) -> tuple[list[ModelVersion], str]:
-            response = self._call(
-                self._stub.SearchModelVersions,
-                pb.SearchModelVersionsRequest(
-                    filter=filter_string or "",
-                    order_by=list(order_by or ()),
-                    page_size=page_size,
-                    page_token=token,
-                ),
-            )
-            return list(response.model_versions), response.next_page_token
+            return self.search_model_versions_page(filter_string, order_by, page_size, token)
 
         return _collect(fetch, max_results)
+
+    def search_model_versions_page(
+        self,
+        filter_string: str | None = None,
+        order_by: Iterable[str] | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> tuple[list[ModelVersion], str]:
+        """One page of matching versions and the token of the next page ("" after the last)."""
+        response = self._call(
+            self._stub.SearchModelVersions,
+            pb.SearchModelVersionsRequest(
+                filter=filter_string or "",
+                order_by=list(order_by or ()),
+                page_size=page_size,
+                page_token=page_token,
+            ),
+        )
+        return list(response.model_versions), response.next_page_token
 
     def get_model_version_download_uri(self, name: str, version: int | str) -> str:
         request = pb.GetModelVersionDownloadUriRequest(name=name, version=_version(version))

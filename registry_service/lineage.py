@@ -8,7 +8,8 @@ creating transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from registry_service import sources, validation
@@ -38,6 +39,9 @@ class Origin:
     model_id: str = ""
     run_link: str = ""
     experiment_id: str = ""
+    # The new version's tags: they tell a prompt version (MLflow's prompt registry), whose
+    # source is a placeholder rather than a location.
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class LineageResolver:
@@ -51,6 +55,11 @@ class LineageResolver:
         validation.check_identifier("source", source, validation.MAX_SOURCE_LENGTH)
         validation.check_optional_line("run_id", origin.run_id, validation.MAX_RUN_ID_LENGTH)
         validation.check_optional_line("model_id", origin.model_id, validation.MAX_MODEL_ID_LENGTH)
+        if sources.is_prompt(origin.tags):
+            # As MLflow's server: the placeholder is checked and the ids are kept as given.
+            if source not in sources.PROMPT_SOURCES:
+                raise _refused(source, "a prompt version's source must be MLflow's placeholder")
+            return Lineage(origin.run_id, origin.experiment_id, origin.run_link, origin.model_id)
         sources.check_shape(source)
         run_id = _agreeing("run_id", origin.run_id, sources.run_id_of(source), source)
         model_id = _agreeing(

@@ -149,6 +149,7 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
                 model_id=request.model_id,
                 run_link=request.run_link,
                 experiment_id=request.experiment_id,
+                tags=request.tags,
             )
         )
         version = self._store.create_model_version(

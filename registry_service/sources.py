@@ -7,6 +7,7 @@ Pure: nothing here reads the registry or the tracking server (``lineage`` does t
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_plus, urlsplit
 
@@ -24,6 +25,10 @@ HOST_ADDRESSED_SCHEMES = frozenset(
 )
 # The tracking server's artifact proxy, in an http(s) URL.
 _ARTIFACT_ROUTE = ("api", "2.0", "mlflow-artifacts", "artifacts")
+# MLflow's prompt registry keeps a prompt's versions as model versions tagged with PROMPT_TAG;
+# their source is unused, and MLflow's server accepts only these placeholders as one.
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+PROMPT_SOURCES = frozenset({"dummy-source", "prompt-template"})
 # A Windows drive ("C:\\models"), which urlsplit takes for a one-letter scheme.
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
@@ -184,3 +189,8 @@ def _after_scheme(source: str, scheme: str) -> str | None:
     if trimmed[: len(scheme)].lower() != scheme:
         return None
     return trimmed[len(scheme) :]
+
+
+def is_prompt(tags: Mapping[str, str]) -> bool:
+    """Whether a new version's tags make it a prompt version, as MLflow's server decides."""
+    return tags.get(PROMPT_TAG, "false").lower() == "true"
