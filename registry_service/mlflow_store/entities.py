@@ -1,0 +1,80 @@
+"""The registry's messages as MLflow's registry entities, and MLflow's tag lists as the
+registry's tag maps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from mlflow.entities.model_registry import (
+    ModelVersion,
+    ModelVersionTag,
+    RegisteredModel,
+    RegisteredModelAlias,
+    RegisteredModelTag,
+)
+from modelregistry.v1 import model_version_pb2, registered_model_pb2
+
+# MLflow's status words are the registry's enum names without the prefix.
+# MLflow's tag and alias entities have unannotated constructors, hence the type: ignore comments.
+_STATUS_PREFIX = "MODEL_VERSION_STATUS_"
+
+
+class KeyValue(Protocol):
+    """A tag as MLflow's server hands it over: an entity or the request's protobuf message."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def value(self) -> str: ...
+
+
+def tag_map(tags: Iterable[KeyValue] | None) -> dict[str, str]:
+    """MLflow's list of tags as the registry's map; a repeated key keeps its last value, as
+    MLflow's own stores do."""
+    return {tag.key: tag.value for tag in tags or ()}
+
+
+def registered_model_entity(model: registered_model_pb2.RegisteredModel) -> RegisteredModel:
+    # The registry records no deployment job: MLflow's deployment_job_id stays unset.
+    return RegisteredModel(
+        name=model.name,
+        creation_timestamp=model.creation_timestamp,
+        last_updated_timestamp=model.last_updated_timestamp,
+        description=model.description,
+        latest_versions=[model_version_entity(v) for v in model.latest_versions],
+        tags=[
+            RegisteredModelTag(key, value)  # type: ignore[no-untyped-call]
+            for key, value in sorted(model.tags.items())
+        ],
+        aliases=[
+            RegisteredModelAlias(alias, str(version))  # type: ignore[no-untyped-call]
+            for alias, version in sorted(model.aliases.items())
+        ],
+    )
+
+
+def model_version_entity(version: model_version_pb2.ModelVersion) -> ModelVersion:
+    status = model_version_pb2.ModelVersionStatus.Name(version.status)
+    return ModelVersion(
+        name=version.name,
+        version=str(version.version),
+        creation_timestamp=version.creation_timestamp,
+        last_updated_timestamp=version.last_updated_timestamp,
+        description=version.description,
+        # Empty means unknown in the contract; MLflow's entities leave unknown fields unset.
+        user_id=version.user_id or None,
+        current_stage=version.current_stage,
+        source=version.source,
+        run_id=version.run_id or None,
+        status=status.removeprefix(_STATUS_PREFIX),
+        status_message=version.status_message or None,
+        tags=[
+            ModelVersionTag(key, value)  # type: ignore[no-untyped-call]
+            for key, value in sorted(version.tags.items())
+        ],
+        run_link=version.run_link or None,
+        aliases=list(version.aliases),
+        model_id=version.model_id or None,
+    )

@@ -1,0 +1,33 @@
+"""The registry's errors as MlflowException, so that MLflow's server answers them with MLflow's
+error codes and HTTP statuses (404 RESOURCE_DOES_NOT_EXIST, 400 RESOURCE_ALREADY_EXISTS, …)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import ErrorCode
+
+from registry_service.errors import RegistryError
+
+# Every reason the registry gives is already one of MLflow's error codes (see errors.py); an
+# unknown word from a newer server is reported as an internal error rather than guessed at.
+_MLFLOW_CODES = frozenset(ErrorCode.keys())
+
+
+@contextmanager
+def mlflow_errors() -> Iterator[None]:
+    """Re-raise the registry errors of the enclosed calls as MlflowException."""
+    try:
+        yield
+    except RegistryError as error:
+        raise as_mlflow_exception(error) from None
+
+
+def as_mlflow_exception(error: RegistryError) -> MlflowException:
+    code = error.reason if error.reason in _MLFLOW_CODES else "INTERNAL_ERROR"
+    message = error.message
+    if error.field:
+        message = f"{message} (field {error.field})"
+    return MlflowException(message, error_code=ErrorCode.Value(code))

@@ -1,0 +1,346 @@
+"""MLflow's registry AbstractStore over RegistryClient.
+
+``mlflow server --registry-store-uri modelregistry://host:port`` builds one of these and calls it
+from every registry handler of its REST API and web UI; MLflow's prompt registry runs on the
+same methods (AbstractStore's default prompt methods). Each method is one or two RegistryClient
+calls, so each inherits the client's deadline, its retries on UNAVAILABLE and, for writes, a
+request id that makes those retries apply once. Registry errors become MlflowException with
+MLflow's error codes.
+
+The URI: ``modelregistry://host:port`` (plaintext) or ``modelregistry+tls://host:port`` (TLS,
+trusting REGISTRY_TLS_CA or the system's roots), with an optional ``?timeout=<seconds>``, each
+call's deadline (RegistryClient's default otherwise). REGISTRY_TOKEN is the token of the MLflow
+server itself; REGISTRY_USER_TOKENS names a JSON file of per-user tokens (see ``identity``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+from mlflow.entities.model_registry import (
+    ModelVersion,
+    ModelVersionTag,
+    RegisteredModel,
+    RegisteredModelTag,
+)
+from mlflow.entities.webhook import Webhook, WebhookEvent
+from mlflow.exceptions import MlflowException
+from mlflow.prompt.constants import IS_PROMPT_TAG_KEY
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.store.entities.paged_list import PagedList
+from mlflow.store.model_registry import (
+    SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
+    SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
+)
+from mlflow.store.model_registry.abstract_store import AbstractStore
+
+from registry_service.client import DEFAULT_TIMEOUT, RegistryClient
+from registry_service.errors import InvalidArgument
+from registry_service.mlflow_store.entities import (
+    KeyValue,
+    model_version_entity,
+    registered_model_entity,
+    tag_map,
+)
+from registry_service.mlflow_store.errors import mlflow_errors
+from registry_service.mlflow_store.identity import ClientsByUser
+from registry_service.search import MAX_PAGE_SIZE
+from registry_service.search.nodes import And, Comparison, Node, Operator, StringValue, TagRef
+from registry_service.search.parser import parse_filter
+
+PLAINTEXT_SCHEME = "modelregistry"
+TLS_SCHEME = "modelregistry+tls"
+
+Item = TypeVar("Item")
+Entity = TypeVar("Entity")
+
+
+class RegistryServiceStore(AbstractStore):
+    """The registry store MLflow builds for ``modelregistry://`` and ``modelregistry+tls://``."""
+
+    def __init__(self, store_uri: str, tracking_uri: str | None = None) -> None:
+        super().__init__(store_uri, tracking_uri)  # type: ignore[no-untyped-call]
+        self._clients = ClientsByUser(_client_factory(store_uri))
+
+    # -- registered models -------------------------------------------------------------------
+
+    def create_registered_model(
+        self,
+        name: str,
+        tags: Sequence[KeyValue] | None = None,
+        description: str | None = None,
+        deployment_job_id: str | None = None,
+    ) -> RegisteredModel:
+        _refuse_deployment_job(deployment_job_id)
+        with mlflow_errors():
+            model = self._clients.current().create_registered_model(
+                name, tags=tag_map(tags), description=description
+            )
+        return registered_model_entity(model)
+
+    def update_registered_model(
+        self, name: str, description: str | None, deployment_job_id: str | None = None
+    ) -> RegisteredModel:
+        _refuse_deployment_job(deployment_job_id)
+        with mlflow_errors():
+            model = self._clients.current().update_registered_model(name, description)
+        return registered_model_entity(model)
+
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        with mlflow_errors():
+            model = self._clients.current().rename_registered_model(name, new_name)
+        return registered_model_entity(model)
+
+    def delete_registered_model(self, name: str) -> None:
+        with mlflow_errors():
+            self._clients.current().delete_registered_model(name)
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[RegisteredModel]:
+        client = self._clients.current()
+
+        def fetch(size: int, token: str) -> tuple[list[Any], str]:
+            return client.search_registered_models_page(
+                _without_prompts(filter_string), order_by, size, token
+            )
+
+        return _paged(
+            fetch,
+            registered_model_entity,
+            SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT if max_results is None else max_results,
+            page_token,
+        )
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        with mlflow_errors():
+            model = self._clients.current().get_registered_model(name)
+        return registered_model_entity(model)
+
+    def get_latest_versions(
+        self, name: str, stages: Sequence[str] | None = None
+    ) -> list[ModelVersion]:
+        with mlflow_errors():
+            versions = self._clients.current().get_latest_versions(name, stages)
+        return [model_version_entity(v) for v in versions]
+
+    def set_registered_model_tag(self, name: str, tag: RegisteredModelTag) -> None:
+        with mlflow_errors():
+            self._clients.current().set_registered_model_tag(name, tag.key, tag.value)
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        with mlflow_errors():
+            self._clients.current().delete_registered_model_tag(name, key)
+
+    # -- model versions ----------------------------------------------------------------------
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: Sequence[KeyValue] | None = None,
+        run_link: str | None = None,
+        description: str | None = None,
+        local_model_path: str | None = None,
+        model_id: str | None = None,
+    ) -> ModelVersion:
+        # local_model_path only spares stores that copy a version's files a download; the
+        # registry stores where the files are, never the files.
+        with mlflow_errors():
+            version = self._clients.current().create_model_version(
+                name,
+                source,
+                run_id=run_id,
+                tags=tag_map(tags),
+                run_link=run_link,
+                description=description,
+                model_id=model_id,
+            )
+        return model_version_entity(version)
+
+    def update_model_version(
+        self, name: str, version: int | str, description: str | None
+    ) -> ModelVersion:
+        with mlflow_errors():
+            updated = self._clients.current().update_model_version(
+                name, version, description=description
+            )
+        return model_version_entity(updated)
+
+    def transition_model_version_stage(
+        self, name: str, version: int | str, stage: str, archive_existing_versions: bool
+    ) -> ModelVersion:
+        with mlflow_errors():
+            moved = self._clients.current().transition_model_version_stage(
+                name, version, stage, archive_existing_versions
+            )
+        return model_version_entity(moved)
+
+    def delete_model_version(self, name: str, version: int | str) -> None:
+        with mlflow_errors():
+            self._clients.current().delete_model_version(name, version)
+
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
+        with mlflow_errors():
+            found = self._clients.current().get_model_version(name, version)
+        return model_version_entity(found)
+
+    def get_model_version_download_uri(self, name: str, version: int | str) -> str:
+        with mlflow_errors():
+            return self._clients.current().get_model_version_download_uri(name, version)
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[ModelVersion]:
+        client = self._clients.current()
+
+        def fetch(size: int, token: str) -> tuple[list[Any], str]:
+            return client.search_model_versions_page(
+                _without_prompts(filter_string), order_by, size, token
+            )
+
+        return _paged(
+            fetch,
+            model_version_entity,
+            SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT if max_results is None else max_results,
+            page_token,
+        )
+
+    def set_model_version_tag(self, name: str, version: int | str, tag: ModelVersionTag) -> None:
+        with mlflow_errors():
+            self._clients.current().set_model_version_tag(name, version, tag.key, tag.value)
+
+    def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
+        with mlflow_errors():
+            self._clients.current().delete_model_version_tag(name, version, key)
+
+    # -- aliases -----------------------------------------------------------------------------
+
+    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
+        with mlflow_errors():
+            self._clients.current().set_registered_model_alias(name, alias, version)
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        with mlflow_errors():
+            self._clients.current().delete_registered_model_alias(name, alias)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        with mlflow_errors():
+            found = self._clients.current().get_model_version_by_alias(name, alias)
+        return model_version_entity(found)
+
+    # -- webhooks ----------------------------------------------------------------------------
+
+    def list_webhooks_by_event(
+        self, event: WebhookEvent, max_results: int | None = None, page_token: str | None = None
+    ) -> PagedList[Webhook]:
+        """None: MLflow's server asks this after each change to deliver webhooks itself, but the
+        registry already delivers them from its outbox, once per committed change, whoever made
+        it. Answering here would deliver every event made through MLflow twice."""
+        return PagedList([], None)
+
+
+def _client_factory(store_uri: str) -> Callable[[str | None], RegistryClient]:
+    """A maker of clients of the registry ``store_uri`` names, each with the given token."""
+    parts = urlsplit(store_uri)
+    if parts.scheme not in (PLAINTEXT_SCHEME, TLS_SCHEME) or not parts.netloc:
+        raise MlflowException(
+            f"registry store URI {store_uri!r} is not {PLAINTEXT_SCHEME}://host:port or "
+            f"{TLS_SCHEME}://host:port",
+            INVALID_PARAMETER_VALUE,
+        )
+    timeout = DEFAULT_TIMEOUT
+    for value in parse_qs(parts.query).get("timeout", []):
+        try:
+            timeout = float(value)
+        except ValueError:
+            raise MlflowException(
+                f"timeout in {store_uri!r} is not a number of seconds", INVALID_PARAMETER_VALUE
+            ) from None
+    tls = parts.scheme == TLS_SCHEME
+    # An empty REGISTRY_TLS_CA means the system's roots, as for the `registry` CLI.
+    tls_ca = os.environ.get("REGISTRY_TLS_CA") or None
+
+    def make(token: str | None) -> RegistryClient:
+        return RegistryClient(parts.netloc, timeout=timeout, tls=tls, tls_ca=tls_ca, token=token)
+
+    return make
+
+
+def _refuse_deployment_job(deployment_job_id: str | None) -> None:
+    # The registry has no deployment jobs; dropping the id silently would lose it.
+    if deployment_job_id:
+        raise MlflowException(
+            "this registry does not record deployment jobs (deployment_job_id)",
+            INVALID_PARAMETER_VALUE,
+        )
+
+
+def _paged(
+    fetch: Callable[[int, str], tuple[list[Item], str]],
+    entity: Callable[[Item], Entity],
+    max_results: int,
+    page_token: str | None,
+) -> PagedList[Entity]:
+    """``max_results`` items from ``page_token`` on, as one of MLflow's pages. The registry's
+    page tokens are MLflow's: each one continues right after the last item returned, so pages
+    above the registry's page size are filled from several of its pages."""
+    if max_results < 1:
+        raise MlflowException(
+            f"max_results must be at least 1, got {max_results}", INVALID_PARAMETER_VALUE
+        )
+    items: list[Item] = []
+    token = page_token or ""
+    with mlflow_errors():
+        while True:
+            page, token = fetch(min(max_results - len(items), MAX_PAGE_SIZE), token)
+            items.extend(page)
+            if not token or len(items) >= max_results:
+                break
+    return PagedList([entity(item) for item in items], token or None)
+
+
+def _without_prompts(filter_string: str | None) -> str:
+    """``filter_string`` restricted to models and versions that are not prompts, unless it asks
+    for prompts: MLflow's own stores search that way, and its web UI's Models page relies on it
+    (it sends no such condition)."""
+    text = filter_string or ""
+    if _asks_for_prompts(text):
+        return text
+    not_prompt = f"tag.`{IS_PROMPT_TAG_KEY}` != 'true'"
+    return f"({text}) AND {not_prompt}" if text.strip() else not_prompt
+
+
+def _asks_for_prompts(filter_string: str) -> bool:
+    """Whether a top-level condition of the filter selects prompts, as MLflow's stores decide:
+    ``tag.mlflow.prompt.is_prompt = 'true'`` or ``!= 'false'``."""
+    try:
+        tree: Node | None = parse_filter(filter_string)
+    except InvalidArgument:
+        # The registry reports the error, at the position the caller wrote it.
+        return True
+    conditions = tree.operands if isinstance(tree, And) else (tree,)
+    for condition in conditions:
+        if not (
+            isinstance(condition, Comparison)
+            and condition.target == TagRef(IS_PROMPT_TAG_KEY)
+            and len(condition.values) == 1
+            and isinstance(condition.values[0], StringValue)
+        ):
+            continue
+        value = condition.values[0].value.lower()
+        if (condition.op, value) in ((Operator.EQ, "true"), (Operator.NE, "false")):
+            return True
+    return False
