@@ -264,16 +264,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def mlflow_serving(folder: Path) -> Iterator[str]:
+def mlflow_serving(folder: Path, *options: str, port: int = 0) -> Iterator[str]:
     """A real MLflow tracking server, the oracle for compatibility: its model registry in a fresh
-    sqlite file under ``folder``, artifacts served from there too. Yields its URL."""
-    port = free_port()
+    sqlite file under ``folder``, artifacts served from there too, with more ``options`` of
+    `mlflow server`, on ``port`` (a free one when 0). Yields its URL."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     command = [
         str(Path(sys.executable).with_name("mlflow")), "server",
         "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
         "--artifacts-destination", str(folder / "artifacts"), "--serve-artifacts",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1", *options,
     ]  # fmt: skip
     with (folder / "server.log").open("w") as log:
         process = subprocess.Popen(

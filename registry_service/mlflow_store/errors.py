@@ -11,8 +11,9 @@ from mlflow.protos.databricks_pb2 import ErrorCode
 
 from registry_service.errors import RegistryError
 
-# Every reason the registry gives is already one of MLflow's error codes (see errors.py); an
-# unknown word from a newer server is reported as an internal error rather than guessed at.
+# The reasons the registry gives are MLflow's error codes (see errors.py). A status without one
+# (a refused connection is UNAVAILABLE from the channel itself, with no ErrorInfo) takes the word
+# of its error class, which is MLflow's too: TEMPORARILY_UNAVAILABLE for UNAVAILABLE.
 _MLFLOW_CODES = frozenset(ErrorCode.keys())
 
 
@@ -26,7 +27,7 @@ def mlflow_errors() -> Iterator[None]:
 
 
 def as_mlflow_exception(error: RegistryError) -> MlflowException:
-    code = error.reason if error.reason in _MLFLOW_CODES else "INTERNAL_ERROR"
+    code = error.reason if error.reason in _MLFLOW_CODES else type(error).reason
     message = error.message
     if error.field:
         message = f"{message} (field {error.field})"
