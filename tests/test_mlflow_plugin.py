@@ -40,6 +40,7 @@ from registry_service.store.registry_store import RegistryStore
 from .processes import PATIENCE_S, Served, free_port, mlflow_serving, start_serving
 from .test_ui_browser import ARTIFACTS as UI_ARTIFACTS
 from .test_ui_browser import browser  # noqa: F401  (the shared chromium fixture)
+from .test_webhooks import SECRET, receiving, settled
 
 ARTIFACTS = UI_ARTIFACTS.parent / "mlflow"
 # Each call's deadline in the plugin (the store URI's ?timeout=): short, so that the outage
@@ -60,13 +61,14 @@ class Stack:
     registry_port: int
     registry_args: tuple[str, ...]
     registry: Served
+    registry_env: dict[str, str]
 
     @property
     def registry_address(self) -> str:
         return f"127.0.0.1:{self.registry_port}"
 
     def restart_registry(self) -> None:
-        self.registry = start_serving(*self.registry_args)
+        self.registry = start_serving(*self.registry_args, env=self.registry_env)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +83,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "--port", str(registry_port), "--database-url", f"sqlite:///{folder / 'registry.db'}",
             "--tracking-uri", url,
         )  # fmt: skip
-        running = Stack(url, registry_port, args, start_serving(*args))
+        # Webhooks to the tests' local receiver, polled often.
+        env = {
+            "REGISTRY_WEBHOOK_SCHEMES": "https,http",
+            "REGISTRY_WEBHOOK_ALLOW_PRIVATE": "true",
+            "REGISTRY_WEBHOOK_POLL_INTERVAL": "0.05",
+        }
+        running = Stack(url, registry_port, args, start_serving(*args, env=env), env)
         try:
             yield running
         finally:
@@ -340,6 +348,42 @@ def test_mlflow_web_ui_lists_the_model_and_shows_its_version_stage_and_alias(
         page.screenshot(path=ARTIFACTS / "model-version.png", full_page=True)
     finally:
         page.close()
+
+
+def test_webhooks_made_through_mlflow_are_the_registrys_and_deliver_once(
+    mlflow_client: MlflowClient, ours: RegistryClient
+) -> None:
+    with receiving() as receiver:
+        hook = mlflow_client.create_webhook(
+            "versions", receiver.url, ["model_version.created"], secret=SECRET
+        )
+        assert [w.id for w in ours.list_webhooks()] == [hook.webhook_id]
+        mlflow_client.create_registered_model("hooked")
+        mlflow_client.create_model_version("hooked", "s3://bucket/hooked/1")
+
+        # The registry delivers it, signed; MLflow's server, given no webhooks by the plugin,
+        # does not deliver it a second time.
+        settled(ours, hook.webhook_id, 1)
+        time.sleep(1)
+        [delivery] = receiver.deliveries
+        assert delivery.verified
+        assert (delivery.body["entity"], delivery.body["action"]) == ("model_version", "created")
+
+        shown = mlflow_client.get_webhook(hook.webhook_id)
+        assert (shown.name, shown.url, [str(e) for e in shown.events]) == (
+            "versions",
+            receiver.url,
+            ["model_version.created"],
+        )
+        mlflow_client.update_webhook(hook.webhook_id, status="DISABLED", description="paused")
+        assert [(w.status.value, w.description) for w in mlflow_client.list_webhooks()] == [
+            ("DISABLED", "paused")
+        ]
+        with pytest.raises(MlflowException) as refused:
+            mlflow_client.create_webhook("prompts", receiver.url, ["prompt.created"])
+        assert refused.value.error_code == "INVALID_PARAMETER_VALUE"
+        mlflow_client.delete_webhook(hook.webhook_id)
+        assert ours.list_webhooks() == []
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -13,7 +13,14 @@ from mlflow.entities.model_registry import (
     RegisteredModelAlias,
     RegisteredModelTag,
 )
-from modelregistry.v1 import model_version_pb2, registered_model_pb2
+from mlflow.entities.webhook import Webhook, WebhookEvent, WebhookStatus
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from modelregistry.v1 import model_version_pb2, registered_model_pb2, webhooks_pb2
+
+from registry_service.domain import EventType
+from registry_service.gateway.mlflow_webhooks import MLFLOW_EVENT_TYPES
+from registry_service.proto_mapping import event_types_of
 
 # MLflow's status words are the registry's enum names without the prefix.
 # MLflow's tag and alias entities have unannotated constructors, hence the type: ignore comments.
@@ -78,3 +85,40 @@ def model_version_entity(version: model_version_pb2.ModelVersion) -> ModelVersio
         aliases=list(version.aliases),
         model_id=version.model_id or None,
     )
+
+
+def webhook_entity(webhook: webhooks_pb2.Webhook) -> Webhook:
+    """A registry webhook as MLflow's; event types MLflow has no name for (subscribed over gRPC)
+    are left out, as the gateway's MLflow webhook API shows them."""
+    return Webhook(
+        webhook_id=webhook.id,
+        name=webhook.name,
+        url=webhook.url,
+        events=[
+            WebhookEvent(*event_type.value.split("."))
+            for event_type in event_types_of(webhook.event_types)
+            if event_type in MLFLOW_EVENT_TYPES
+        ],
+        creation_timestamp=webhook.creation_timestamp,
+        last_updated_timestamp=webhook.last_updated_timestamp,
+        description=webhook.description or None,
+        status=WebhookStatus.ACTIVE if webhook.enabled else WebhookStatus.DISABLED,
+    )
+
+
+def registry_event_types(events: Iterable[WebhookEvent]) -> list[EventType]:
+    """MLflow's webhook events as the registry's event types of the same name. MLflow's prompt
+    events are refused: the registry's events do not tell prompts from models, and MLflow's
+    server, which would deliver them, is given no webhooks to deliver (see
+    ``RegistryServiceStore.list_webhooks_by_event``)."""
+    found: list[EventType] = []
+    for event in events:
+        name = str(event)
+        if name not in {t.value for t in MLFLOW_EVENT_TYPES}:
+            raise MlflowException(
+                f"webhook event {name} cannot be delivered by this registry; it delivers "
+                f"{', '.join(t.value for t in MLFLOW_EVENT_TYPES)}",
+                INVALID_PARAMETER_VALUE,
+            )
+        found.append(EventType(name))
+    return found

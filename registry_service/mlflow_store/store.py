@@ -26,16 +26,17 @@ from mlflow.entities.model_registry import (
     RegisteredModel,
     RegisteredModelTag,
 )
-from mlflow.entities.webhook import Webhook, WebhookEvent
+from mlflow.entities.webhook import Webhook, WebhookEvent, WebhookStatus, WebhookTestResult
 from mlflow.exceptions import MlflowException
 from mlflow.prompt.constants import IS_PROMPT_TAG_KEY
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
 )
 from mlflow.store.model_registry.abstract_store import AbstractStore
+from modelregistry.v1 import webhooks_pb2
 
 from registry_service.client import DEFAULT_TIMEOUT, RegistryClient
 from registry_service.errors import InvalidArgument
@@ -43,16 +44,21 @@ from registry_service.mlflow_store.entities import (
     KeyValue,
     model_version_entity,
     registered_model_entity,
+    registry_event_types,
     tag_map,
+    webhook_entity,
 )
 from registry_service.mlflow_store.errors import mlflow_errors
 from registry_service.mlflow_store.identity import ClientsByUser
+from registry_service.proto_mapping import event_type_message
 from registry_service.search import MAX_PAGE_SIZE
 from registry_service.search.nodes import And, Comparison, Node, Operator, StringValue, TagRef
 from registry_service.search.parser import parse_filter
 
 PLAINTEXT_SCHEME = "modelregistry"
 TLS_SCHEME = "modelregistry+tls"
+# MLflow's default page of webhooks.
+WEBHOOK_PAGE_SIZE = 100
 
 Item = TypeVar("Item")
 Entity = TypeVar("Entity")
@@ -242,6 +248,45 @@ class RegistryServiceStore(AbstractStore):
         return model_version_entity(found)
 
     # -- webhooks ----------------------------------------------------------------------------
+    # The registry's webhooks, which it delivers itself for every change, made through MLflow
+    # or not. Only MLflow's model registry events have a counterpart among its event types.
+
+    def create_webhook(
+        self,
+        name: str,
+        url: str,
+        events: Sequence[WebhookEvent],
+        description: str | None = None,
+        secret: str | None = None,
+        status: WebhookStatus | None = None,
+    ) -> Webhook:
+        with mlflow_errors():
+            created = self._clients.current().create_webhook(
+                url,
+                [event_type_message(t) for t in registry_event_types(events)],
+                secret or "",
+                enabled=status is None or status.is_active(),
+                description=description or "",
+                name=name,
+            )
+        return webhook_entity(created)
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        return webhook_entity(self._webhook(webhook_id))
+
+    def list_webhooks(
+        self, max_results: int | None = None, page_token: str | None = None
+    ) -> PagedList[Webhook]:
+        """Newest first, as MLflow lists them; the page token is the offset of the next page
+        (webhooks are few, and listed whole by the registry)."""
+        size = WEBHOOK_PAGE_SIZE if max_results is None else max_results
+        with mlflow_errors():
+            listed = self._clients.current().list_webhooks()
+        listed.sort(key=lambda w: (w.creation_timestamp, w.id), reverse=True)
+        start = _offset(page_token)
+        page = listed[start : start + size]
+        following = str(start + size) if start + size < len(listed) else None
+        return PagedList([webhook_entity(w) for w in page], following)
 
     def list_webhooks_by_event(
         self, event: WebhookEvent, max_results: int | None = None, page_token: str | None = None
@@ -250,6 +295,60 @@ class RegistryServiceStore(AbstractStore):
         registry already delivers them from its outbox, once per committed change, whoever made
         it. Answering here would deliver every event made through MLflow twice."""
         return PagedList([], None)
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        name: str | None = None,
+        description: str | None = None,
+        url: str | None = None,
+        events: Sequence[WebhookEvent] | None = None,
+        secret: str | None = None,
+        status: WebhookStatus | None = None,
+    ) -> Webhook:
+        # As MLflow's stores: an empty name, url or event list is not a change.
+        event_types = (
+            [event_type_message(t) for t in registry_event_types(events)] if events else None
+        )
+        with mlflow_errors():
+            updated = self._clients.current().update_webhook(
+                webhook_id,
+                url=url or None,
+                event_types=event_types,
+                secret=secret,
+                enabled=None if status is None else status.is_active(),
+                description=description,
+                name=name or None,
+            )
+        return webhook_entity(updated)
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        with mlflow_errors():
+            self._clients.current().delete_webhook(webhook_id)
+
+    def test_webhook(self, webhook_id: str, event: WebhookEvent | None = None) -> WebhookTestResult:
+        # MLflow tests a webhook with its first event unless told which.
+        [event_type] = registry_event_types(
+            [event or webhook_entity(self._webhook(webhook_id)).events[0]]
+        )
+        with mlflow_errors():
+            tested = self._clients.current().test_webhook(
+                webhook_id, event_type_message(event_type)
+            )
+        return WebhookTestResult(
+            success=tested.success,
+            response_status=tested.response_code or None,
+            response_body=tested.response_body or None,
+            error_message=tested.error or None,
+        )
+
+    def _webhook(self, webhook_id: str) -> webhooks_pb2.Webhook:
+        with mlflow_errors():
+            listed = self._clients.current().list_webhooks()
+        for webhook in listed:
+            if webhook.id == webhook_id:
+                return webhook
+        raise MlflowException(f"Webhook with ID {webhook_id} not found.", RESOURCE_DOES_NOT_EXIST)
 
 
 def _client_factory(store_uri: str) -> Callable[[str | None], RegistryClient]:
@@ -286,6 +385,14 @@ def _refuse_deployment_job(deployment_job_id: str | None) -> None:
             "this registry does not record deployment jobs (deployment_job_id)",
             INVALID_PARAMETER_VALUE,
         )
+
+
+def _offset(page_token: str | None) -> int:
+    if not page_token:
+        return 0
+    if not page_token.isdigit():
+        raise MlflowException(f"invalid page token {page_token!r}", INVALID_PARAMETER_VALUE)
+    return int(page_token)
 
 
 def _paged(
