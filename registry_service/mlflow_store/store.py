@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from mlflow.entities.model_registry import (
@@ -111,16 +111,11 @@ class RegistryServiceStore(AbstractStore):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[RegisteredModel]:
-        client = self._clients.current()
-
-        def fetch(size: int, token: str) -> tuple[list[Any], str]:
-            return client.search_registered_models_page(
-                _without_prompts(filter_string), order_by, size, token
-            )
-
-        return _paged(
-            fetch,
+        return _search(
+            self._clients.current().search_registered_models_page,
             registered_model_entity,
+            filter_string,
+            order_by,
             SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT if max_results is None else max_results,
             page_token,
         )
@@ -210,16 +205,11 @@ class RegistryServiceStore(AbstractStore):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[ModelVersion]:
-        client = self._clients.current()
-
-        def fetch(size: int, token: str) -> tuple[list[Any], str]:
-            return client.search_model_versions_page(
-                _without_prompts(filter_string), order_by, size, token
-            )
-
-        return _paged(
-            fetch,
+        return _search(
+            self._clients.current().search_model_versions_page,
             model_version_entity,
+            filter_string,
+            order_by,
             SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT if max_results is None else max_results,
             page_token,
         )
@@ -395,24 +385,28 @@ def _offset(page_token: str | None) -> int:
     return int(page_token)
 
 
-def _paged(
-    fetch: Callable[[int, str], tuple[list[Item], str]],
+def _search(
+    page_of: Callable[[str, Sequence[str] | None, int, str], tuple[list[Item], str]],
     entity: Callable[[Item], Entity],
+    filter_string: str | None,
+    order_by: Sequence[str] | None,
     max_results: int,
     page_token: str | None,
 ) -> PagedList[Entity]:
-    """``max_results`` items from ``page_token`` on, as one of MLflow's pages. The registry's
+    """``max_results`` matches from ``page_token`` on, as one of MLflow's pages. The registry's
     page tokens are MLflow's: each one continues right after the last item returned, so pages
     above the registry's page size are filled from several of its pages."""
     if max_results < 1:
         raise MlflowException(
             f"max_results must be at least 1, got {max_results}", INVALID_PARAMETER_VALUE
         )
+    filter_text = _without_prompts(filter_string)
     items: list[Item] = []
     token = page_token or ""
     with mlflow_errors():
         while True:
-            page, token = fetch(min(max_results - len(items), MAX_PAGE_SIZE), token)
+            size = min(max_results - len(items), MAX_PAGE_SIZE)
+            page, token = page_of(filter_text, order_by, size, token)
             items.extend(page)
             if not token or len(items) >= max_results:
                 break
