@@ -33,6 +33,7 @@ from sklearn.linear_model import LogisticRegression
 
 from registry_service.client import RegistryClient
 from registry_service.config import Settings
+from registry_service.errors import InvalidArgument
 from registry_service.mlflow_store import RegistryServiceStore
 from registry_service.server import start
 from registry_service.store.registry_store import RegistryStore
@@ -318,6 +319,14 @@ def test_prompts_register_and_load_through_the_mlflow_server(
     assert ours.get_model_version_by_alias("greeting", "production").version == 1
     assert "greeting" not in [m.name for m in mlflow_client.search_registered_models()]
     assert [p.name for p in mlflow.genai.search_prompts()] == ["greeting"]
+
+    # As MLflow's server: a prompt version's source is MLflow's placeholder, and only there.
+    prompt_tag = {"mlflow.prompt.is_prompt": "true"}
+    with pytest.raises(InvalidArgument):
+        ours.create_model_version("greeting", "s3://bucket/prompt", tags=prompt_tag)
+    ours.create_registered_model("not-a-prompt")
+    with pytest.raises(InvalidArgument):
+        ours.create_model_version("not-a-prompt", "dummy-source")
 
 
 def test_mlflow_web_ui_lists_the_model_and_shows_its_version_stage_and_alias(
