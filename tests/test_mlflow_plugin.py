@@ -38,6 +38,7 @@ from registry_service.mlflow_store import RegistryServiceStore
 from registry_service.server import start
 from registry_service.store.registry_store import RegistryStore
 
+from .certificates import Authority
 from .processes import PATIENCE_S, Served, free_port, mlflow_serving, start_serving
 from .test_ui_browser import ARTIFACTS as UI_ARTIFACTS
 from .test_ui_browser import browser  # noqa: F401  (the shared chromium fixture)
@@ -428,6 +429,38 @@ def test_signed_in_mlflow_users_are_recorded_or_refused_never_misattributed(
         assert actors == [("alices", "alice"), ("servers", "admin")]
     finally:
         running.stop(None)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_tls_scheme_trusts_registry_tls_ca_and_plaintext_to_a_tls_registry_fails(
+    store: RegistryStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    authority = Authority(tmp_path, "plugin-test-ca")
+    pair = authority.issue("registry-server", server=True)
+    settings = Settings(
+        port=0, http_port=-1, webhooks=False, tls_cert=str(pair.cert), tls_key=str(pair.key)
+    )
+    running = start(settings, store=store)
+    try:
+        monkeypatch.setenv("REGISTRY_TLS_CA", str(authority.cert))
+        over_tls = RegistryServiceStore(f"modelregistry+tls://127.0.0.1:{running.port}")
+        assert over_tls.create_registered_model("over-tls").name == "over-tls"
+
+        plaintext = RegistryServiceStore(f"modelregistry://127.0.0.1:{running.port}?timeout=5")
+        with pytest.raises(MlflowException) as refused:
+            plaintext.get_registered_model("over-tls")
+        assert refused.value.error_code == "TEMPORARILY_UNAVAILABLE"
+    finally:
+        running.stop(None)
+
+
+@pytest.mark.parametrize(
+    "uri", ["modelregistry://", "modelregistry://127.0.0.1:1?timeout=soon", "grpc://127.0.0.1:1"]
+)
+def test_a_store_uri_without_an_address_or_with_a_bad_timeout_is_refused(uri: str) -> None:
+    with pytest.raises(MlflowException) as refused:
+        RegistryServiceStore(uri)
+    assert refused.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
 def test_an_outage_of_the_registry_is_an_error_within_the_deadline_then_recovers(

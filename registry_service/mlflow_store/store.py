@@ -359,8 +359,9 @@ def _client_factory(store_uri: str) -> Callable[[str | None], RegistryClient]:
                 f"timeout in {store_uri!r} is not a number of seconds", INVALID_PARAMETER_VALUE
             ) from None
     tls = parts.scheme == TLS_SCHEME
-    # An empty REGISTRY_TLS_CA means the system's roots, as for the `registry` CLI.
-    tls_ca = os.environ.get("REGISTRY_TLS_CA") or None
+    # An empty REGISTRY_TLS_CA means the system's roots, as for the `registry` CLI. The scheme
+    # alone decides TLS: RegistryClient would take a CA as a request for TLS.
+    tls_ca = (os.environ.get("REGISTRY_TLS_CA") or None) if tls else None
 
     def make(token: str | None) -> RegistryClient:
         return RegistryClient(parts.netloc, timeout=timeout, tls=tls, tls_ca=tls_ca, token=token)
