@@ -5,7 +5,8 @@ a real `registry-service serve`.
 The stock MlflowClient talks only to the MLflow server, as its users do; what it did is then
 read back over this service's gRPC API and change feed. MLflow's prompt registry and MLflow's own
 web UI (in chromium, screenshots in tests/artifacts/mlflow/) run on the same servers, which are
-shared by the module's tests. The last test stops this service under the MLflow server.
+shared by the module's tests. The last test stops this service under the MLflow server. Who a
+change is recorded as, and TLS, are checked on the plugin itself against servers of their own.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import flask
 import mlflow
 import mlflow.tracking._model_registry.utils as registry_utils
 import mlflow.tracking._tracking_service.utils as tracking_utils
-import numpy as np
 import pytest
 import requests
 from mlflow import MlflowClient
@@ -40,6 +40,7 @@ from registry_service.store.registry_store import RegistryStore
 
 from .certificates import Authority
 from .processes import PATIENCE_S, Served, free_port, mlflow_serving, start_serving
+from .test_mlflow3_workflow import FEATURES, LABELS, PROBES
 from .test_ui_browser import ARTIFACTS as UI_ARTIFACTS
 from .test_ui_browser import browser  # noqa: F401  (the shared chromium fixture)
 from .test_webhooks import SECRET, receiving, settled
@@ -48,9 +49,6 @@ ARTIFACTS = UI_ARTIFACTS.parent / "mlflow"
 # Each call's deadline in the plugin (the store URI's ?timeout=): short, so that the outage
 # test sees an answer soon.
 DEADLINE_S = 5.0
-FEATURES = np.array([[0.0, 0.1], [0.2, 0.0], [0.9, 1.0], [1.0, 0.8], [0.1, 0.3], [0.8, 0.9]])
-LABELS = np.array([0, 0, 1, 1, 0, 1])
-PROBES = np.array([[0.05, 0.05], [0.95, 0.9], [0.5, 0.4]])
 
 pytestmark = pytest.mark.usefixtures("stage_warnings_ignored")
 
