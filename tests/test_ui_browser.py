@@ -1,170 +1,30 @@
-"""The web UI in a real browser: Debian's chromium driven by Playwright against a real server.
-
-Screenshots of every page land in tests/artifacts/ui/ (gitignored). Without /usr/bin/chromium
-these tests skip, unless REGISTRY_REQUIRE_BROWSER=1 (as CI sets) makes that a failure. The UI
-only talks to the JSON API, so one database backend is enough here.
+"""The web UI in a real browser: Debian's chromium driven by Playwright against a real server
+(tests/ui_harness.py). Screenshots of every page land in tests/artifacts/ui/, each checked by
+axe-core. The UI only talks to the JSON API, so one database backend is enough here.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from playwright.sync_api import (
-    Browser,
-    ConsoleMessage,
-    Locator,
-    Page,
-    Request,
-    Route,
-    ViewportSize,
-    expect,
-    sync_playwright,
-)
+from playwright.sync_api import Browser, Locator, Route, expect
 
 from registry_service.config import Settings
-from registry_service.server import RunningServer, start
+from registry_service.server import start
 from registry_service.store.access_store import AccessStore
 from registry_service.store.registry_store import RegistryStore
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Playwright's own browser builds cannot be downloaded here; these flags keep Debian's
-# chromium from reaching the network on its own.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "ui"
-WIDE: ViewportSize = {"width": 1280, "height": 800}
-NARROW: ViewportSize = {"width": 390, "height": 844}
+from .ui_harness import NARROW, WIDE, Ui, _ui, assert_within_window
 
+# The browser, ui and narrow_ui fixtures.
+pytest_plugins = ["tests.ui_harness"]
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (apt-get install chromium): browser tests skipped"
-        if os.environ.get("REGISTRY_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"REGISTRY_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@dataclass
-class Ui:
-    """A browser tab on the server's UI, and the JSON API beside it for setup and checks."""
-
-    page: Page
-    base: str
-    api: httpx.Client
-    # Requests for anything not served by the registry itself, and uncaught script errors.
-    foreign_requests: list[str] = field(default_factory=list)
-    script_errors: list[str] = field(default_factory=list)
-
-    def open(self, path: str) -> None:
-        self.page.goto(self.base + path)
-
-    def shot(self, name: str, *, dialog: bool = False) -> None:
-        # A modal's backdrop covers the window only, so a dialog is shot as the window shows it.
-        self.page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=not dialog)
-
-    def call(self, method: str, path: str, **body: Any) -> Any:
-        response = self.api.request(method, path, json=body or None)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def error_message(self, method: str, path: str, **body: Any) -> str:
-        """The message the server gives for a failing call, to find it on the page."""
-        response = self.api.request(method, path, json=body)
-        assert response.status_code >= 400, response.text
-        message: str = response.json()["message"]
-        return message
-
-    def register(self, name: str, versions: int = 1) -> None:
-        self.call("POST", "registered-models/create", name=name)
-        for number in range(versions):
-            self.call(
-                "POST",
-                "model-versions/create",
-                name=name,
-                source=f"s3://models/{name}/{number + 1}",
-                run_id=f"run{number + 1:04d}",
-            )
-
-    def heading(self) -> Locator:
-        return self.page.get_by_role("heading", level=1)
-
-    def dialog(self, name: str) -> Locator:
-        return self.page.get_by_role("dialog", name=name)
-
-    def section(self, name: str) -> Locator:
-        return self.page.get_by_role("region", name=name)
-
-    def version_rows(self) -> Locator:
-        return self.page.get_by_role("table", name="Versions").locator("tbody tr")
-
-    def model_rows(self) -> Locator:
-        return self.page.get_by_role("table", name="Registered models").locator("tbody tr")
 
 
 def _outcome(register_dialog: Locator) -> Locator:
     """What the Register dialog says it registered."""
     return register_dialog.get_by_role("heading", level=3)
-
-
-def _ui(browser: Browser, server: RunningServer, viewport: ViewportSize) -> Iterator[Ui]:
-    assert server.http is not None
-    base = f"http://127.0.0.1:{server.http.port}"
-    context = browser.new_context(viewport=viewport)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    with httpx.Client(base_url=f"{base}/api/2.0/mlflow/", timeout=10) as api:
-        ui = Ui(page, base, api)
-
-        def note_foreign(request: Request) -> None:
-            if not request.url.startswith((base + "/", "data:")):
-                ui.foreign_requests.append(request.url)
-
-        def note_console_error(message: ConsoleMessage) -> None:
-            # The browser logs every 4xx answer, which the error tests cause on purpose; what
-            # remains are script errors and refusals by the Content-Security-Policy.
-            if message.type == "error" and not message.text.startswith("Failed to load resource"):
-                ui.script_errors.append(message.text)
-
-        page.on("request", note_foreign)
-        page.on("console", note_console_error)
-        page.on("pageerror", lambda error: ui.script_errors.append(str(error)))
-        yield ui
-    context.close()
-    assert ui.foreign_requests == [], "the UI fetched from elsewhere"
-    assert ui.script_errors == [], "the UI threw or broke its own policy"
-
-
-@pytest.fixture
-def ui(browser: Browser, http_server: RunningServer) -> Iterator[Ui]:
-    yield from _ui(browser, http_server, WIDE)
-
-
-@pytest.fixture
-def narrow_ui(browser: Browser, http_server: RunningServer) -> Iterator[Ui]:
-    yield from _ui(browser, http_server, NARROW)
 
 
 def test_register_promote_alias_describe_and_search(ui: Ui) -> None:
@@ -599,7 +459,9 @@ def test_narrow_window_shows_every_page_without_sideways_scrolling(narrow_ui: Ui
         if rows is not None:
             expect(rows().first).to_be_visible()
             # Rows become cards, so even the stage column lies within the window's width.
-            _assert_within_width(rows().get_by_text("Production", exact=True).first)
+            assert_within_window(
+                ui.page, rows().get_by_text("Production", exact=True).first, vertically=False
+            )
         else:
             stage = ui.page.get_by_role("button", name="Stage: Production. Change stage")
             expect(stage).to_be_in_viewport()
@@ -609,15 +471,8 @@ def test_narrow_window_shows_every_page_without_sideways_scrolling(narrow_ui: Ui
 
     ui.page.get_by_role("button", name="Stage: Production. Change stage").click()
     ui.page.get_by_role("menuitem", name="Transition to Staging").click()
-    _assert_within_width(ui.dialog("Change stage"))
+    assert_within_window(ui.page, ui.dialog("Change stage"))
     ui.shot("narrow-transition-confirm", dialog=True)
-
-
-def _assert_within_width(locator: Locator) -> None:
-    box = locator.bounding_box()
-    assert box is not None
-    assert box["x"] >= 0
-    assert box["x"] + box["width"] <= NARROW["width"]
 
 
 def test_headers_link_and_back_button_move_between_pages(ui: Ui) -> None:
