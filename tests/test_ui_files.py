@@ -50,6 +50,38 @@ def test_ui_files_are_served_with_their_types_and_revalidated(base: str) -> None
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("path", ["/experiments/12", "/models", "/models/a/b/c/d", "/api"])
+def test_an_unknown_page_is_a_404_that_serves_the_app_and_its_not_found_page(
+    base: str, path: str
+) -> None:
+    response = requests.get(base + path, timeout=10)
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert '<script type="module" src="/ui/js/main.js">' in response.text
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("method", "path", "status", "error_code"),
+    [
+        ("GET", "/api/2.0/mlflow/experiments/list", 404, "ENDPOINT_NOT_FOUND"),
+        ("GET", "/api/2.0/preview/mlflow/registered-models/list", 404, "ENDPOINT_NOT_FOUND"),
+        ("POST", "/experiments/12", 404, "ENDPOINT_NOT_FOUND"),
+        # A page's path with another method than GET.
+        ("DELETE", "/models/fraud", 405, "BAD_REQUEST"),
+    ],
+)
+def test_api_paths_and_other_methods_keep_the_apis_json_errors(
+    base: str, method: str, path: str, status: int, error_code: str
+) -> None:
+    response = requests.request(method, base + path, timeout=10)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error_code"] == error_code
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_missing_ui_file_is_a_404_in_the_apis_error_shape(base: str) -> None:
     response = requests.get(f"{base}/ui/js/missing.js", timeout=10)
     assert response.status_code == 404

@@ -83,11 +83,21 @@ class Ui:
     def open(self, path: str) -> None:
         self.page.goto(self.base + path)
 
+    @property
+    def width(self) -> int:
+        viewport = self.page.viewport_size
+        assert viewport is not None
+        return viewport["width"]
+
     def shot(self, name: str, *, dialog: bool = False) -> None:
-        """A screenshot of what the tab shows, after axe-core has checked it."""
+        """A screenshot of what the tab shows, after axe-core has checked it. Tests run at more
+        than one width name theirs with the width (ui.sized)."""
         self.check_accessibility(name)
         # A modal's backdrop covers the window only, so a dialog is shot as the window shows it.
         self.page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=not dialog)
+
+    def sized(self, name: str) -> str:
+        return f"{name}-{self.width}"
 
     def check_accessibility(self, view: str) -> None:
         """axe-core on the whole document as it is now (an open dialog included)."""
@@ -179,6 +189,14 @@ def ui(browser: Browser, http_server: RunningServer) -> Iterator[Ui]:
 @pytest.fixture
 def narrow_ui(browser: Browser, http_server: RunningServer) -> Iterator[Ui]:
     yield from _ui(browser, http_server, NARROW)
+
+
+@pytest.fixture(params=[WIDE, NARROW], ids=["1440px", "390px"])
+def any_width_ui(
+    request: pytest.FixtureRequest, browser: Browser, http_server: RunningServer
+) -> Iterator[Ui]:
+    """The same test at 1440 and at 390 pixels."""
+    yield from _ui(browser, http_server, request.param)
 
 
 def assert_within_window(page: Page, locator: Locator, *, vertically: bool = True) -> None:

@@ -1,7 +1,9 @@
 """The web UI: one page for every UI path, and the static files it loads.
 
 The page's scripts route in the browser and read the registry through the JSON API only, so the
-server knows nothing of the UI beyond which paths are its pages.
+server knows nothing of the UI beyond which paths are its pages. Any other GET outside /api/ and
+/ui/ gets the same page with status 404, and the page shows its own "not found"; /api/ and /ui/
+keep the API's JSON errors.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -42,8 +44,17 @@ class _UiFiles(StaticFiles):
 
 
 async def _page(_request: Request) -> Response:
+    return _index(200)
+
+
+async def _unknown_page(_request: Request) -> Response:
+    return _index(404)
+
+
+def _index(status_code: int) -> Response:
     return FileResponse(
         UI_DIR / "index.html",
+        status_code=status_code,
         headers={
             "Cache-Control": _REVALIDATE,
             "Content-Security-Policy": _CONTENT_SECURITY_POLICY,
@@ -51,11 +62,30 @@ async def _page(_request: Request) -> Response:
     )
 
 
+class _UnknownPage(Route):
+    """Any other GET path outside the API and the UI's files: the page, which says "not found".
+
+    Other methods fall through to the router's JSON 404, as do /api/… and /ui/… paths."""
+
+    _NOT_PAGES = ("/api/", "/ui/")
+
+    def __init__(self) -> None:
+        super().__init__("/{path:path}", _unknown_page, methods=["GET"])
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path: str = scope.get("path", "")
+        if scope.get("method") not in ("GET", "HEAD") or path.startswith(self._NOT_PAGES):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 def ui_routes() -> list[BaseRoute]:
-    """The pages (their paths mirror the browser-side router in ui/js/main.js) and /ui/ files."""
+    """The pages (their paths mirror the browser-side router in ui/js/main.js), /ui/ files and,
+    last, the page for unknown paths."""
     return [
         Route("/", _page, methods=["GET"]),
         Route("/models/{name}", _page, methods=["GET"]),
         Route("/models/{name}/versions/{version}", _page, methods=["GET"]),
         Mount("/ui", app=_UiFiles(directory=UI_DIR)),
+        _UnknownPage(),
     ]

@@ -10,11 +10,14 @@ import { signInForm } from "./sign-in.js";
 import { modelsPage } from "./pages/models.js";
 import { modelPage } from "./pages/model.js";
 import { versionPage } from "./pages/version.js";
+import { notFoundPage, unreachablePage } from "./pages/missing.js";
 
+// The server serves index.html for these paths with 200, and for any other with 404.
 const ROUTES = [
   [/^\/$/, modelsPage, []],
   [/^\/models\/([^/]+)$/, modelPage, ["name"]],
   [/^\/models\/([^/]+)\/versions\/([^/]+)$/, versionPage, ["name", "version"]],
+  [/^/, notFoundPage, []],
 ];
 
 const main = document.getElementById("main");
@@ -25,7 +28,6 @@ async function render({ focus }) {
   pageRequests?.abort();
   pageRequests = new AbortController();
   const { signal } = pageRequests;
-  // The server serves this page for these paths only, so one of them matches.
   const [pattern, page, names] = ROUTES.find(([candidate]) => candidate.test(location.pathname));
   const values = pattern.exec(location.pathname).slice(1).map(decodeURIComponent);
   const drawn = page({
@@ -43,8 +45,10 @@ async function render({ focus }) {
   try {
     await drawn;
   } catch (error) {
+    // Unless a newer page took over.
     if (!isAbort(error) && !signal.aborted) {
-      replace(main, errorBox(error, { title: "This page could not be shown", retry: refresh }));
+      if (error.status === 0) unreachablePage(main, error);
+      else replace(main, errorBox(error, { title: "This page could not be shown", retry: refresh }));
     }
   }
   signOutButton.hidden = !signedIn();

@@ -17,7 +17,8 @@ import {
 import { aliasesEditor, descriptionEditor, tagsEditor } from "../editors.js";
 import { confirmDialog } from "../dialogs.js";
 import { openRegisterDialog } from "../register-dialog.js";
-import { modelUrl, navigate, refresh, versionUrl } from "../router.js";
+import { modelUrl, navigate, versionUrl } from "../router.js";
+import { loadFailure } from "./missing.js";
 
 const VERSIONS_PAGE = 50;
 
@@ -38,12 +39,7 @@ export async function modelPage({ main, signal, params }) {
     model = await api.getModel(name, signal);
   } catch (error) {
     body.removeAttribute("aria-busy");
-    replace(
-      body,
-      error.notFound
-        ? [errorBox(error, { title: "Model not found" }), h("p", {}, h("a", { href: "/" }, "Back to registered models"))]
-        : errorBox(error, { title: "The model could not be loaded", retry: refresh }),
-    );
+    await loadFailure({ main, body, error, signal, model: name });
     return;
   }
   body.removeAttribute("aria-busy");

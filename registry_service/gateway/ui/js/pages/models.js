@@ -6,6 +6,7 @@ import { h, replace } from "../dom.js";
 import { aliasChip, errorBox, loading, muted, stageBadge, table, timeAgo } from "../components.js";
 import { modelUrl, navigate, refresh, versionUrl } from "../router.js";
 import { openRegisterDialog } from "../register-dialog.js";
+import { unreachablePage } from "./missing.js";
 
 const ORDERS = {
   name: { label: "Name (A–Z)", orderBy: "name ASC" },
@@ -103,6 +104,10 @@ export async function modelsPage({ main, signal, query, state }) {
     page = await api.searchModels({ filter, pageSize, pageToken, orderBy: ORDERS[order].orderBy }, signal);
   } catch (error) {
     results.removeAttribute("aria-busy");
+    if (error.status === 0) {
+      unreachablePage(main, error);
+      return;
+    }
     const title = error.status === 400 ? "The search could not be run" : "The models could not be loaded";
     replace(results, errorBox(error, { title, retry: error.status === 400 ? null : refresh }));
     return;

@@ -2,11 +2,12 @@
 
 import { api } from "../api.js";
 import { h, replace, safeHref } from "../dom.js";
-import { announce, breadcrumbs, errorBox, loading, muted, section, timeAgo } from "../components.js";
+import { announce, breadcrumbs, loading, muted, section, timeAgo } from "../components.js";
 import { aliasesEditor, descriptionEditor, tagsEditor } from "../editors.js";
 import { confirmDialog } from "../dialogs.js";
 import { stageMenu } from "../stage-menu.js";
-import { modelUrl, navigate, refresh } from "../router.js";
+import { modelUrl, navigate } from "../router.js";
+import { loadFailure } from "./missing.js";
 
 export async function versionPage({ main, signal, params }) {
   const { name, version: number } = params;
@@ -30,12 +31,7 @@ export async function versionPage({ main, signal, params }) {
     version = await api.getVersion(name, number, signal);
   } catch (error) {
     body.removeAttribute("aria-busy");
-    replace(
-      body,
-      error.notFound
-        ? [errorBox(error, { title: "Version not found" }), h("p", {}, h("a", { href: modelUrl(name) }, `Back to ${name}`))]
-        : errorBox(error, { title: "The version could not be loaded", retry: refresh }),
-    );
+    await loadFailure({ main, body, error, signal, model: name, version: number });
     return;
   }
   body.removeAttribute("aria-busy");
