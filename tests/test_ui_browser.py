@@ -433,8 +433,8 @@ def test_archive_existing_versions_moves_the_previous_production_version(ui: Ui)
         "link", name="fraud-detector"
     ).click()
     expect(ui.version_rows()).to_have_count(2)
-    expect(ui.version_rows().nth(0).locator("td").nth(1)).to_have_text("Production")
-    expect(ui.version_rows().nth(1).locator("td").nth(1)).to_have_text("Archived")
+    expect(ui.version_rows().nth(0).locator("td[data-label=Stage]")).to_have_text("Production")
+    expect(ui.version_rows().nth(1).locator("td[data-label=Stage]")).to_have_text("Archived")
 
 
 def test_narrow_window_shows_every_page_without_sideways_scrolling(narrow_ui: Ui) -> None:

@@ -24,7 +24,9 @@ def base(http_server: RunningServer) -> str:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("path", ["/", "/models/fraud", "/models/fraud%20v2/versions/3"])
+@pytest.mark.parametrize(
+    "path", ["/", "/models/fraud", "/models/fraud%20v2/versions/3", "/models/fraud/compare"]
+)
 def test_every_ui_path_serves_the_page_under_a_same_origin_policy(base: str, path: str) -> None:
     response = requests.get(base + path, timeout=10)
     assert response.status_code == 200

@@ -65,11 +65,15 @@ export function muted(text) {
   return h("span", { class: "muted" }, text);
 }
 
-/** A table whose rows become labelled cards in a narrow window. */
+/**
+ * A table whose rows become labelled cards in a narrow window. A heading is its text, or
+ * {label, content, sort} for one whose cell holds more (a sort button) or is sorted.
+ */
 export function table(caption, headings, rows) {
+  const columns = headings.map((heading) => (typeof heading === "string" ? { label: heading } : heading));
   for (const row of rows) {
     [...row.children].forEach((cell, index) => {
-      cell.dataset.label = headings[index];
+      cell.dataset.label = columns[index].label;
     });
   }
   return h(
@@ -79,7 +83,11 @@ export function table(caption, headings, rows) {
       "table",
       {},
       h("caption", { class: "visually-hidden" }, caption),
-      h("thead", {}, h("tr", {}, headings.map((heading) => h("th", { scope: "col" }, heading)))),
+      h(
+        "thead",
+        {},
+        h("tr", {}, columns.map(({ label, content, sort }) => h("th", { scope: "col", "aria-sort": sort }, content ?? label))),
+      ),
       h("tbody", {}, rows),
     ),
   );

@@ -10,6 +10,7 @@ import { signInForm } from "./sign-in.js";
 import { modelsPage } from "./pages/models.js";
 import { modelPage } from "./pages/model.js";
 import { versionPage } from "./pages/version.js";
+import { comparePage } from "./pages/compare.js";
 import { notFoundPage, unreachablePage } from "./pages/missing.js";
 
 // The server serves index.html for these paths with 200, and for any other with 404.
@@ -17,6 +18,7 @@ const ROUTES = [
   [/^\/$/, modelsPage, []],
   [/^\/models\/([^/]+)$/, modelPage, ["name"]],
   [/^\/models\/([^/]+)\/versions\/([^/]+)$/, versionPage, ["name", "version"]],
+  [/^\/models\/([^/]+)\/compare$/, comparePage, ["name"]],
   [/^/, notFoundPage, []],
 ];
 

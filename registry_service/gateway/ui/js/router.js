@@ -34,6 +34,11 @@ export function navigate(url, { replace = false, state = null } = {}) {
   renderCurrent({ focus: true });
 }
 
+/** Put `url` in the address bar and history without drawing the page again (the caller does). */
+export function showUrl(url) {
+  history.pushState(history.state, "", url);
+}
+
 /** Draw the current URL again, e.g. after a change the page shows. */
 export function refresh() {
   renderCurrent({ focus: false });
@@ -45,4 +50,8 @@ export function modelUrl(name) {
 
 export function versionUrl(name, version) {
   return `${modelUrl(name)}/versions/${encodeURIComponent(version)}`;
+}
+
+export function compareUrl(name, a, b) {
+  return `${modelUrl(name)}/compare?${new URLSearchParams({ a, b })}`;
 }

@@ -4,6 +4,7 @@
 import { h, uniqueId } from "./dom.js";
 import { STAGES, stageName } from "./format.js";
 import { confirmDialog } from "./dialogs.js";
+import { follow } from "./popover.js";
 
 /** `transition(stage, archive)` makes the change; `changed(version)` gets the updated version. */
 export function stageMenu({ version, transition, changed }) {
@@ -34,8 +35,11 @@ export function stageMenu({ version, transition, changed }) {
   const menu = h("div", { id: menuId, class: "menu", role: "menu", "aria-label": "Change stage", hidden: true }, items);
   const wrapper = h("div", { class: "stage-menu" }, button, menu);
 
+  let unfollow = () => {};
+
   function open(focusIndex = 0) {
     menu.hidden = false;
+    unfollow = follow(menu, button);
     button.setAttribute("aria-expanded", "true");
     items[(focusIndex + items.length) % items.length].focus();
     document.addEventListener("pointerdown", outside, true);
@@ -43,6 +47,7 @@ export function stageMenu({ version, transition, changed }) {
 
   function shut({ focusButton = true } = {}) {
     menu.hidden = true;
+    unfollow();
     button.setAttribute("aria-expanded", "false");
     document.removeEventListener("pointerdown", outside, true);
     if (focusButton) button.focus();

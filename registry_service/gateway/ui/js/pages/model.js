@@ -1,28 +1,16 @@
 // One registered model: description, tags, aliases, its versions, rename and delete.
 
-import { api, filterString, isAbort } from "../api.js";
-import { h, replace, safeHref, uniqueId } from "../dom.js";
-import {
-  aliasChip,
-  announce,
-  breadcrumbs,
-  errorBox,
-  loading,
-  muted,
-  section,
-  stageBadge,
-  table,
-  timeAgo,
-} from "../components.js";
+import { api } from "../api.js";
+import { h, replace, uniqueId } from "../dom.js";
+import { announce, breadcrumbs, loading, timeAgo } from "../components.js";
 import { aliasesEditor, descriptionEditor, tagsEditor } from "../editors.js";
 import { confirmDialog } from "../dialogs.js";
 import { openRegisterDialog } from "../register-dialog.js";
-import { modelUrl, navigate, versionUrl } from "../router.js";
+import { modelUrl, navigate } from "../router.js";
+import { versionsSection } from "../versions-table.js";
 import { loadFailure } from "./missing.js";
 
-const VERSIONS_PAGE = 50;
-
-export async function modelPage({ main, signal, params }) {
+export async function modelPage({ main, signal, params, query }) {
   const { name } = params;
   document.title = `${name} · Model Registry`;
   const actions = h("div", { class: "head-actions" });
@@ -44,7 +32,7 @@ export async function modelPage({ main, signal, params }) {
   }
   body.removeAttribute("aria-busy");
 
-  const versions = versionsSection(name, signal);
+  const versions = versionsSection(name, query, signal);
   replace(
     actions,
     h("button", { type: "button", class: "button primary", onclick: () => openRegisterDialog({ model: name, registered: () => versions.reload() }) }, "Register version"),
@@ -102,102 +90,6 @@ export async function modelPage({ main, signal, params }) {
       ),
     ),
     versions.element,
-  );
-}
-
-function versionsSection(name, signal) {
-  const content = h("div");
-  const element = section("Versions", content);
-  element.classList.add("versions");
-  let rows = [];
-
-  async function load(pageToken) {
-    const page = await api.searchVersions(
-      { filter: `name = ${filterString(name)}`, pageSize: VERSIONS_PAGE, pageToken, orderBy: ["version_number DESC"] },
-      signal,
-    );
-    return { items: page.model_versions ?? [], next: page.next_page_token ?? "" };
-  }
-
-  function draw(next) {
-    if (rows.length === 0) {
-      replace(
-        content,
-        h(
-          "div",
-          { class: "empty small" },
-          h("p", {}, "This model has no versions yet."),
-          h("button", { type: "button", class: "button primary", onclick: () => openRegisterDialog({ model: name, registered: reload }) }, "Register a version"),
-        ),
-      );
-      return;
-    }
-    const more = next
-      ? h(
-          "button",
-          {
-            type: "button",
-            class: "button",
-            async onclick() {
-              more.disabled = true;
-              try {
-                const page = await load(next);
-                rows = [...rows, ...page.items];
-                draw(page.next);
-              } catch (error) {
-                more.replaceWith(errorBox(error, { title: "More versions could not be loaded", retry: reload }));
-              }
-            },
-          },
-          "Show more versions",
-        )
-      : null;
-    replace(
-      content,
-      table("Versions", ["Version", "Stage", "Aliases", "Source", "Run", "Created"], rows.map(versionRow)),
-      more,
-    );
-  }
-
-  async function reload() {
-    content.setAttribute("aria-busy", "true");
-    if (rows.length === 0) replace(content, loading("versions"));
-    try {
-      const page = await load("");
-      rows = page.items;
-      draw(page.next);
-    } catch (error) {
-      if (!isAbort(error)) replace(content, errorBox(error, { title: "The versions could not be loaded", retry: reload }));
-    } finally {
-      content.removeAttribute("aria-busy");
-    }
-  }
-
-  reload();
-  return { element, reload };
-}
-
-function versionRow(version) {
-  const runHref = version.run_link ? safeHref(version.run_link) : null;
-  let run = muted("—");
-  if (runHref) {
-    run = h("a", { href: runHref, target: "_blank", rel: "noopener noreferrer", class: "mono" }, version.run_id || "Open run");
-  } else if (version.run_id) {
-    run = h("span", { class: "mono" }, version.run_id);
-  }
-  return h(
-    "tr",
-    {},
-    h("td", { class: "nowrap" }, h("a", { href: versionUrl(version.name, version.version) }, `Version ${version.version}`)),
-    h("td", {}, stageBadge(version.current_stage)),
-    h(
-      "td",
-      {},
-      version.aliases?.length ? h("ul", { class: "chips" }, version.aliases.map((alias) => h("li", {}, aliasChip(alias)))) : muted("—"),
-    ),
-    h("td", { class: "source-cell mono", title: version.source ?? "" }, version.source ?? ""),
-    h("td", { class: "run-cell" }, run),
-    h("td", { class: "nowrap" }, timeAgo(version.creation_timestamp)),
   );
 }
 

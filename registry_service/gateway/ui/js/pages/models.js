@@ -7,6 +7,7 @@ import { aliasChip, errorBox, loading, muted, stageBadge, table, timeAgo } from 
 import { modelUrl, navigate, refresh, versionUrl } from "../router.js";
 import { openRegisterDialog } from "../register-dialog.js";
 import { unreachablePage } from "./missing.js";
+import { chipProps, tagCell, tagFilter, tagText } from "../tags.js";
 
 const ORDERS = {
   name: { label: "Name (A–Z)", orderBy: "name ASC" },
@@ -125,7 +126,7 @@ export async function modelsPage({ main, signal, query, state }) {
     results,
     table(
       "Registered models",
-      ["Name", "Latest versions", "Aliases", "Last updated"],
+      ["Name", "Latest versions", "Aliases", "Tags", "Last updated"],
       models.map((model) => modelRow(model)),
     ),
     onePage
@@ -215,8 +216,14 @@ function modelRow(model) {
           )
         : muted("—"),
     ),
+    h("td", {}, tagCell(model.tags, tagLink)),
     h("td", { class: "nowrap" }, timeAgo(model.last_updated_timestamp)),
   );
+}
+
+// A tag links to the models that carry it, its filter written into the search box.
+function tagLink(key, value) {
+  return h("a", { ...chipProps(key, value), href: `/?${new URLSearchParams({ search: tagFilter(key, value) })}` }, tagText(key, value));
 }
 
 function noMatches(search, clear) {
