@@ -1,16 +1,18 @@
 """The UI's everyday details, each at 1440 and at 390 pixels: tags in the lists, the versions
 table (stage filter, sorting, snippets, comparing two versions), menus and dialogs inside the
-window, error pages. Every screenshot is checked by axe-core too
+window, error pages, copy buttons and times. Every screenshot is checked by axe-core too
 (tests/ui_harness.py)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Locator, Route, expect
 
-from .ui_harness import Ui, assert_within_window
+from .ui_harness import TIME_ZONE, Ui, assert_within_window
 
 # The browser and any_width_ui fixtures.
 pytest_plugins = ["tests.ui_harness"]
@@ -287,3 +289,67 @@ def test_an_unreachable_registry_is_shown_as_such_with_a_retry(any_width_ui: Ui)
     ui.page.get_by_role("button", name="Try again").click()
     expect(ui.heading()).to_have_text("fraud-detector")
     expect(ui.version_rows()).to_have_count(1)
+
+
+def test_version_page_copies_uris_and_shows_how_to_use_the_version(any_width_ui: Ui) -> None:
+    ui = any_width_ui
+    ui.register("fraud-detector")
+    ui.call("POST", "registered-models/alias", name="fraud-detector", alias="champion", version="1")
+    ui.open("/models/fraud-detector/versions/1")
+    lineage = ui.section("Lineage")
+    usage = ui.section("Use this version")
+    copies = {
+        lineage.get_by_role("button", name="Copy source URI"): "s3://models/fraud-detector/1",
+        lineage.get_by_role("button", name="Copy run ID"): "run0001",
+        usage.get_by_role(
+            "button", name="Copy URI models:/fraud-detector/1"
+        ): "models:/fraud-detector/1",
+        usage.get_by_role(
+            "button", name="Copy URI models:/fraud-detector@champion"
+        ): "models:/fraud-detector@champion",
+    }
+    for button, text in copies.items():
+        button.click()
+        assert ui.page.evaluate("navigator.clipboard.readText()") == text
+        expect(ui.page.locator("#toast")).to_contain_text("Copied")
+
+    snippet = usage.locator("pre").first
+    expect(snippet).to_contain_text('mlflow.set_registry_uri("' + ui.base + '")')
+    expect(snippet).to_contain_text('mlflow.pyfunc.load_model("models:/fraud-detector@champion")')
+    usage.get_by_role("button", name="Copy MLflow snippet").click()
+    copied = ui.page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("import mlflow\n")
+    client = usage.locator("pre").nth(1)
+    expect(client).to_contain_text("from registry_service.client import RegistryClient")
+    expect(client).to_contain_text(
+        'registry.get_model_version_by_alias("fraud-detector", "champion")'
+    )
+    width = ui.page.evaluate("document.documentElement.scrollWidth")
+    assert width <= ui.width, f"the version page is {width}px wide"
+    ui.shot(ui.sized("details-version-use"))
+
+
+def test_times_are_shown_in_utc_and_local_time(any_width_ui: Ui) -> None:
+    ui = any_width_ui
+    ui.register("fraud-detector")
+    created = int(
+        ui.call("GET", "model-versions/get?name=fraud-detector&version=1")["model_version"][
+            "creation_timestamp"
+        ]
+    )
+    moment = datetime.fromtimestamp(created / 1000, UTC)
+    utc = moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    local = moment.astimezone(ZoneInfo(TIME_ZONE))
+    ui.open("/models/fraud-detector/versions/1")
+    times = ui.page.locator("dl.times")
+    registered = times.locator("dd").first
+    expect(registered).to_contain_text(utc)
+    expect(registered).to_contain_text(f"{local.hour}:{local.minute:02d}:{local.second:02d}")
+    expect(registered).to_contain_text("GMT+9")
+
+    ui.open("/models/fraud-detector")
+    created_cell = _cell(ui.version_rows().first, "Created").locator("time")
+    title = created_cell.get_attribute("title")
+    assert title is not None
+    assert title.startswith(utc)
+    assert "GMT+9" in title

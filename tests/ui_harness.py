@@ -53,6 +53,7 @@ AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 BLOCKING_IMPACTS = ("serious", "critical")
 WIDE: ViewportSize = {"width": 1440, "height": 900}
 NARROW: ViewportSize = {"width": 390, "height": 844}
+TIME_ZONE = "Asia/Tokyo"
 
 
 @pytest.fixture(scope="session")
@@ -156,7 +157,14 @@ class Ui:
 def _ui(browser: Browser, server: RunningServer, viewport: ViewportSize) -> Iterator[Ui]:
     assert server.http is not None
     base = f"http://127.0.0.1:{server.http.port}"
-    context = browser.new_context(viewport=viewport)
+    # A zone nine hours from UTC with no summer time, so local and UTC times always differ,
+    # and a 24-hour clock.
+    context = browser.new_context(
+        viewport=viewport,
+        timezone_id=TIME_ZONE,
+        locale="en-GB",
+        permissions=["clipboard-read", "clipboard-write"],
+    )
     context.set_default_timeout(10_000)
     page = context.new_page()
     with httpx.Client(base_url=f"{base}/api/2.0/mlflow/", timeout=10) as api:

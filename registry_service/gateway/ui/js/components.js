@@ -1,6 +1,6 @@
 // Small pieces every page shows the same way.
 
-import { absoluteTime, relativeTime, stageName } from "./format.js";
+import { localTime, relativeTime, stageName, utcTime } from "./format.js";
 import { h, uniqueId } from "./dom.js";
 import { versionUrl } from "./router.js";
 
@@ -36,12 +36,24 @@ export function inlineError() {
   };
 }
 
+/** "16 minutes ago", with the moment in UTC and local time on hover. */
 export function timeAgo(milliseconds) {
   if (!milliseconds) return h("span", { class: "muted" }, "—");
   return h(
     "time",
-    { datetime: new Date(Number(milliseconds)).toISOString(), title: absoluteTime(milliseconds) },
+    { datetime: new Date(Number(milliseconds)).toISOString(), title: `${utcTime(milliseconds)}\n${localTime(milliseconds)}` },
     relativeTime(milliseconds),
+  );
+}
+
+/** The moment written out: UTC, then local time, then how long ago. */
+export function fullTime(milliseconds) {
+  if (!milliseconds) return muted("Not recorded");
+  return h(
+    "span",
+    { class: "full-time" },
+    h("time", { datetime: new Date(Number(milliseconds)).toISOString() }, utcTime(milliseconds)),
+    h("span", { class: "muted" }, ` · ${localTime(milliseconds)} · ${relativeTime(milliseconds)}`),
   );
 }
 

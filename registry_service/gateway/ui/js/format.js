@@ -1,6 +1,15 @@
 // Times and other values as a person reads them.
 
-const absolute = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+// dateStyle and timeStyle cannot name the zone, hence the fields one by one.
+const local = new Intl.DateTimeFormat(undefined, {
+  year: "numeric",
+  month: "short",
+  day: "numeric",
+  hour: "numeric",
+  minute: "2-digit",
+  second: "2-digit",
+  timeZoneName: "short",
+});
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
 const UNITS = [
   ["year", 365 * 24 * 3600],
@@ -11,8 +20,14 @@ const UNITS = [
   ["minute", 60],
 ];
 
-export function absoluteTime(milliseconds) {
-  return absolute.format(new Date(Number(milliseconds)));
+/** "2026-12-07 05:20:30 UTC": one spelling for every reader, as logs and the API's clients see it. */
+export function utcTime(milliseconds) {
+  return `${new Date(Number(milliseconds)).toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}
+
+/** The same moment in this browser's time zone and language, with the zone's name. */
+export function localTime(milliseconds) {
+  return local.format(new Date(Number(milliseconds)));
 }
 
 export function relativeTime(milliseconds, now = Date.now()) {

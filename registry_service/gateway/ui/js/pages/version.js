@@ -2,11 +2,13 @@
 
 import { api } from "../api.js";
 import { h, replace, safeHref } from "../dom.js";
-import { announce, breadcrumbs, loading, muted, section, timeAgo } from "../components.js";
+import { announce, breadcrumbs, fullTime, loading, muted, section } from "../components.js";
+import { copyButton } from "../copy.js";
 import { aliasesEditor, descriptionEditor, tagsEditor } from "../editors.js";
 import { confirmDialog } from "../dialogs.js";
 import { stageMenu } from "../stage-menu.js";
 import { modelUrl, navigate } from "../router.js";
+import { usage } from "../usage.js";
 import { loadFailure } from "./missing.js";
 
 export async function versionPage({ main, signal, params }) {
@@ -58,15 +60,15 @@ function details(version) {
   const { name } = version;
   return [
     h(
-      "p",
-      { class: "meta" },
-      "Registered ",
-      timeAgo(version.creation_timestamp),
-      " · Last updated ",
-      timeAgo(version.last_updated_timestamp),
-      version.user_id ? ` · by ${version.user_id}` : null,
-      version.status && version.status !== "READY" ? ` · ${version.status}` : null,
-      version.status_message ? ` (${version.status_message})` : null,
+      "dl",
+      { class: "meta times" },
+      h("dt", {}, "Registered"),
+      h("dd", {}, fullTime(version.creation_timestamp), version.user_id ? ` by ${version.user_id}` : null),
+      h("dt", {}, "Last updated"),
+      h("dd", {}, fullTime(version.last_updated_timestamp)),
+      version.status && version.status !== "READY"
+        ? [h("dt", {}, "Status"), h("dd", {}, version.status, version.status_message ? ` (${version.status_message})` : null)]
+        : null,
     ),
     h(
       "div",
@@ -81,6 +83,7 @@ function details(version) {
             announce("Description saved");
           },
         }),
+        usage(version),
         lineage(version),
         tagsEditor({
           tags: version.tags,
@@ -126,12 +129,16 @@ function lineage(version) {
       "dl",
       { class: "facts" },
       h("dt", {}, "Source URI"),
-      h("dd", { class: "mono break" }, version.source || notRecorded.cloneNode(true)),
+      h(
+        "dd",
+        { class: "mono break with-copy" },
+        version.source ? [h("span", {}, version.source), copyButton(version.source, "source URI")] : notRecorded.cloneNode(true),
+      ),
       h("dt", {}, "Run ID"),
       h(
         "dd",
-        { class: "mono break" },
-        version.run_id ? linked(version.run_id, runHref) : notRecorded.cloneNode(true),
+        { class: "mono break with-copy" },
+        version.run_id ? [linked(version.run_id, runHref), copyButton(version.run_id, "run ID")] : notRecorded.cloneNode(true),
       ),
       h("dt", {}, "Run link"),
       h(
