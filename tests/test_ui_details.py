@@ -76,6 +76,11 @@ def test_tags_show_in_both_lists_and_a_click_filters_by_them(any_width_ui: Ui) -
     ui.page.keyboard.press("Escape")
     expect(popover).to_be_hidden()
     expect(more).to_be_focused()
+    more.click()
+    popover.get_by_role("link", name="Filter by tag zone=eu").click()
+    expect(ui.page.get_by_role("searchbox", name="Search models")).to_have_value("tag.zone = 'eu'")
+    expect(ui.model_rows()).to_have_count(1)
+    expect(ui.page.locator(".popover:not([hidden])")).to_have_count(0)
 
     tags.get_by_role("link", name="Filter by tag team=risk").click()
     expect(ui.page).to_have_url(f"{ui.base}/?" + urlencode({"search": "tag.team = 'risk'"}))

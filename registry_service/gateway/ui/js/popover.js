@@ -65,6 +65,10 @@ export function popoverButton({ label, text, content, className = "" }) {
   }
 
   button.addEventListener("click", () => toggle(panel.hidden));
+  // A link or button inside acts (and may redraw the page): the popover has done its job.
+  panel.addEventListener("click", (event) => {
+    if (event.target.closest("a, button")) toggle(false);
+  });
   wrapper.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !panel.hidden) {
       event.preventDefault();
