@@ -209,6 +209,7 @@ def test_menus_popovers_and_dialogs_stay_inside_the_window(any_width_ui: Ui) -> 
 
     page.get_by_role("button", name="Delete version 2").click()
     assert_within_window(page, ui.dialog("Delete version"))
+    ui.shot(ui.sized("details-delete-version-dialog"), dialog=True)
     page.keyboard.press("Escape")
 
     page.get_by_role("button", name="Register model", exact=True).click()
@@ -220,6 +221,7 @@ def test_menus_popovers_and_dialogs_stay_inside_the_window(any_width_ui: Ui) -> 
     for action, title in [("Rename", "Rename model"), ("Delete", "Delete model")]:
         page.get_by_role("button", name=action, exact=True).click()
         assert_within_window(page, ui.dialog(title))
+        ui.shot(ui.sized(f"details-{action.lower()}-model-dialog"), dialog=True)
         page.keyboard.press("Escape")
         expect(ui.dialog(title)).to_be_hidden()
 
