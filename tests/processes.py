@@ -264,10 +264,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def mlflow_serving(folder: Path, *options: str, port: int = 0) -> Iterator[str]:
+def mlflow_serving(
+    folder: Path, *options: str, port: int = 0, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """A real MLflow tracking server, the oracle for compatibility: its model registry in a fresh
     sqlite file under ``folder``, artifacts served from there too, with more ``options`` of
-    `mlflow server`, on ``port`` (a free one when 0). Yields its URL."""
+    `mlflow server` and more ``env`` variables, on ``port`` (a free one when 0). Yields its
+    URL."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     command = [
@@ -285,7 +288,7 @@ def mlflow_serving(folder: Path, *options: str, port: int = 0) -> Iterator[str]:
             # Its own session, so that stopping it stops the web workers it starts too; no job
             # runner, whose worker pool would only compete with the tests for two cores.
             start_new_session=True,
-            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})},
         )
         try:
             deadline = time.monotonic() + MLFLOW_START_TIMEOUT
