@@ -6,7 +6,8 @@ The stock MlflowClient talks only to the MLflow server, as its users do; what it
 read back over this service's gRPC API and change feed. MLflow's prompt registry and MLflow's own
 web UI (in chromium, screenshots in tests/artifacts/mlflow/) run on the same servers, which are
 shared by the module's tests. The last test stops this service under the MLflow server. Who a
-change is recorded as, and TLS, are checked on the plugin itself against servers of their own.
+change is recorded as is checked with MLflow's basic-auth app, on an MLflow server and a registry
+(with token auth) of its own; TLS on the plugin itself, against a registry of its own.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-import flask
 import mlflow
 import mlflow.tracking._model_registry.utils as registry_utils
 import mlflow.tracking._tracking_service.utils as tracking_utils
@@ -26,6 +26,7 @@ import pytest
 import requests
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from mlflow.server import get_app_client
 from modelregistry.v1 import events_pb2
 from playwright.sync_api import Browser, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -36,10 +37,11 @@ from registry_service.config import Settings
 from registry_service.errors import InvalidArgument
 from registry_service.mlflow_store import RegistryServiceStore
 from registry_service.server import start
+from registry_service.store.access_store import AccessStore
 from registry_service.store.registry_store import RegistryStore
 
 from .certificates import Authority
-from .processes import PATIENCE_S, Served, free_port, mlflow_serving, start_serving
+from .processes import PATIENCE_S, Served, free_port, mlflow_serving, serving, start_serving
 from .test_mlflow3_workflow import FEATURES, LABELS, PROBES
 from .test_ui_browser import ARTIFACTS as UI_ARTIFACTS
 from .test_ui_browser import browser  # noqa: F401  (the shared chromium fixture)
@@ -49,6 +51,8 @@ ARTIFACTS = UI_ARTIFACTS.parent / "mlflow"
 # Each call's deadline in the plugin (the store URI's ?timeout=): short, so that the outage
 # test sees an answer soon.
 DEADLINE_S = 5.0
+# The basic-auth test's MLflow users (MLflow wants passwords of 12 characters or more).
+PASSWORDS = {user: f"{user}-password-1" for user in ("admin", "alice", "mallory")}
 
 pytestmark = pytest.mark.usefixtures("stage_warnings_ignored")
 
@@ -97,17 +101,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 assert running.registry.stop() == 0, running.registry.text()
 
 
-@pytest.fixture
-def mlflow_client(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> MlflowClient:
-    """The stock client and fluent API on the MLflow server only: tracking and registry."""
+def stock_client_on(mlflow_url: str, monkeypatch: pytest.MonkeyPatch) -> MlflowClient:
+    """The stock client and fluent API on the MLflow server at ``mlflow_url`` only: tracking
+    and registry."""
     monkeypatch.setattr(registry_utils, "_registry_uri", None)
     monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", stack.mlflow_url)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_url)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
     # A failure is seen at once, not after the client's minutes of retries.
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     return MlflowClient()
+
+
+@pytest.fixture
+def mlflow_client(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> MlflowClient:
+    return stock_client_on(stack.mlflow_url, monkeypatch)
+
+
+def event_type(event: events_pb2.Event) -> str:
+    """A change feed event's type without its prefix: REGISTERED_MODEL_CREATED, …"""
+    return events_pb2.EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
 
 
 @pytest.fixture
@@ -203,7 +217,7 @@ def test_the_stock_client_drives_the_whole_workflow_through_the_mlflow_server(
 
     # The change feed has every change, in order, under the model's name at the time.
     events = [
-        (e.model_name, events_pb2.EventType.Name(e.event_type).removeprefix("EVENT_TYPE_"))
+        (e.model_name, event_type(e))
         for e in ours.list_events(model_names=[name, "fraud-detector", "fraud-copy"])
     ]
     assert events == [
@@ -396,37 +410,79 @@ def test_webhooks_made_through_mlflow_are_the_registrys_and_deliver_once(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_signed_in_mlflow_users_are_recorded_or_refused_never_misattributed(
+    database_url: str,
     store: RegistryStore,
     tokens: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    running = start(Settings(port=0, http_port=-1, webhooks=False, auth="token"), store=store)
-    try:
-        user_tokens = tmp_path / "tokens.json"
-        user_tokens.write_text(json.dumps({"alice": tokens["alice"]}))
-        monkeypatch.setenv("REGISTRY_TOKEN", tokens["admin"])
-        monkeypatch.setenv("REGISTRY_USER_TOKENS", str(user_tokens))
-        plugin = RegistryServiceStore(f"modelregistry://127.0.0.1:{running.port}")
-        app = flask.Flask("basic-auth")
+    """MLflow's own basic-auth app (`mlflow server --app-name basic-auth`) in front of a registry
+    with token auth: each signed-in MLflow user is recorded as the registry user whose token
+    REGISTRY_USER_TOKENS gives them; one without a token there is refused."""
+    # The MLflow server's own token names a user of its own, so that a change recorded under
+    # the server instead of the signed-in user would show.
+    server_token = AccessStore(store).create_token("mlflow-server")[1]
+    user_tokens = tmp_path / "user-tokens.json"
+    user_tokens.write_text(json.dumps({"admin": tokens["admin"], "alice": tokens["alice"]}))
+    auth_config = tmp_path / "basic_auth.ini"
+    auth_config.write_text(
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = sqlite:///{tmp_path / 'basic_auth.db'}\n"
+        "admin_username = admin\n"
+        f"admin_password = {PASSWORDS['admin']}\n"
+    )
+    mlflow_env = {
+        "MLFLOW_AUTH_CONFIG_PATH": str(auth_config),
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": "plugin-identity-test",
+        "REGISTRY_TOKEN": server_token,
+        "REGISTRY_USER_TOKENS": str(user_tokens),
+    }
 
-        # As MLflow's basic-auth app leaves a request it signed in.
-        with app.app_context():
-            flask.g.mlflow_authenticated_user = "alice"
-            plugin.create_registered_model("alices")
-        with app.app_context():
-            flask.g.mlflow_authenticated_user = "bob"
+    def sign_in(user: str) -> None:
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user)
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORDS[user])
+
+    registry_args = ("--port", "0", "--database-url", database_url, "--auth", "token")
+    with serving(*registry_args, "--no-webhooks") as registry:
+        store_uri = f"modelregistry://{registry.address}?timeout={DEADLINE_S}"
+        with mlflow_serving(
+            tmp_path, "--app-name", "basic-auth", "--registry-store-uri", store_uri, env=mlflow_env
+        ) as url:
+            mlflow_client = stock_client_on(url, monkeypatch)
+            sign_in("admin")
+            users = get_app_client("basic-auth", tracking_uri=url)
+            for user in ("alice", "mallory"):
+                users.create_user(user, PASSWORDS[user])
+
+            sign_in("alice")
+            mlflow_client.create_registered_model("alices")
+            mlflow_client.set_registered_model_tag("alices", "team", "risk")
+            sign_in("admin")
+            mlflow_client.update_registered_model("alices", description="Reviewed.")
+
+            # mallory may create models in MLflow and has a registry token, but not in
+            # REGISTRY_USER_TOKENS: the plugin refuses her rather than write as the server.
+            sign_in("mallory")
             with pytest.raises(MlflowException) as refused:
-                plugin.create_registered_model("bobs")
-        assert refused.value.error_code == "PERMISSION_DENIED"
-        # Outside a signed-in request: the MLflow server's own token.
-        plugin.create_registered_model("servers")
+                mlflow_client.create_registered_model("mallorys")
+            assert refused.value.error_code == "PERMISSION_DENIED"
+            assert "'mallory' has no registry token in REGISTRY_USER_TOKENS" in str(refused.value)
 
-        with RegistryClient(f"127.0.0.1:{running.port}", token=tokens["admin"]) as admin:
-            actors = [(e.model_name, e.actor) for e in admin.list_events()]
-        assert actors == [("alices", "alice"), ("servers", "admin")]
-    finally:
-        running.stop(None)
+        # Outside a signed-in request, the plugin writes with the server's own token.
+        for variable, value in mlflow_env.items():
+            monkeypatch.setenv(variable, value)
+        RegistryServiceStore(store_uri).create_registered_model("servers")
+
+        with RegistryClient(registry.address, token=tokens["admin"]) as admin:
+            events = [(e.model_name, event_type(e), e.actor) for e in admin.list_events()]
+            assert [m.name for m in admin.search_registered_models()] == ["alices", "servers"]
+    assert events == [
+        ("alices", "REGISTERED_MODEL_CREATED", "alice"),
+        ("alices", "REGISTERED_MODEL_TAG_SET", "alice"),
+        ("alices", "REGISTERED_MODEL_UPDATED", "admin"),
+        ("servers", "REGISTERED_MODEL_CREATED", "mlflow-server"),
+    ]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
