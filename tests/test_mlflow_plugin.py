@@ -43,11 +43,12 @@ from registry_service.store.registry_store import RegistryStore
 from .certificates import Authority
 from .processes import PATIENCE_S, Served, free_port, mlflow_serving, serving, start_serving
 from .test_mlflow3_workflow import FEATURES, LABELS, PROBES
-from .test_ui_browser import ARTIFACTS as UI_ARTIFACTS
-from .test_ui_browser import browser  # noqa: F401  (the shared chromium fixture)
 from .test_webhooks import SECRET, receiving, settled
+from .ui_harness import ARTIFACTS as UI_ARTIFACTS
 
 ARTIFACTS = UI_ARTIFACTS.parent / "mlflow"
+# The shared chromium fixture, browser.
+pytest_plugins = ["tests.ui_harness"]
 # Each call's deadline in the plugin (the store URI's ?timeout=): short, so that the outage
 # test sees an answer soon.
 DEADLINE_S = 5.0
@@ -345,7 +346,7 @@ def test_prompts_register_and_load_through_the_mlflow_server(
 def test_mlflow_web_ui_lists_the_model_and_shows_its_version_stage_and_alias(
     stack: Stack,
     mlflow_client: MlflowClient,
-    browser: Browser,  # noqa: F811
+    browser: Browser,
 ) -> None:
     mlflow_client.create_registered_model("ui-model", description="Shown by MLflow's UI.")
     mlflow_client.create_model_version("ui-model", "s3://bucket/ui-model/1")
