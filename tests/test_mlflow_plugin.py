@@ -470,7 +470,8 @@ def test_signed_in_mlflow_users_are_recorded_or_refused_never_misattributed(
             assert refused.value.error_code == "PERMISSION_DENIED"
             assert "'mallory' has no registry token in REGISTRY_USER_TOKENS" in str(refused.value)
 
-        # Outside a signed-in request, the plugin writes with the server's own token.
+        # The plugin as configured in the MLflow server, called outside any signed-in request:
+        # it writes with the server's own token.
         for variable, value in mlflow_env.items():
             monkeypatch.setenv(variable, value)
         RegistryServiceStore(store_uri).create_registered_model("servers")
