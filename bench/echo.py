@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry
 
 from bench.floor_work import KINDS, handler
 from registry_service import logs
+from registry_service.calls import CallPipeline
 from registry_service.config import Settings
 from registry_service.metrics import ServerMetrics
 from registry_service.server import grpc_server, log_listening
@@ -49,7 +50,9 @@ def serve(
     until SIGTERM or SIGINT."""
     logs.configure(settings.log_level)
     shutdown = ShutdownRequests()
-    server = grpc_server(settings, ServerMetrics(CollectorRegistry()), reuse_port=reuse_port)
+    # The echo is no registry service: its calls pass the pipeline with no one to authorize.
+    pipeline = CallPipeline(ServerMetrics(CollectorRegistry()), settings.max_deadline, None)
+    server = grpc_server(settings, pipeline, reuse_port=reuse_port)
     method = grpc.unary_unary_rpc_method_handler(handler(floor, database_url))
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(SERVICE, {"Echo": method}),)

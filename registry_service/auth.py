@@ -1,7 +1,7 @@
 """Who the caller is (authentication) and whether it may make this call (authorization).
 
-One layer for both transports: the gRPC interceptor (``AuthInterceptor``) and the HTTP gateway
-call ``Access.serving`` around the servicer method, which sets the caller for the store (see
+One layer for both transports: the call pipeline (``calls``) asks ``Access.caller`` who calls and
+runs the service method inside ``Access.serving``, which sets the caller for the store (see
 ``identity``) so that writes are stamped with it and searches keep to what it may read.
 
 ``RULES`` says what each RPC of ModelRegistryService needs. An RPC without a row is refused to
@@ -20,21 +20,17 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import logging
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-import grpc
-
-from registry_service import grpc_errors, identity
+from registry_service import identity
 from registry_service.config import Settings
 from registry_service.domain import Permission, Stage
 from registry_service.errors import (
     InvalidArgument,
     PermissionDenied,
-    RegistryError,
     Unauthenticated,
 )
 from registry_service.store.access_store import AccessStore
@@ -269,102 +265,3 @@ def _certificate_identity(auth_context: AuthContext) -> tuple[str, bool]:
             if name:
                 return name.decode(), False
     raise Unauthenticated(UNAUTHENTICATED_MESSAGE)
-
-
-class AuthInterceptor(grpc.ServerInterceptor):
-    """Runs every ModelRegistryService call through ``Access.serving``, streaming ones too.
-    Health and reflection stay open: meshes and load balancers probe them without credentials."""
-
-    def __init__(self, access: Access) -> None:
-        self._access = access
-        # Each method's guarded handler, built on its first call and kept: the service's
-        # handlers never change once it serves, and building one per call was a measurable
-        # part of a point read's CPU.
-        self._handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
-
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        method: str = details.method
-        guarded = self._handlers.get(method)
-        if guarded is None:
-            handler = continuation(details)
-            if handler is None:
-                # Not kept: the paths of methods nobody serves are the callers' to invent.
-                return None
-            guarded = self._handlers[method] = self._guarded(handler, method)
-        return guarded
-
-    def _guarded(
-        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        service, _, rpc = method.lstrip("/").partition("/")
-        access = self._access
-        if service != SERVICE or (not access.checks(rpc) and not handler.request_streaming):
-            return handler
-
-        @contextmanager
-        def allowed(request: Any, context: grpc.ServicerContext) -> Iterator[None]:
-            try:
-                metadata = tuple(context.invocation_metadata())
-                caller = access.caller(
-                    metadata, cast(Callable[[], AuthContext], context.auth_context)
-                )
-                with access.serving(rpc, request, caller):
-                    yield
-            except RegistryError as error:
-                grpc_errors.abort_with_status(context, grpc_errors.to_status(error))
-
-        if handler.unary_unary is not None:
-            unary = handler.unary_unary
-
-            def guarded(request: Any, context: grpc.ServicerContext) -> Any:
-                with allowed(request, context):
-                    return unary(request, context)
-
-            return grpc.unary_unary_rpc_method_handler(
-                guarded,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            stream = handler.unary_stream
-
-            def guarded_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                with allowed(request, context):
-                    checked = time.monotonic()
-                    for message in stream(request, context):
-                        # A watch outlives its credentials: a revoked token ends it by the next
-                        # message (a heartbeat, when idle) rather than never.
-                        if time.monotonic() - checked >= STREAM_RECHECK_SECONDS:
-                            metadata = tuple(context.invocation_metadata())
-                            access.caller(
-                                metadata, cast(Callable[[], AuthContext], context.auth_context)
-                            )
-                            checked = time.monotonic()
-                        yield message
-
-            return grpc.unary_stream_rpc_method_handler(
-                guarded_stream,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-
-        # A client or bidirectional stream has no single request to authorize: closed until
-        # someone decides how to check it.
-        def refused(_requests: Any, context: grpc.ServicerContext) -> Any:
-            denied = PermissionDenied(f"{rpc} streams requests, which no access rule covers")
-            grpc_errors.abort_with_status(context, grpc_errors.to_status(denied))
-
-        make = (
-            grpc.stream_stream_rpc_method_handler
-            if handler.response_streaming
-            else grpc.stream_unary_rpc_method_handler
-        )
-        return make(
-            refused,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )

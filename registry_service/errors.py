@@ -1,8 +1,9 @@
 """The domain exceptions every layer shares.
 
-The store raises them, the servicer lets them pass, one place (``grpc_errors``) turns them into gRPC
-statuses, and the client turns statuses back into them. ``reason`` is MLflow's error code, so the
-same word reaches gRPC ErrorInfo details and MLflow JSON errors.
+The store raises them, the service methods let them pass, one place (``grpc_errors``) turns them
+into gRPC statuses, another (``gateway/errors.py``) into HTTP answers, and the client turns
+statuses back into them. ``reason`` is MLflow's error code, so the same word reaches gRPC
+ErrorInfo details and MLflow JSON errors.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The one place where domain errors become gRPC statuses, and statuses become domain errors.
+"""The one place where domain errors become gRPC statuses, and statuses become domain errors; and
+the gRPC adapter of the context-free service methods (``grpc_servicer``), which does the former.
 
 Every status carries a google.rpc.ErrorInfo detail: ``reason`` is MLflow's error code and the
 ``field`` metadata names the request field at fault, so clients can act on errors without
@@ -7,13 +8,14 @@ parsing messages.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from types import SimpleNamespace
+from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
@@ -116,7 +118,7 @@ def abort_with_status(context: grpc.ServicerContext, status: grpc.Status) -> Non
 
 def tolerant_parser(message_class: type[Message]) -> Callable[[bytes], Any]:
     """A request deserializer that hands bytes it cannot parse (bad UTF-8 in a string field,
-    truncated or garbled messages) to the servicer as an InvalidArgument for ``abort_on_error`` to
+    truncated or garbled messages) to the behavior as an InvalidArgument for ``unary_behavior`` to
     raise: grpc answers a deserializer's exception with INTERNAL, and bad input is not a bug."""
 
     def parse(data: bytes) -> Message | InvalidArgument:
@@ -130,26 +132,17 @@ def tolerant_parser(message_class: type[Message]) -> Callable[[bytes], Any]:
     return parse
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
-S = TypeVar("S")
+def unary_behavior(method: Callable[[Any], Message]) -> Callable[[Any, grpc.ServicerContext], Any]:
+    """gRPC's behavior for the context-free service ``method``: a domain error aborts the call
+    with its status, and anything unexpected aborts with INTERNAL (logged with its traceback)
+    instead of UNKNOWN. A request that ``tolerant_parser`` could not parse arrives as its
+    InvalidArgument and is answered as such."""
 
-
-def abort_on_error(
-    method: Callable[Concatenate[S, Any, grpc.ServicerContext, P], R],
-) -> Callable[Concatenate[S, Any, grpc.ServicerContext, P], R]:
-    """Wrap a servicer method so a domain error aborts the call with its status, and anything
-    unexpected aborts with INTERNAL (logged with its traceback) instead of UNKNOWN. A request that
-    ``tolerant_parser`` could not parse arrives as its InvalidArgument and is answered as such."""
-
-    @functools.wraps(method)
-    def wrapper(
-        self: S, request: Any, context: grpc.ServicerContext, *args: P.args, **kwargs: P.kwargs
-    ) -> R:
+    def behavior(request: Any, context: grpc.ServicerContext) -> Any:
         try:
             if isinstance(request, InvalidArgument):
                 raise request
-            return method(self, request, context, *args, **kwargs)
+            return method(request)
         except RegistryError as error:
             abort_with_status(context, to_status(error))
         except Exception:
@@ -157,25 +150,38 @@ def abort_on_error(
             abort_with_status(context, _INTERNAL)
         raise AssertionError("context.abort returned")  # pragma: no cover
 
-    return cast(Callable[Concatenate[S, Any, grpc.ServicerContext, P], R], wrapper)
+    return behavior
 
 
-def abort_stream_on_error(
-    method: Callable[[S, Any, grpc.ServicerContext], Iterator[R]],
-) -> Callable[[S, Any, grpc.ServicerContext], Iterator[R]]:
-    """``abort_on_error`` for a server-streaming method: a domain error raised while the stream
-    runs (before the first message, or later) ends it with its status."""
+def stream_behavior(
+    method: Callable[[Any, Callable[[], bool]], Iterator[Message]],
+) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
+    """``unary_behavior`` for a server-streaming method, which streams while the caller is
+    there: a domain error raised while the stream runs (before the first message, or later)
+    ends it with its status."""
 
-    @functools.wraps(method)
-    def wrapper(self: S, request: Any, context: grpc.ServicerContext) -> Iterator[R]:
+    def behavior(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         try:
             if isinstance(request, InvalidArgument):
                 raise request
-            yield from method(self, request, context)
+            yield from method(request, context.is_active)
         except RegistryError as error:
             abort_with_status(context, to_status(error))
         except Exception:
             log.exception("unexpected error in %s", method.__name__)
             abort_with_status(context, _INTERNAL)
 
-    return wrapper
+    return behavior
+
+
+def grpc_servicer(service: object, descriptor: ServiceDescriptor) -> Any:
+    """An object with gRPC's behavior for each method of ``descriptor``, made from ``service``'s
+    context-free methods of the same names: what ``grpc_testing`` and the server's handlers
+    take."""
+    behaviors = {
+        method.name: (stream_behavior if method.server_streaming else unary_behavior)(
+            getattr(service, method.name)
+        )
+        for method in descriptor.methods
+    }
+    return SimpleNamespace(**behaviors)

@@ -1,164 +1,133 @@
-"""The server interceptor every call passes through.
+"""The gRPC side of the call pipeline (``calls``): the server interceptor every call passes through.
 
-It gives the call a request id (the caller's ``x-request-id`` or a new one, returned in the
-trailing metadata and put in every log line), makes the caller's trace context current, bounds
-the call's database work by its deadline and cancellation, and when the call ends writes one JSON
-access-log line and updates the Prometheus metrics.
+It hands the call to the pipeline with what gRPC tells of it (metadata, deadline, peer, TLS
+identities), cancels the call's database work when gRPC reports the caller gone, answers a
+refusal of the pipeline (authentication, permission) with its status, and returns the request id
+in the trailing metadata.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, cast
 
 import grpc
 
-from registry_service import logs, tracing
-from registry_service.metrics import ServerMetrics
-from registry_service.store.engine import call_bounds
+from registry_service import grpc_errors
+from registry_service.auth import SERVICE, AuthContext
+from registry_service.calls import REQUEST_ID, ActiveCall, Arrival, CallPipeline
+from registry_service.errors import PermissionDenied, RegistryError
 
-REQUEST_ID = "x-request-id"
-
-log = logging.getLogger(__name__)
-access_log = logging.getLogger("registry_service.access")
-
-Observing = Callable[[grpc.ServicerContext], AbstractContextManager[None]]
+Serving = Callable[[Any, grpc.ServicerContext], AbstractContextManager[ActiveCall]]
 
 
 class CallInterceptor(grpc.ServerInterceptor):
-    def __init__(self, metrics: ServerMetrics, max_deadline: float) -> None:
-        self._metrics = metrics
-        self._max_deadline = max_deadline
-        # Per method path: its labels and metric series, the same for every call, so they are
-        # built on a method's first call only. (The handler itself is new per call whenever an
-        # inner interceptor, such as the auth guard, wraps it, so it is wrapped per call.)
-        self._calls: dict[str, _MethodCalls] = {}
+    def __init__(self, pipeline: CallPipeline) -> None:
+        self._pipeline = pipeline
+        # Per method path: its wrapped handler. The service's handlers never change once it
+        # serves, and wrapping one per call was a measurable part of a point read's CPU.
+        self._handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
     def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = continuation(details)
-        if handler is None:
-            return None
-        calls = self._calls.get(details.method)
-        if calls is None:
-            calls = _MethodCalls(self._metrics, _call_type(handler), details.method)
-            self._calls[details.method] = calls
+        path: str = details.method
+        wrapped = self._handlers.get(path)
+        if wrapped is None:
+            handler = continuation(details)
+            if handler is None:
+                # Not kept: the paths of methods nobody serves are the callers' to invent.
+                return None
+            wrapped = self._handlers[path] = self._wrapped(handler, path)
+        return wrapped
 
-        def observing(context: grpc.ServicerContext) -> AbstractContextManager[None]:
-            return self._observing(context, calls)
+    def _wrapped(
+        self, handler: grpc.RpcMethodHandler[Any, Any], path: str
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        kind = _call_type(handler)
+        pipeline = self._pipeline
 
-        return _observed(handler, observing)
-
-    @contextmanager
-    def _observing(self, context: grpc.ServicerContext, calls: _MethodCalls) -> Iterator[None]:
-        metadata = tuple(context.invocation_metadata() or ())
-        call_id = next((str(v) for k, v in metadata if k == REQUEST_ID and v), uuid.uuid4().hex)
-        token = logs.request_id.set(call_id)
-        calls.started.inc()
-        started = time.perf_counter()
-        failed = False
-        try:
-            with tracing.server_span(calls.service, calls.method, metadata):
+        @contextmanager
+        def serving(request: Any, context: grpc.ServicerContext) -> Iterator[ActiveCall]:
+            remaining = context.time_remaining()
+            arrival = Arrival(
+                transport="grpc",
+                path=path,
+                kind=kind,
+                metadata=tuple(context.invocation_metadata() or ()),
+                peer=context.peer(),
+                # Without a deadline gRPC reports centuries remaining; the cap applies.
+                timeout=remaining,
+                auth_context=cast(Callable[[], AuthContext], context.auth_context),
+            )
+            with pipeline.call(arrival) as active:
+                failed = True
                 try:
-                    if calls.kind == "server_stream":
-                        # A WatchEvents stream lives as long as its caller wants: --max-deadline
-                        # does not cut it. Each of its reads is a short transaction bounded by
-                        # the database timeout, and it stops once the caller is gone.
-                        yield
-                        return
-                    # Without a deadline gRPC reports centuries remaining; the cap applies.
-                    remaining = context.time_remaining()
-                    budget = self._max_deadline if remaining is None else remaining
-                    with call_bounds(min(budget, self._max_deadline)) as bounds:
-                        # A plain flag, read on gRPC's thread: nothing waits on it, and a
-                        # threading.Event per call was a measurable part of every call.
-                        finished = False
-
-                        def ended_by_caller() -> None:
-                            # Runs when the call ends, on gRPC's thread; before the behavior
-                            # returned, that means the caller cancelled or its deadline passed.
-                            if not finished:
-                                bounds.cancel()
-                                log.info(
-                                    "the caller went away; its call's work is rolled back",
-                                    extra={logs.FIELDS: {"request_id": call_id}},
-                                )
-
-                        if not context.add_callback(ended_by_caller):
-                            ended_by_caller()
-                        yield
-                        finished = True
-                except BaseException:
-                    failed = True
-                    raise
+                    with (
+                        _cancelled_with_caller(active, context),
+                        _refused_with_status(context),
+                        active.authorized(request),
+                    ):
+                        yield active
+                    failed = False
                 finally:
+                    # An exception no abort answered reaches the caller as UNKNOWN.
+                    active.code = _outcome(context, "UNKNOWN" if failed else "OK")
                     context.set_trailing_metadata(
-                        (*(context.trailing_metadata() or ()), (REQUEST_ID, call_id))
+                        (*(context.trailing_metadata() or ()), (REQUEST_ID, active.request_id))
                     )
-                    _record(context, calls, failed, started)
-        finally:
-            logs.request_id.reset(token)
+
+        return _observed(handler, path, serving)
 
 
-class _MethodCalls:
-    """One method's labels and metric series."""
+@contextmanager
+def _cancelled_with_caller(active: ActiveCall, context: grpc.ServicerContext) -> Iterator[None]:
+    """Cancel the call's database work when gRPC ends the call before its behavior returned:
+    the caller cancelled or its deadline passed."""
+    if active.bounds is None:
+        # A stream: it reads ``context.is_active`` itself.
+        yield
+        return
+    # A plain flag, read on gRPC's thread: nothing waits on it, and a threading.Event per call
+    # was a measurable part of every call.
+    finished = False
 
-    def __init__(self, metrics: ServerMetrics, kind: str, path: str) -> None:
-        self.kind = kind
-        self.path = path
-        self.service, _, self.method = path.lstrip("/").partition("/")
-        labels = (kind, self.service, self.method)
-        self.started = metrics.started.labels(*labels)
-        self.handling_seconds = metrics.handling_seconds.labels(*labels)
-        self._handled = metrics.handled
-        self._handled_by_code: dict[grpc.StatusCode, Any] = {}
+    def ended() -> None:
+        if not finished:
+            active.cancel()
 
-    def handled(self, code: grpc.StatusCode) -> Any:
-        """The handled-calls counter of ``code``."""
-        counter = self._handled_by_code.get(code)
-        if counter is None:
-            counter = self._handled.labels(self.kind, self.service, self.method, code.name)
-            self._handled_by_code[code] = counter
-        return counter
-
-
-def _record(
-    context: grpc.ServicerContext, calls: _MethodCalls, failed: bool, started: float
-) -> None:
-    seconds = time.perf_counter() - started
-    code = _outcome(context, failed)
-    calls.handled(code).inc()
-    calls.handling_seconds.observe(seconds)
-    fields: dict[str, Any] = {
-        "method": calls.path,
-        "code": code.name,
-        "duration_ms": round(seconds * 1000, 3),
-        "peer": context.peer(),
-    }
-    # With mTLS the caller is whoever its certificate names.
-    names: Any = context.auth_context().get("x509_common_name")
-    if names:
-        fields["identity"] = names[0].decode()
-    access_log.info("%s %s", calls.path, code.name, extra={logs.FIELDS: fields})
+    if not context.add_callback(ended):
+        ended()
+    try:
+        yield
+    finally:
+        finished = True
 
 
-def _outcome(context: grpc.ServicerContext, failed: bool) -> grpc.StatusCode:
-    """The status the caller gets (or got, if it went away first)."""
+@contextmanager
+def _refused_with_status(context: grpc.ServicerContext) -> Iterator[None]:
+    """A domain error the pipeline raised (authentication, permission) aborts with its status;
+    the service's own errors are mapped by its behavior (``grpc_errors``) and arrive as aborts."""
+    try:
+        yield
+    except RegistryError as error:
+        grpc_errors.abort_with_status(context, grpc_errors.to_status(error))
+
+
+def _outcome(context: grpc.ServicerContext, ended: str) -> str:
+    """The status the caller gets (or got, if it went away first); ``ended`` when the call set
+    none."""
     if not context.is_active():
         expired = context.time_remaining() == 0
-        return grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
+        return "DEADLINE_EXCEEDED" if expired else "CANCELLED"
     # The server's context has code() (what abort or set_code set); the stubs lack it.
-    code: grpc.StatusCode | None = cast(Any, context).code()
-    if code is not None:
-        return code
-    return grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK
+    status: grpc.StatusCode | None = cast(Any, context).code()
+    if status is not None:
+        return str(status.name)
+    return ended
 
 
 def _call_type(handler: grpc.RpcMethodHandler[Any, Any]) -> str:
@@ -169,9 +138,9 @@ def _call_type(handler: grpc.RpcMethodHandler[Any, Any]) -> str:
 
 
 def _observed(
-    handler: grpc.RpcMethodHandler[Any, Any], observing: Observing
+    handler: grpc.RpcMethodHandler[Any, Any], path: str, serving: Serving
 ) -> grpc.RpcMethodHandler[Any, Any]:
-    """``handler`` with its behavior run inside ``observing(context)``."""
+    """``handler`` with its behavior run inside ``serving(request, context)``."""
     behavior: Any = (
         handler.unary_unary or handler.unary_stream or handler.stream_unary or handler.stream_stream
     )
@@ -180,16 +149,25 @@ def _observed(
         # stay as they are rather than tie up a thread each for as long as they are open.
         return handler
 
-    if handler.response_streaming:
+    if handler.request_streaming and path.startswith(f"/{SERVICE}/"):
+        # A client or bidirectional stream has no single request to authorize: closed until
+        # someone decides how to check it.
+        def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
+            with serving(request, context) as active:
+                raise PermissionDenied(
+                    f"{active.rpc} streams requests, which no access rule covers"
+                )
+
+    elif handler.response_streaming:
 
         def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
-            with observing(context):
-                yield from behavior(request, context)
+            with serving(request, context) as active:
+                yield from active.streamed(behavior(request, context))
 
     else:
 
         def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
-            with observing(context):
+            with serving(request, context):
                 return behavior(request, context)
 
     make = {

@@ -1,5 +1,8 @@
 """Prometheus metrics under go-grpc-prometheus's names and labels, so that existing gRPC
-dashboards and alerts work unchanged, and the HTTP endpoint that serves them."""
+dashboards and alerts work unchanged, and the HTTP endpoint that serves them.
+
+Calls that arrive over HTTP are counted in the same series, under the RPC they call and the gRPC
+code of their outcome; the ``transport`` label ("grpc" or "http") tells them apart."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from registry_service.addresses import format_address
 
 log = logging.getLogger(__name__)
 
-_CALL_LABELS = ("grpc_type", "grpc_service", "grpc_method")
+_CALL_LABELS = ("grpc_type", "grpc_service", "grpc_method", "transport")
 
 
 class ServerMetrics:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 
@@ -17,16 +17,17 @@ from modelregistry.v1 import registry_service_pb2
 from prometheus_client import CollectorRegistry
 
 from registry_service.addresses import format_address
-from registry_service.auth import Access, AuthInterceptor, warn_if_open
+from registry_service.auth import Access, warn_if_open
+from registry_service.calls import CallPipeline
 from registry_service.config import Settings
 from registry_service.events import EventFeed
 from registry_service.gateway.http_server import HttpServer, start_http
-from registry_service.grpc_errors import tolerant_parser
+from registry_service.grpc_errors import grpc_servicer, tolerant_parser
 from registry_service.health import DatabaseHealth
 from registry_service.interceptors import CallInterceptor
 from registry_service.lineage import LineageResolver
 from registry_service.metrics import MetricsEndpoint, ServerMetrics
-from registry_service.servicer import ModelRegistryServicer
+from registry_service.servicer import RegistryService
 from registry_service.shutdown import ShutdownRequests
 from registry_service.store import schema
 from registry_service.store.access_store import AccessStore
@@ -101,10 +102,12 @@ def open_store(settings: Settings) -> RegistryStore:
     )
 
 
-def add_registry_service(server: grpc.Server, servicer: ModelRegistryServicer) -> None:
-    """What the generated add_ModelRegistryServiceServicer_to_server does, except that request
-    bytes that do not parse are answered with INVALID_ARGUMENT (see ``tolerant_parser``)."""
+def add_registry_service(server: grpc.Server, registry: RegistryService) -> None:
+    """What the generated add_ModelRegistryServiceServicer_to_server does for ``registry``'s
+    context-free methods (see ``grpc_errors.grpc_servicer``), except that request bytes that do
+    not parse are answered with INVALID_ARGUMENT (see ``tolerant_parser``)."""
     service = registry_service_pb2.DESCRIPTOR.services_by_name["ModelRegistryService"]
+    servicer = grpc_servicer(registry, service)
     handlers = {
         method.name: (
             grpc.unary_stream_rpc_method_handler
@@ -151,20 +154,13 @@ def channel_options(settings: Settings, *, reuse_port: bool) -> list[tuple[str, 
     return options
 
 
-def grpc_server(
-    settings: Settings,
-    metrics: ServerMetrics,
-    *,
-    reuse_port: bool,
-    guards: Sequence[grpc.ServerInterceptor] = (),
-) -> grpc.Server:
-    """The bare gRPC server of one process: its threads, interceptors, channel options and call
+def grpc_server(settings: Settings, pipeline: CallPipeline, *, reuse_port: bool) -> grpc.Server:
+    """The bare gRPC server of one process: its threads, call pipeline, channel options and call
     limit, with no service added yet. bench/echo.py serves its no-op ceiling on this too, so that
-    the benchmark's ratios compare like with like. ``guards`` (authentication) run inside the
-    call interceptor, so refused calls are logged and counted like any other."""
+    the benchmark's ratios compare like with like."""
     return grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="rpc"),
-        interceptors=[CallInterceptor(metrics, settings.max_deadline), *guards],
+        interceptors=[CallInterceptor(pipeline)],
         options=channel_options(settings, reuse_port=reuse_port),
         maximum_concurrent_rpcs=settings.max_concurrent_calls or None,
     )
@@ -177,12 +173,9 @@ def start(
     warn_if_open(settings)
     access = Access(settings, AccessStore(store))
     metrics_registry = CollectorRegistry()
-    server = grpc_server(
-        settings,
-        ServerMetrics(metrics_registry),
-        reuse_port=reuse_port,
-        guards=[AuthInterceptor(access)],
-    )
+    # One pipeline for both transports: the same steps, series and access log.
+    pipeline = CallPipeline(ServerMetrics(metrics_registry), settings.max_deadline, access)
+    server = grpc_server(settings, pipeline, reuse_port=reuse_port)
     feed = EventFeed(
         store,
         settings.event_poll_interval,
@@ -194,8 +187,8 @@ def start(
         settings.webhook_timeout,
     )
     tracking = None if settings.tracking_uri is None else TrackingServer(settings.tracking_uri)
-    servicer = ModelRegistryServicer(store, feed, sender, LineageResolver(tracking))
-    add_registry_service(server, servicer)
+    registry = RegistryService(store, feed, sender, LineageResolver(tracking))
+    add_registry_service(server, registry)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
@@ -215,7 +208,7 @@ def start(
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     try:
-        http = start_http(settings, servicer, access, reuse_port=reuse_port)
+        http = start_http(settings, registry, pipeline, reuse_port=reuse_port)
     except OSError as error:
         http_address = format_address(settings.host, settings.http_port)
         raise OSError(f"cannot listen on {http_address} for http: {error}") from error

@@ -1,12 +1,14 @@
-"""ModelRegistryService: one method per RPC, turning requests into store calls and results into
-responses. Validation and semantics live in the store; error statuses in ``grpc_errors``."""
+"""ModelRegistryService's methods, free of any transport: one method per RPC, proto request in,
+proto response out, domain errors (``errors``) raised. Validation and semantics live in the store.
+
+Both transports call these through the one call pipeline (``calls``): gRPC through the adapter in
+``grpc_errors``, which maps the errors to statuses, and the HTTP gateway directly."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
 
-import grpc
-from modelregistry.v1 import access_pb2, events_pb2, registry_service_pb2_grpc, webhooks_pb2
+from modelregistry.v1 import access_pb2, events_pb2, webhooks_pb2
 from modelregistry.v1 import registry_service_pb2 as pb
 
 from registry_service import identity, validation
@@ -18,7 +20,6 @@ from registry_service.access_mapping import (
 from registry_service.config import Settings
 from registry_service.errors import InvalidArgument
 from registry_service.events import EventFeed
-from registry_service.grpc_errors import abort_on_error, abort_stream_on_error
 from registry_service.lineage import LineageResolver, Origin
 from registry_service.proto_mapping import (
     conflict_policy_of,
@@ -43,7 +44,7 @@ from registry_service.webhooks import UrlPolicy, WebhookSender
 WEBHOOK_FIELDS = ("url", "event_types", "secret", "enabled", "description", "name")
 
 
-class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServicer):
+class RegistryService:
     def __init__(
         self,
         store: RegistryStore,
@@ -68,34 +69,30 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
 
     # -- registered models -------------------------------------------------------------------
 
-    @abort_on_error
     def CreateRegisteredModel(
-        self, request: pb.CreateRegisteredModelRequest, context: grpc.ServicerContext
+        self, request: pb.CreateRegisteredModelRequest
     ) -> pb.CreateRegisteredModelResponse:
         model = self._store.create_registered_model(
             request.name, dict(request.tags), request.description, request_id=request.request_id
         )
         return pb.CreateRegisteredModelResponse(registered_model=registered_model_message(model))
 
-    @abort_on_error
     def GetRegisteredModel(
-        self, request: pb.GetRegisteredModelRequest, context: grpc.ServicerContext
+        self, request: pb.GetRegisteredModelRequest
     ) -> pb.GetRegisteredModelResponse:
         model = self._store.get_registered_model(request.name)
         return pb.GetRegisteredModelResponse(registered_model=registered_model_message(model))
 
-    @abort_on_error
     def RenameRegisteredModel(
-        self, request: pb.RenameRegisteredModelRequest, context: grpc.ServicerContext
+        self, request: pb.RenameRegisteredModelRequest
     ) -> pb.RenameRegisteredModelResponse:
         model = self._store.rename_registered_model(
             request.name, request.new_name, etag=request.etag, request_id=request.request_id
         )
         return pb.RenameRegisteredModelResponse(registered_model=registered_model_message(model))
 
-    @abort_on_error
     def UpdateRegisteredModel(
-        self, request: pb.UpdateRegisteredModelRequest, context: grpc.ServicerContext
+        self, request: pb.UpdateRegisteredModelRequest
     ) -> pb.UpdateRegisteredModelResponse:
         description = request.description if request.HasField("description") else None
         model = self._store.update_registered_model(
@@ -103,18 +100,16 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
         )
         return pb.UpdateRegisteredModelResponse(registered_model=registered_model_message(model))
 
-    @abort_on_error
     def DeleteRegisteredModel(
-        self, request: pb.DeleteRegisteredModelRequest, context: grpc.ServicerContext
+        self, request: pb.DeleteRegisteredModelRequest
     ) -> pb.DeleteRegisteredModelResponse:
         self._store.delete_registered_model(
             request.name, etag=request.etag, request_id=request.request_id
         )
         return pb.DeleteRegisteredModelResponse()
 
-    @abort_on_error
     def SearchRegisteredModels(
-        self, request: pb.SearchRegisteredModelsRequest, context: grpc.ServicerContext
+        self, request: pb.SearchRegisteredModelsRequest
     ) -> pb.SearchRegisteredModelsResponse:
         page = self._store.search_registered_models(
             request.filter, list(request.order_by), request.page_size, request.page_token
@@ -124,9 +119,8 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
             next_page_token=page.next_page_token,
         )
 
-    @abort_on_error
     def GetLatestVersions(
-        self, request: pb.GetLatestVersionsRequest, context: grpc.ServicerContext
+        self, request: pb.GetLatestVersionsRequest
     ) -> pb.GetLatestVersionsResponse:
         versions = self._store.get_latest_versions(
             request.name, list(request.stages), _as_of(request)
@@ -137,9 +131,8 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
 
     # -- model versions ----------------------------------------------------------------------
 
-    @abort_on_error
     def CreateModelVersion(
-        self, request: pb.CreateModelVersionRequest, context: grpc.ServicerContext
+        self, request: pb.CreateModelVersionRequest
     ) -> pb.CreateModelVersionResponse:
         validation.check_model_name(request.name)
         lineage = self._lineage.resolve(
@@ -166,16 +159,12 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
         )
         return pb.CreateModelVersionResponse(model_version=model_version_message(version))
 
-    @abort_on_error
-    def GetModelVersion(
-        self, request: pb.GetModelVersionRequest, context: grpc.ServicerContext
-    ) -> pb.GetModelVersionResponse:
+    def GetModelVersion(self, request: pb.GetModelVersionRequest) -> pb.GetModelVersionResponse:
         version = self._store.get_model_version(request.name, request.version)
         return pb.GetModelVersionResponse(model_version=model_version_message(version))
 
-    @abort_on_error
     def UpdateModelVersion(
-        self, request: pb.UpdateModelVersionRequest, context: grpc.ServicerContext
+        self, request: pb.UpdateModelVersionRequest
     ) -> pb.UpdateModelVersionResponse:
         description = request.description if request.HasField("description") else None
         version = self._store.update_model_version(
@@ -187,9 +176,8 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
         )
         return pb.UpdateModelVersionResponse(model_version=model_version_message(version))
 
-    @abort_on_error
     def TransitionModelVersionStage(
-        self, request: pb.TransitionModelVersionStageRequest, context: grpc.ServicerContext
+        self, request: pb.TransitionModelVersionStageRequest
     ) -> pb.TransitionModelVersionStageResponse:
         version = self._store.transition_model_version_stage(
             request.name,
@@ -201,18 +189,16 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
         )
         return pb.TransitionModelVersionStageResponse(model_version=model_version_message(version))
 
-    @abort_on_error
     def DeleteModelVersion(
-        self, request: pb.DeleteModelVersionRequest, context: grpc.ServicerContext
+        self, request: pb.DeleteModelVersionRequest
     ) -> pb.DeleteModelVersionResponse:
         self._store.delete_model_version(
             request.name, request.version, etag=request.etag, request_id=request.request_id
         )
         return pb.DeleteModelVersionResponse()
 
-    @abort_on_error
     def SearchModelVersions(
-        self, request: pb.SearchModelVersionsRequest, context: grpc.ServicerContext
+        self, request: pb.SearchModelVersionsRequest
     ) -> pb.SearchModelVersionsResponse:
         page = self._store.search_model_versions(
             request.filter, list(request.order_by), request.page_size, request.page_token
@@ -222,18 +208,16 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
             next_page_token=page.next_page_token,
         )
 
-    @abort_on_error
     def GetModelVersionDownloadUri(
-        self, request: pb.GetModelVersionDownloadUriRequest, context: grpc.ServicerContext
+        self, request: pb.GetModelVersionDownloadUriRequest
     ) -> pb.GetModelVersionDownloadUriResponse:
         uri = self._store.get_model_version_download_uri(request.name, request.version)
         return pb.GetModelVersionDownloadUriResponse(artifact_uri=uri)
 
     # -- tags --------------------------------------------------------------------------------
 
-    @abort_on_error
     def SetRegisteredModelTag(
-        self, request: pb.SetRegisteredModelTagRequest, context: grpc.ServicerContext
+        self, request: pb.SetRegisteredModelTagRequest
     ) -> pb.SetRegisteredModelTagResponse:
         self._store.set_registered_model_tag(
             request.name,
@@ -244,18 +228,16 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
         )
         return pb.SetRegisteredModelTagResponse()
 
-    @abort_on_error
     def DeleteRegisteredModelTag(
-        self, request: pb.DeleteRegisteredModelTagRequest, context: grpc.ServicerContext
+        self, request: pb.DeleteRegisteredModelTagRequest
     ) -> pb.DeleteRegisteredModelTagResponse:
         self._store.delete_registered_model_tag(
             request.name, request.key, etag=request.etag, request_id=request.request_id
         )
         return pb.DeleteRegisteredModelTagResponse()
 
-    @abort_on_error
     def SetModelVersionTag(
-        self, request: pb.SetModelVersionTagRequest, context: grpc.ServicerContext
+        self, request: pb.SetModelVersionTagRequest
     ) -> pb.SetModelVersionTagResponse:
         self._store.set_model_version_tag(
             request.name,
@@ -267,9 +249,8 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
         )
         return pb.SetModelVersionTagResponse()
 
-    @abort_on_error
     def DeleteModelVersionTag(
-        self, request: pb.DeleteModelVersionTagRequest, context: grpc.ServicerContext
+        self, request: pb.DeleteModelVersionTagRequest
     ) -> pb.DeleteModelVersionTagResponse:
         self._store.delete_model_version_tag(
             request.name,
@@ -282,9 +263,8 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
 
     # -- aliases -----------------------------------------------------------------------------
 
-    @abort_on_error
     def SetRegisteredModelAlias(
-        self, request: pb.SetRegisteredModelAliasRequest, context: grpc.ServicerContext
+        self, request: pb.SetRegisteredModelAliasRequest
     ) -> pb.SetRegisteredModelAliasResponse:
         self._store.set_registered_model_alias(
             request.name,
@@ -295,18 +275,16 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
         )
         return pb.SetRegisteredModelAliasResponse()
 
-    @abort_on_error
     def DeleteRegisteredModelAlias(
-        self, request: pb.DeleteRegisteredModelAliasRequest, context: grpc.ServicerContext
+        self, request: pb.DeleteRegisteredModelAliasRequest
     ) -> pb.DeleteRegisteredModelAliasResponse:
         self._store.delete_registered_model_alias(
             request.name, request.alias, etag=request.etag, request_id=request.request_id
         )
         return pb.DeleteRegisteredModelAliasResponse()
 
-    @abort_on_error
     def GetModelVersionByAlias(
-        self, request: pb.GetModelVersionByAliasRequest, context: grpc.ServicerContext
+        self, request: pb.GetModelVersionByAliasRequest
     ) -> pb.GetModelVersionByAliasResponse:
         version = self._store.get_model_version_by_alias(
             request.name, request.alias, _as_of(request)
@@ -315,9 +293,8 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
 
     # -- import ------------------------------------------------------------------------------
 
-    @abort_on_error
     def ImportRegisteredModel(
-        self, request: pb.ImportRegisteredModelRequest, context: grpc.ServicerContext
+        self, request: pb.ImportRegisteredModelRequest
     ) -> pb.ImportRegisteredModelResponse:
         name = request.registered_model.name
         result = self._store.import_registered_model(
@@ -337,24 +314,26 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
 
     # -- events ------------------------------------------------------------------------------
 
-    @abort_stream_on_error
     def WatchEvents(
-        self, request: events_pb2.WatchEventsRequest, context: grpc.ServicerContext
-    ) -> Iterator[events_pb2.WatchEventsResponse]:
+        self, request: events_pb2.WatchEventsRequest, wanted: Callable[[], bool]
+    ) -> Generator[events_pb2.WatchEventsResponse, None, None]:
+        """The stream of events and heartbeats, until ``wanted()`` turns false (the caller went
+        away). A request the filters refuse raises here, before any stream exists, so that a
+        transport answers it with an error status; what goes wrong later ends the stream."""
         check_event_filters(request.start_after, request.model_names)
         event_types = event_types_of(request.event_types)
-        for event, position in self._feed.watch(
-            request.start_after, list(request.model_names), event_types, context.is_active
-        ):
-            yield events_pb2.WatchEventsResponse(
+        watched = self._feed.watch(
+            request.start_after, list(request.model_names), event_types, wanted
+        )
+        return (
+            events_pb2.WatchEventsResponse(
                 event=None if event is None else event_message(event),
                 high_water_sequence=position,
             )
+            for event, position in watched
+        )
 
-    @abort_on_error
-    def ListEvents(
-        self, request: events_pb2.ListEventsRequest, context: grpc.ServicerContext
-    ) -> events_pb2.ListEventsResponse:
+    def ListEvents(self, request: events_pb2.ListEventsRequest) -> events_pb2.ListEventsResponse:
         page = self._store.list_events(
             request.start_after,
             list(request.model_names),
@@ -368,25 +347,22 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
 
     # -- webhooks ----------------------------------------------------------------------------
 
-    @abort_on_error
     def CreateWebhook(
-        self, request: webhooks_pb2.CreateWebhookRequest, context: grpc.ServicerContext
+        self, request: webhooks_pb2.CreateWebhookRequest
     ) -> webhooks_pb2.CreateWebhookResponse:
         fields = webhook_fields_of(request)
         self._sender.policy.check(fields.url)
         webhook = self._store.create_webhook(fields, request_id=request.request_id)
         return webhooks_pb2.CreateWebhookResponse(webhook=webhook_message(webhook))
 
-    @abort_on_error
     def ListWebhooks(
-        self, request: webhooks_pb2.ListWebhooksRequest, context: grpc.ServicerContext
+        self, request: webhooks_pb2.ListWebhooksRequest
     ) -> webhooks_pb2.ListWebhooksResponse:
         webhooks = self._store.list_webhooks()
         return webhooks_pb2.ListWebhooksResponse(webhooks=[webhook_message(w) for w in webhooks])
 
-    @abort_on_error
     def UpdateWebhook(
-        self, request: webhooks_pb2.UpdateWebhookRequest, context: grpc.ServicerContext
+        self, request: webhooks_pb2.UpdateWebhookRequest
     ) -> webhooks_pb2.UpdateWebhookResponse:
         mask = list(request.update_mask.paths) or list(WEBHOOK_FIELDS)
         unknown = sorted(set(mask) - set(WEBHOOK_FIELDS))
@@ -416,16 +392,14 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
         )
         return webhooks_pb2.UpdateWebhookResponse(webhook=webhook_message(webhook))
 
-    @abort_on_error
     def DeleteWebhook(
-        self, request: webhooks_pb2.DeleteWebhookRequest, context: grpc.ServicerContext
+        self, request: webhooks_pb2.DeleteWebhookRequest
     ) -> webhooks_pb2.DeleteWebhookResponse:
         self._store.delete_webhook(request.id, request_id=request.request_id)
         return webhooks_pb2.DeleteWebhookResponse()
 
-    @abort_on_error
     def TestWebhook(
-        self, request: webhooks_pb2.TestWebhookRequest, context: grpc.ServicerContext
+        self, request: webhooks_pb2.TestWebhookRequest
     ) -> webhooks_pb2.TestWebhookResponse:
         # Unspecified (0) asks for the registry's own test body.
         event_type = (
@@ -440,9 +414,8 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
             response_body=outcome.response_body,
         )
 
-    @abort_on_error
     def ListWebhookDeliveries(
-        self, request: webhooks_pb2.ListWebhookDeliveriesRequest, context: grpc.ServicerContext
+        self, request: webhooks_pb2.ListWebhookDeliveriesRequest
     ) -> webhooks_pb2.ListWebhookDeliveriesResponse:
         page = self._store.list_webhook_deliveries(
             request.webhook_id,
@@ -457,9 +430,8 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
 
     # -- access ------------------------------------------------------------------------------
 
-    @abort_on_error
     def CreateAccessToken(
-        self, request: access_pb2.CreateAccessTokenRequest, context: grpc.ServicerContext
+        self, request: access_pb2.CreateAccessTokenRequest
     ) -> access_pb2.CreateAccessTokenResponse:
         token, secret = self._access.create_token(
             request.user_id, request.admin, request.description
@@ -468,27 +440,23 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
             access_token=access_token_message(token), token=secret
         )
 
-    @abort_on_error
     def ListAccessTokens(
-        self, request: access_pb2.ListAccessTokensRequest, context: grpc.ServicerContext
+        self, request: access_pb2.ListAccessTokensRequest
     ) -> access_pb2.ListAccessTokensResponse:
         tokens = self._access.list_tokens(request.user_id)
         return access_pb2.ListAccessTokensResponse(
             access_tokens=[access_token_message(token) for token in tokens]
         )
 
-    @abort_on_error
     def RevokeAccessToken(
-        self, request: access_pb2.RevokeAccessTokenRequest, context: grpc.ServicerContext
+        self, request: access_pb2.RevokeAccessTokenRequest
     ) -> access_pb2.RevokeAccessTokenResponse:
         self._access.revoke_token(request.id)
         return access_pb2.RevokeAccessTokenResponse()
 
-    @abort_on_error
     def SetRegisteredModelPermission(
         self,
         request: access_pb2.SetRegisteredModelPermissionRequest,
-        context: grpc.ServicerContext,
     ) -> access_pb2.SetRegisteredModelPermissionResponse:
         permission = self._access.set_permission(
             request.name, request.user_id, permission_of(request.permission)
@@ -497,29 +465,24 @@ class ModelRegistryServicer(registry_service_pb2_grpc.ModelRegistryServiceServic
             registered_model_permission=permission_message(permission)
         )
 
-    @abort_on_error
     def GetRegisteredModelPermissions(
         self,
         request: access_pb2.GetRegisteredModelPermissionsRequest,
-        context: grpc.ServicerContext,
     ) -> access_pb2.GetRegisteredModelPermissionsResponse:
         permissions = self._access.list_permissions(request.name)
         return access_pb2.GetRegisteredModelPermissionsResponse(
             registered_model_permissions=[permission_message(p) for p in permissions]
         )
 
-    @abort_on_error
     def DeleteRegisteredModelPermission(
         self,
         request: access_pb2.DeleteRegisteredModelPermissionRequest,
-        context: grpc.ServicerContext,
     ) -> access_pb2.DeleteRegisteredModelPermissionResponse:
         self._access.delete_permission(request.name, request.user_id)
         return access_pb2.DeleteRegisteredModelPermissionResponse()
 
-    @abort_on_error
     def GetCurrentIdentity(
-        self, request: access_pb2.GetCurrentIdentityRequest, context: grpc.ServicerContext
+        self, request: access_pb2.GetCurrentIdentityRequest
     ) -> access_pb2.GetCurrentIdentityResponse:
         caller = identity.current_access()
         return access_pb2.GetCurrentIdentityResponse(user_id=caller.user_id, admin=caller.admin)

@@ -18,10 +18,14 @@ from google.protobuf.message import Message
 from modelregistry.v1 import access_pb2, events_pb2, webhooks_pb2
 from modelregistry.v1 import registry_service_pb2 as pb
 from modelregistry.v1.registry_service_pb2_grpc import ModelRegistryServiceStub
+from prometheus_client import CollectorRegistry
 
 from registry_service import auth
+from registry_service.calls import CallPipeline
 from registry_service.config import Settings
 from registry_service.gateway.routes import http_routes
+from registry_service.interceptors import CallInterceptor
+from registry_service.metrics import ServerMetrics
 from registry_service.server import RunningServer, start
 from registry_service.store.registry_store import RegistryStore
 
@@ -204,11 +208,10 @@ class Registry:
         data = json_format.MessageToDict(request, preserving_proto_field_name=True)
         url = f"http://127.0.0.1:{self.running.http.port}{route.path}"
         headers = {"Authorization": f"Bearer {self.tokens[role]}"}
-        if route.from_body:
-            response = httpx.request(route.http_method, url, json=data, headers=headers)
-        else:
-            response = httpx.request(route.http_method, url, params=data, headers=headers)
-        return response.status_code
+        given: dict[str, Any] = {"json": data} if route.from_body else {"params": data}
+        # Streamed: a WatchEvents answer never ends; its status is all that is read.
+        with httpx.stream(route.http_method, url, headers=headers, **given) as response:
+            return response.status_code
 
     def seed(self, name: str, role: str) -> None:
         """Model ``name`` with versions 1 (in Production) and 2, aliases champion -> 1 and
@@ -320,7 +323,10 @@ class _Context:
     """The little of a ServicerContext the interceptor touches."""
 
     def __init__(self) -> None:
-        self.code: grpc.StatusCode | None = None
+        self.refused_with: grpc.StatusCode | None = None
+
+    def code(self) -> grpc.StatusCode | None:
+        return self.refused_with
 
     def auth_context(self) -> dict[str, list[bytes]]:
         return {}
@@ -328,11 +334,26 @@ class _Context:
     def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
         return ()
 
+    def time_remaining(self) -> float:
+        return 10.0
+
+    def peer(self) -> str:
+        return "ipv4:127.0.0.1:1"
+
+    def add_callback(self, _callback: Callable[[], None]) -> bool:
+        return True
+
+    def is_active(self) -> bool:
+        return True
+
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+        return ()
+
     def set_trailing_metadata(self, _metadata: object) -> None:
         pass
 
     def abort(self, code: grpc.StatusCode, _details: str) -> None:
-        self.code = code
+        self.refused_with = code
         raise _Refused
 
 
@@ -360,9 +381,10 @@ def test_streaming_rpcs_of_the_service_pass_the_same_checks(
     from registry_service.store.access_store import AccessStore
 
     access = auth.Access(Settings(), AccessStore(store))
+    pipeline = CallPipeline(ServerMetrics(CollectorRegistry()), 10.0, access)
     handler = make(lambda _request, _context: iter(["answer"]))
     method = f"/{auth.SERVICE}/{rpc}"
-    wrapped = auth.AuthInterceptor(access).intercept_service(lambda _: handler, _Details(method))
+    wrapped = CallInterceptor(pipeline).intercept_service(lambda _: handler, _Details(method))
     assert wrapped is not None
     behavior = wrapped.unary_stream or wrapped.stream_unary or wrapped.stream_stream
     context = _Context()
@@ -370,5 +392,5 @@ def test_streaming_rpcs_of_the_service_pass_the_same_checks(
         answers = list(behavior(pb.GetRegisteredModelRequest(), context))
     except _Refused:
         answers = []
-    assert context.code == code
+    assert context.refused_with == code
     assert answers == ([] if code else ["answer"])

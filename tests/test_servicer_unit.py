@@ -1,4 +1,5 @@
-"""ModelRegistryServicer driven directly through grpcio-testing, on both backends.
+"""The registry service driven directly through grpcio-testing (by its gRPC adapter), on both
+backends.
 
 Each RPC: its normal path and its documented errors, read the way a client reads them
 (status code, and the google.rpc.ErrorInfo in the "grpc-status-details-bin" trailer).
@@ -19,7 +20,8 @@ from google.rpc import error_details_pb2, status_pb2
 from modelregistry.v1 import model_version_pb2, registry_service_pb2
 
 from registry_service.errors import Unavailable
-from registry_service.servicer import ModelRegistryServicer
+from registry_service.grpc_errors import grpc_servicer
+from registry_service.servicer import RegistryService
 from registry_service.store.registry_store import RegistryStore
 
 pb = registry_service_pb2
@@ -61,9 +63,9 @@ class Registry:
     def __init__(self, store: RegistryStore) -> None:
         self._ticks = itertools.count(1_700_000_000_000, 1000)
         self.store = RegistryStore(store.engine, clock=lambda: next(self._ticks))
-        self.servicer = ModelRegistryServicer(self.store)
+        self.service = RegistryService(self.store)
         self.server = grpc_testing.server_from_dictionary(
-            {SERVICE: self.servicer}, grpc_testing.strict_real_time()
+            {SERVICE: grpc_servicer(self.service, SERVICE)}, grpc_testing.strict_real_time()
         )
 
     def call(self, method: str, request: Any) -> Outcome:

@@ -36,6 +36,9 @@ _HTTP_OF_CODE: dict[grpc.StatusCode, tuple[int, str]] = {
     grpc.StatusCode.NOT_FOUND: (404, "RESOURCE_DOES_NOT_EXIST"),
     grpc.StatusCode.ABORTED: (409, "ABORTED"),
     grpc.StatusCode.RESOURCE_EXHAUSTED: (429, "RESOURCE_EXHAUSTED"),
+    # nginx's "client closed request", as MLflow answers CANCELLED: nobody reads it, but the
+    # access log and metrics do.
+    grpc.StatusCode.CANCELLED: (499, "CANCELLED"),
     grpc.StatusCode.UNIMPLEMENTED: (501, "NOT_IMPLEMENTED"),
     grpc.StatusCode.UNAVAILABLE: (503, "TEMPORARILY_UNAVAILABLE"),
     grpc.StatusCode.DEADLINE_EXCEEDED: (504, "DEADLINE_EXCEEDED"),

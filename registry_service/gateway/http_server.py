@@ -9,11 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
 
-from registry_service.auth import Access
+from registry_service.calls import CallPipeline
 from registry_service.config import Settings
 from registry_service.gateway.app import build_app
 from registry_service.gateway.protocol import with_read_timeout
-from registry_service.servicer import ModelRegistryServicer
+from registry_service.servicer import RegistryService
 
 
 class HttpServer:
@@ -22,8 +22,8 @@ class HttpServer:
     def __init__(
         self,
         settings: Settings,
-        servicer: ModelRegistryServicer,
-        access: Access,
+        service: RegistryService,
+        pipeline: CallPipeline,
         *,
         reuse_port: bool = False,
     ) -> None:
@@ -46,7 +46,7 @@ class HttpServer:
         # As many calls at once as gRPC serves, so HTTP cannot drain the database pool alone.
         self._executor = ThreadPoolExecutor(settings.threads, thread_name_prefix="http")
         config = uvicorn.Config(
-            build_app(servicer, access, self._executor, max_body=settings.max_http_body),
+            build_app(service, pipeline, self._executor, max_body=settings.max_http_body),
             http=with_read_timeout(settings.http_read_timeout),
             # The gateway serves no WebSockets: no upgrade hands a connection to a protocol
             # without the read deadline.
@@ -78,9 +78,13 @@ class HttpServer:
 
 
 def start_http(
-    settings: Settings, servicer: ModelRegistryServicer, access: Access, *, reuse_port: bool = False
+    settings: Settings,
+    service: RegistryService,
+    pipeline: CallPipeline,
+    *,
+    reuse_port: bool = False,
 ) -> HttpServer | None:
     """The gateway on ``settings.http_port``, or None when that is negative (disabled)."""
     if settings.http_port < 0:
         return None
-    return HttpServer(settings, servicer, access, reuse_port=reuse_port)
+    return HttpServer(settings, service, pipeline, reuse_port=reuse_port)

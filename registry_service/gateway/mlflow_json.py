@@ -12,6 +12,9 @@ from the proto3 JSON mapping it wins, because the client parses responses into M
 - MLflow's server sorts registered models by ``timestamp`` on their last update, where the
   contract reads it as their creation: over HTTP it keeps MLflow's meaning.
 Requests may carry fields this registry does not know (MLflow's newer ones): they are ignored.
+Requests take enum values as responses show them, by full name or by number; message fields as
+JSON objects in the same shapes (a response's model reads back into ImportRegisteredModel); a
+FieldMask as proto3 JSON's comma-separated paths. An event's before and after are plain JSON.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, TypeVar, cast
 
+from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
@@ -34,6 +38,8 @@ _DEFAULT_ENTRY_NAMES = ("key", "value")
 _FIELD_ALIASES = {"max_results": "page_size"}
 # Per request message, MLflow's order_by keys that mean another key of the contract.
 _ORDER_KEYS = {"SearchRegisteredModelsRequest": {"timestamp": "last_updated_timestamp"}}
+_STRUCT = "google.protobuf.Struct"
+_FIELD_MASK = "google.protobuf.FieldMask"
 _INTEGER_RANGES = {
     FieldDescriptor.CPPTYPE_INT32: (-(2**31), 2**31 - 1),
     FieldDescriptor.CPPTYPE_INT64: (-(2**63), 2**63 - 1),
@@ -65,6 +71,9 @@ def _field_to_json(field: FieldDescriptor, value: Any) -> Any:
 
 def _value_to_json(field: FieldDescriptor, name: str, value: Any) -> Any:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
+        if value.DESCRIPTOR.full_name == _STRUCT:
+            # An event's before and after: the JSON object they hold, as proto3 JSON has it.
+            return json_format.MessageToDict(value)
         return to_json(value)
     if field.enum_type is not None:
         return _enum_word(field.enum_type, value)
@@ -74,9 +83,12 @@ def _value_to_json(field: FieldDescriptor, name: str, value: Any) -> Any:
 
 
 def _enum_word(enum: EnumDescriptor, number: int) -> str:
+    return enum.values_by_number[number].name.removeprefix(_enum_prefix(enum))
+
+
+def _enum_prefix(enum: EnumDescriptor) -> str:
     # buf's ENUM_VALUE_PREFIX rule makes every value start with the type's name in UPPER_SNAKE.
-    prefix = re.sub(r"(?<!^)(?=[A-Z])", "_", enum.name).upper() + "_"
-    return enum.values_by_number[number].name.removeprefix(prefix)
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", enum.name).upper() + "_"
 
 
 # -- requests --------------------------------------------------------------------------------
@@ -131,11 +143,46 @@ def _set_field(message: Message, field: FieldDescriptor, name: str, value: Any) 
     entry = _map_entry(field)
     if entry is not None:
         _set_map(getattr(message, field.name), field.name, entry, name, value)
+    elif field.cpp_type == FieldDescriptor.CPPTYPE_MESSAGE:
+        container = getattr(message, field.name)
+        if not field.is_repeated:
+            _fill(container, name, value)
+            return
+        if not isinstance(value, list):
+            raise InvalidArgument(f"{name} must be a list", field=name)
+        for index, item in enumerate(value):
+            _fill(container.add(), f"{name}[{index}]", item)
     elif field.is_repeated:
         items = value if isinstance(value, list) else [value]
         getattr(message, field.name).extend(_scalar(field, name, item) for item in items)
     else:
         setattr(message, field.name, _scalar(field, name, value))
+
+
+def _fill(target: Message, name: str, value: Any) -> None:
+    """Set ``target``, a message field, from its JSON: an object of its fields in the same
+    shapes as a request's (so a response's JSON reads back, as ImportRegisteredModel wants), a
+    FieldMask as proto3 JSON's comma-separated paths (or a list of them)."""
+    full_name = target.DESCRIPTOR.full_name
+    if full_name == _FIELD_MASK:
+        paths = value.split(",") if isinstance(value, str) else value
+        if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
+            raise InvalidArgument(f"{name} must be a comma-separated list of paths", field=name)
+        target.paths.extend(path.strip() for path in paths if path.strip())  # type: ignore[attr-defined]
+        return
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{name} must be a JSON object", field=name)
+    if full_name == _STRUCT:
+        try:
+            json_format.ParseDict(value, target)
+        except json_format.ParseError as error:
+            raise InvalidArgument(f"{name}: {error}", field=name) from None
+        return
+    target.SetInParent()
+    for key, item in value.items():
+        field = _request_field(target, key)
+        if field is not None and item is not None:
+            _set_field(target, field, f"{name}.{key}", item)
 
 
 def _set_map(target: Any, field_name: str, entry: Descriptor, name: str, value: Any) -> None:
@@ -162,6 +209,10 @@ def _scalar(field: FieldDescriptor, name: str, value: Any) -> Any:
             return value
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
+    if kind == FieldDescriptor.CPPTYPE_ENUM and field.enum_type is not None:
+        known = _enum_number(field.enum_type, value)
+        if known is not None:
+            return known
     if kind in _INTEGER_RANGES:
         number = _integer(value)
         if number is not None:
@@ -170,6 +221,19 @@ def _scalar(field: FieldDescriptor, name: str, value: Any) -> Any:
             low, high = _INTEGER_RANGES[kind]
             return min(max(number, low), high)
     raise InvalidArgument(f"{name} has an invalid value: {value!r}", field=name)
+
+
+def _enum_number(enum: EnumDescriptor, value: Any) -> int | None:
+    """The number of the value of ``enum`` that ``value`` names: its word as responses show it
+    (READY), its full name (MODEL_VERSION_STATUS_READY), or its number."""
+    number = _integer(value)
+    if number is not None:
+        return number if number in enum.values_by_number else None
+    if not isinstance(value, str):
+        return None
+    word = value.strip().upper()
+    known = enum.values_by_name.get(word) or enum.values_by_name.get(_enum_prefix(enum) + word)
+    return None if known is None else int(known.number)
 
 
 def _integer(value: Any) -> int | None:

@@ -3,7 +3,7 @@
 MLflow's routes (``/api/2.0/mlflow/webhooks``, ``.../{webhook_id}``, ``.../{webhook_id}/test``)
 carry the id in the path and fields the contract names otherwise, so they are not google.api.http
 bindings of the webhook RPCs: each handler here reads MLflow's request, calls the webhook RPCs
-through the servicer as every gateway route does (so the admin-only rule applies as over gRPC),
+through the service as every gateway route does (so the admin-only rule applies as over gRPC),
 and answers in MLflow's JSON. The translation:
 
 - an event is ``{"entity": "MODEL_VERSION", "action": "CREATED"}`` (the enum names MLflow's client
@@ -24,18 +24,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import grpc
 from google.protobuf import field_mask_pb2
 from modelregistry.v1 import webhooks_pb2
 
-from registry_service.auth import Access
 from registry_service.domain import EventType
 from registry_service.errors import InvalidArgument, NotFound, RegistryError
-from registry_service.gateway.context import Handler, HttpCall, call_servicer
+from registry_service.gateway.endpoint import Handler, HttpCall
 from registry_service.gateway.limits import parse_json
 from registry_service.proto_mapping import event_type_message, event_types_of
 from registry_service.search import page_tokens
-from registry_service.servicer import ModelRegistryServicer
+from registry_service.servicer import RegistryService
 
 PATH = "/api/2.0/mlflow/webhooks"
 
@@ -78,28 +76,30 @@ class WebhookRoute:
 
     http_method: str
     path: str
+    # The RPC the route stands for in metrics and the access log (and whose access rule it
+    # passes first: every webhook RPC is for admins).
+    rpc: str
     # Whether the handler reads a JSON body; the others read the query string.
     from_body: bool
     handle: Handler
 
 
-def webhook_routes(servicer: ModelRegistryServicer, access: Access) -> list[WebhookRoute]:
-    api = _WebhookApi(servicer, access)
+def webhook_routes(service: RegistryService) -> list[WebhookRoute]:
+    api = _WebhookApi(service)
     one = PATH + "/{webhook_id}"
     return [
-        WebhookRoute("POST", PATH, True, api.create_webhook),
-        WebhookRoute("GET", PATH, False, api.list_webhooks),
-        WebhookRoute("GET", one, False, api.get_webhook),
-        WebhookRoute("PATCH", one, True, api.update_webhook),
-        WebhookRoute("DELETE", one, False, api.delete_webhook),
-        WebhookRoute("POST", one + "/test", True, api.test_webhook),
+        WebhookRoute("POST", PATH, "CreateWebhook", True, api.create_webhook),
+        WebhookRoute("GET", PATH, "ListWebhooks", False, api.list_webhooks),
+        WebhookRoute("GET", one, "ListWebhooks", False, api.get_webhook),
+        WebhookRoute("PATCH", one, "UpdateWebhook", True, api.update_webhook),
+        WebhookRoute("DELETE", one, "DeleteWebhook", False, api.delete_webhook),
+        WebhookRoute("POST", one + "/test", "TestWebhook", True, api.test_webhook),
     ]
 
 
 class _WebhookApi:
-    def __init__(self, servicer: ModelRegistryServicer, access: Access) -> None:
-        self._servicer = servicer
-        self._access = access
+    def __init__(self, service: RegistryService) -> None:
+        self._service = service
 
     def create_webhook(self, call: HttpCall) -> dict[str, Any]:
         data = _object(parse_json(call.body))
@@ -112,7 +112,7 @@ class _WebhookApi:
             enabled=_enabled(status) if status is not None else True,
             description=_string(data, "description") or "",
         )
-        created = self._serve(call, "CreateWebhook", self._servicer.CreateWebhook, request)
+        created = self._serve(call, "CreateWebhook", self._service.CreateWebhook, request)
         return {"webhook": _webhook_json(created.webhook)}
 
     def list_webhooks(self, call: HttpCall) -> dict[str, Any]:
@@ -167,12 +167,12 @@ class _WebhookApi:
             # An empty update_mask would change every field; a request naming none changes none.
             return self.get_webhook(call)
         request.update_mask.CopyFrom(field_mask_pb2.FieldMask(paths=paths))
-        updated = self._serve(call, "UpdateWebhook", self._servicer.UpdateWebhook, request)
+        updated = self._serve(call, "UpdateWebhook", self._service.UpdateWebhook, request)
         return {"webhook": _webhook_json(updated.webhook)}
 
     def delete_webhook(self, call: HttpCall) -> dict[str, Any]:
         request = webhooks_pb2.DeleteWebhookRequest(id=call.path_params["webhook_id"])
-        self._serve(call, "DeleteWebhook", self._servicer.DeleteWebhook, request)
+        self._serve(call, "DeleteWebhook", self._service.DeleteWebhook, request)
         return {}
 
     def test_webhook(self, call: HttpCall) -> dict[str, Any]:
@@ -185,7 +185,7 @@ class _WebhookApi:
         request = webhooks_pb2.TestWebhookRequest(
             id=call.path_params["webhook_id"], event_type=event_type_message(event_type)
         )
-        tested = self._serve(call, "TestWebhook", self._servicer.TestWebhook, request)
+        tested = self._serve(call, "TestWebhook", self._service.TestWebhook, request)
         result: dict[str, Any] = {"success": tested.success}
         # MLflow leaves out what a test did not get: no answer, an empty body, no error.
         for key, value in (
@@ -200,7 +200,7 @@ class _WebhookApi:
     def _webhooks(self, call: HttpCall) -> list[webhooks_pb2.Webhook]:
         """Every webhook, newest first."""
         listed = self._serve(
-            call, "ListWebhooks", self._servicer.ListWebhooks, webhooks_pb2.ListWebhooksRequest()
+            call, "ListWebhooks", self._service.ListWebhooks, webhooks_pb2.ListWebhooksRequest()
         )
         return sorted(listed.webhooks, key=lambda w: (w.creation_timestamp, w.id), reverse=True)
 
@@ -215,14 +215,14 @@ class _WebhookApi:
         self,
         call: HttpCall,
         rpc: str,
-        method: Callable[[Request, grpc.ServicerContext], Response],
+        method: Callable[[Request], Response],
         request: Request,
     ) -> Response:
         """``method``'s answer to ``request``, called as ``call``'s caller once the access rules
         of ``rpc`` allow it, as app.py calls every RPC."""
         try:
-            with self._access.serving(rpc, request, call.caller):
-                return call_servicer(method, request, call.peer)
+            with call.authorized(request, rpc):
+                return method(request)
         except RegistryError as error:
             # An id the store refuses or cannot find names no webhook: MLflow's not-found.
             if error.field == "id" and "webhook_id" in call.path_params:

@@ -28,6 +28,8 @@ class HttpRoute:
     # True when the request's fields come from a JSON body ("body: '*'"), False when they come
     # from the query string.
     from_body: bool
+    # A server-streaming RPC: answered as a stream (see watch.py), not one JSON object.
+    streaming: bool = False
 
 
 def http_routes(service: ServiceDescriptor) -> list[HttpRoute]:
@@ -37,9 +39,6 @@ def http_routes(service: ServiceDescriptor) -> list[HttpRoute]:
         options = method.GetOptions()
         if not options.HasExtension(annotations_pb2.http):
             continue
-        if method.server_streaming:
-            # A JSON response cannot carry a stream; failing at start beats a route that hangs.
-            raise ValueError(f"{method.full_name}: a streaming RPC cannot be served over HTTP")
         rule = options.Extensions[annotations_pb2.http]
         routes.extend(_route(method, binding) for binding in (rule, *rule.additional_bindings))
     return routes
@@ -53,6 +52,9 @@ def _route(method: MethodDescriptor, rule: http_pb2.HttpRule) -> HttpRoute:
     path: str = getattr(rule, verb)
     if "{" in path:
         raise ValueError(f"{method.full_name}: path variables are not supported in {path!r}")
+    if method.server_streaming and (verb != "get" or method.name != "WatchEvents"):
+        # The gateway streams WatchEvents only; failing at start beats a route that hangs.
+        raise ValueError(f"{method.full_name}: only WatchEvents streams over HTTP, on GET")
     if rule.body not in ("", "*"):
         raise ValueError(f"{method.full_name}: body must be '*' or absent, not {rule.body!r}")
     return HttpRoute(
@@ -61,4 +63,5 @@ def _route(method: MethodDescriptor, rule: http_pb2.HttpRule) -> HttpRoute:
         rpc=method.name,
         request_type=GetMessageClass(method.input_type),
         from_body=rule.body == "*",
+        streaming=method.server_streaming,
     )

@@ -39,8 +39,9 @@ class ModelRegistryServiceStub:
     RPCs are safe to repeat by nature, except CreateAccessToken, which makes a new token each time.
     With authentication on, a missing or invalid credential fails with UNAUTHENTICATED, a call the
     caller may not make with PERMISSION_DENIED, and a model the caller may not read is NOT_FOUND,
-    as if it did not exist. Each RPC with a google.api.http option is also served as HTTP/JSON at
-    MLflow's REST path and method, so the stock MLflow client works against this service unchanged.
+    as if it did not exist. Every RPC is also served as HTTP/JSON at the path of its
+    google.api.http option: MLflow's REST path and method where MLflow has the call, so the stock
+    MLflow client works against this service unchanged, and /api/2.0/modelregistry/ for the rest.
     """
 
     def __init__(self, channel):
@@ -247,8 +248,9 @@ class ModelRegistryServiceServicer:
     RPCs are safe to repeat by nature, except CreateAccessToken, which makes a new token each time.
     With authentication on, a missing or invalid credential fails with UNAUTHENTICATED, a call the
     caller may not make with PERMISSION_DENIED, and a model the caller may not read is NOT_FOUND,
-    as if it did not exist. Each RPC with a google.api.http option is also served as HTTP/JSON at
-    MLflow's REST path and method, so the stock MLflow client works against this service unchanged.
+    as if it did not exist. Every RPC is also served as HTTP/JSON at the path of its
+    google.api.http option: MLflow's REST path and method where MLflow has the call, so the stock
+    MLflow client works against this service unchanged, and /api/2.0/modelregistry/ for the rest.
     """
 
     def CreateRegisteredModel(self, request, context):
@@ -416,7 +418,9 @@ class ModelRegistryServiceServicer:
         """Streams the change feed: the events after start_after in sequence order, then new ones as
         they commit, with heartbeats (a message without an event) while none come. Resuming after
         the last sequence received gives every event once. The stream has no deadline of its own;
-        it ends when the caller cancels or the server shuts down. Not served over HTTP.
+        it ends when the caller cancels or the server shuts down. Over HTTP it streams as Server-Sent
+        Events (Accept: text/event-stream; each event's id is its high_water_sequence, so that
+        Last-Event-ID resumes) or else as newline-delimited JSON.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -727,8 +731,9 @@ class ModelRegistryService:
     RPCs are safe to repeat by nature, except CreateAccessToken, which makes a new token each time.
     With authentication on, a missing or invalid credential fails with UNAUTHENTICATED, a call the
     caller may not make with PERMISSION_DENIED, and a model the caller may not read is NOT_FOUND,
-    as if it did not exist. Each RPC with a google.api.http option is also served as HTTP/JSON at
-    MLflow's REST path and method, so the stock MLflow client works against this service unchanged.
+    as if it did not exist. Every RPC is also served as HTTP/JSON at the path of its
+    google.api.http option: MLflow's REST path and method where MLflow has the call, so the stock
+    MLflow client works against this service unchanged, and /api/2.0/modelregistry/ for the rest.
     """
 
     @staticmethod
