@@ -385,6 +385,19 @@ def hostile_requests(draw: st.DrawFn) -> tuple[str, bytes]:
     return name, draw(DAMAGED[name] if damaged else REQUESTS[name])
 
 
+def generated(examples: int) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Hypothesis's settings for a run of ``examples`` generated requests: the same ones on
+    every run (derandomized, no example database), however slow a shared machine is."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
 def database_snapshot(engine: Engine) -> list[list[Any]]:
     """Every row of every table, in primary-key order."""
     with engine.connect() as connection:
@@ -402,14 +415,7 @@ def test_generated_hostile_requests_to_every_rpc_are_refused_cleanly_and_change_
     sent: Counter[tuple[str, grpc.StatusCode]] = Counter()
     state = [database_snapshot(engine)]
 
-    @settings(
-        max_examples=EXAMPLES_PER_BACKEND,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
+    @generated(EXAMPLES_PER_BACKEND)
     @given(hostile_requests())
     def send(call: tuple[str, bytes]) -> None:
         name, payload = call
