@@ -39,6 +39,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from registry_service import identity, sources, validation
+from registry_service.defaults import DATABASE_TIMEOUT_S, IDEMPOTENCY_WINDOW_S
 from registry_service.domain import (
     ConflictPolicy,
     DeliveryStatus,
@@ -67,7 +68,6 @@ from registry_service.store.driver_sql import (
     value_parameters,
 )
 from registry_service.store.engine import (
-    DEFAULT_TIMEOUT,
     WRITE_TRANSACTION,
     LoneReads,
     bounded_statement,
@@ -125,8 +125,8 @@ class RegistryStore:
         engine: Engine,
         clock: Callable[[], int] = now_millis,
         *,
-        timeout: float = DEFAULT_TIMEOUT,
-        idempotency_window: float = idempotency.DEFAULT_WINDOW_S,
+        timeout: float = DATABASE_TIMEOUT_S,
+        idempotency_window: float = IDEMPOTENCY_WINDOW_S,
     ) -> None:
         self._engine = engine
         self._clock = clock
