@@ -30,6 +30,7 @@ import grpc
 
 from registry_service import grpc_errors, identity
 from registry_service.config import Settings
+from registry_service.contract import SERVICE_NAME as SERVICE
 from registry_service.domain import Permission, Stage
 from registry_service.errors import (
     InvalidArgument,
@@ -41,7 +42,6 @@ from registry_service.store.access_store import AccessStore
 
 log = logging.getLogger(__name__)
 
-SERVICE = "modelregistry.v1.ModelRegistryService"
 AUTHORIZATION = "authorization"
 # The same words for a missing, malformed, unknown and revoked credential: a guesser learns nothing.
 UNAUTHENTICATED_MESSAGE = "missing or invalid credentials"

@@ -13,12 +13,13 @@ import grpc
 from google.protobuf import message_factory
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from modelregistry.v1 import registry_service_pb2
 from prometheus_client import CollectorRegistry
 
 from registry_service.addresses import format_address
 from registry_service.auth import Access, AuthInterceptor, warn_if_open
 from registry_service.config import Settings
+from registry_service.contract import SERVICE
+from registry_service.contract import SERVICE_NAME as REGISTRY_SERVICE
 from registry_service.events import EventFeed
 from registry_service.gateway.http_server import HttpServer, start_http
 from registry_service.grpc_errors import tolerant_parser
@@ -38,9 +39,6 @@ from registry_service.webhooks import UrlPolicy, WebhookSender, WebhookWorker
 
 log = logging.getLogger(__name__)
 
-REGISTRY_SERVICE = registry_service_pb2.DESCRIPTOR.services_by_name[
-    "ModelRegistryService"
-].full_name
 # Health answers for the server as a whole ("") and for the registry service by name.
 HEALTH_SERVICES = (health.OVERALL_HEALTH, REGISTRY_SERVICE)
 
@@ -104,7 +102,6 @@ def open_store(settings: Settings) -> RegistryStore:
 def add_registry_service(server: grpc.Server, servicer: ModelRegistryServicer) -> None:
     """What the generated add_ModelRegistryServiceServicer_to_server does, except that request
     bytes that do not parse are answered with INVALID_ARGUMENT (see ``tolerant_parser``)."""
-    service = registry_service_pb2.DESCRIPTOR.services_by_name["ModelRegistryService"]
     handlers = {
         method.name: (
             grpc.unary_stream_rpc_method_handler
@@ -119,12 +116,12 @@ def add_registry_service(server: grpc.Server, servicer: ModelRegistryServicer) -
                 method.output_type
             ).SerializeToString,
         )
-        for method in service.methods
+        for method in SERVICE.methods
     }
     server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
+        (grpc.method_handlers_generic_handler(REGISTRY_SERVICE, handlers),)
     )
-    server.add_registered_method_handlers(service.full_name, handlers)
+    server.add_registered_method_handlers(REGISTRY_SERVICE, handlers)
 
 
 def channel_options(settings: Settings, *, reuse_port: bool) -> list[tuple[str, int]]:

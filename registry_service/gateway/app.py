@@ -10,7 +10,6 @@ from concurrent.futures import Executor
 from typing import Any
 
 from google.protobuf.message import Message
-from modelregistry.v1 import registry_service_pb2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -18,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from registry_service.auth import AUTHORIZATION, Access
+from registry_service.contract import SERVICE
 from registry_service.errors import InvalidArgument, RegistryError
 from registry_service.gateway.context import Handler, HttpCall, call_servicer
 from registry_service.gateway.errors import error_response, http_error_response
@@ -27,8 +27,6 @@ from registry_service.gateway.mlflow_webhooks import webhook_routes
 from registry_service.gateway.routes import HttpRoute, http_routes
 from registry_service.gateway.ui_routes import ui_routes
 from registry_service.servicer import ModelRegistryServicer
-
-SERVICE = registry_service_pb2.DESCRIPTOR.services_by_name["ModelRegistryService"]
 
 
 def build_app(
