@@ -15,7 +15,7 @@ and then fail with Aborted if someone else changed the resource in between.
 
 The channel balances calls round_robin over every address it is given, gives each call a
 deadline, and retries calls that failed with UNAVAILABLE: reads always, writes because they
-carry their request_id (see ``service_config``).
+carry their request_id (see ``retry_policy``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from modelregistry.v1.webhooks_pb2 import Webhook, WebhookDelivery
 
 from registry_service.errors import AlreadyExists, InvalidArgument
 from registry_service.grpc_errors import from_rpc_error
-from registry_service.service_config import invoke, service_config, static_target
+from registry_service.retry_policy import invoke, service_config, static_target
 from registry_service.tls import channel_credentials
 
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -119,7 +119,7 @@ class RegistryClient:
         self.close()
 
     def _call(self, method: Callable[..., Any], request: Any) -> Any:
-        # The default deadline is passed with every call (see service_config for why not in
+        # The default deadline is passed with every call (see retry_policy for why not in
         # the service config), so it holds on a caller's own channel too.
         try:
             return invoke(method, request, self._timeout)

@@ -20,7 +20,6 @@ from registry_service.auth import Access, AuthInterceptor, warn_if_open
 from registry_service.config import Settings
 from registry_service.contract import SERVICE
 from registry_service.contract import SERVICE_NAME as REGISTRY_SERVICE
-from registry_service.events import EventFeed
 from registry_service.gateway.http_server import HttpServer, start_http
 from registry_service.grpc_errors import tolerant_parser
 from registry_service.health import DatabaseHealth
@@ -35,6 +34,7 @@ from registry_service.store.engine import is_sqlite, make_engine
 from registry_service.store.registry_store import RegistryStore
 from registry_service.tls import server_credentials
 from registry_service.tracking import TrackingServer
+from registry_service.watch_feed import EventFeed
 from registry_service.webhooks import UrlPolicy, WebhookSender, WebhookWorker
 
 log = logging.getLogger(__name__)
