@@ -58,8 +58,7 @@ from registry_service.domain import (
 )
 from registry_service.errors import Aborted, AlreadyExists, InvalidArgument, NotFound, Unavailable
 from registry_service.identity import current_caller
-from registry_service.search import SearchQuery, model_version_search, registered_model_search
-from registry_service.search.query import effective_page_size
+from registry_service.search import SearchQuery, effective_page_size
 from registry_service.store import idempotency, model_access, outbox, webhook_rows
 from registry_service.store.driver_sql import (
     DriverConnection,
@@ -89,6 +88,7 @@ from registry_service.store.loading import (
     with_columns,
 )
 from registry_service.store.model_access import model_not_found
+from registry_service.store.search_columns import model_version_search, registered_model_search
 from registry_service.store.tables import (
     events,
     model_version_tags,
