@@ -228,7 +228,7 @@ def start(
         else MetricsEndpoint(metrics_registry, settings.host, settings.metrics_port)
     )
     server.start()
-    webhooks = WebhookWorker(store, sender, settings) if settings.webhooks else None
+    webhooks = WebhookWorker(store.webhooks, sender, settings) if settings.webhooks else None
     if webhooks is not None:
         webhooks.start()
     return RunningServer(

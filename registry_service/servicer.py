@@ -34,7 +34,8 @@ from registry_service.proto_mapping import (
     webhook_message,
 )
 from registry_service.store.access_store import AccessStore
-from registry_service.store.registry_store import RegistryStore, check_event_filters
+from registry_service.store.history import check_event_filters
+from registry_service.store.registry_store import RegistryStore
 from registry_service.store.webhook_rows import WebhookFields
 from registry_service.watch_feed import EventFeed
 from registry_service.webhooks import UrlPolicy, WebhookSender
