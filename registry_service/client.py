@@ -16,6 +16,11 @@ and then fail with Aborted if someone else changed the resource in between.
 The channel balances calls round_robin over every address it is given, gives each call a
 deadline, and retries calls that failed with UNAVAILABLE: reads always, writes because they
 carry their request_id (see ``retry_policy``).
+
+Longer than this package's ~600-line guide on purpose: one public class with one short method per
+RPC of the service, which users read (and their editors complete) as one surface. What is not a
+method per RPC lives elsewhere: retries in ``retry_policy``, TLS in ``tls``, errors in
+``grpc_errors``.
 """
 
 from __future__ import annotations
