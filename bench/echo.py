@@ -33,7 +33,7 @@ from registry_service.config import Settings
 from registry_service.metrics import ServerMetrics
 from registry_service.server import grpc_server, log_listening
 from registry_service.shutdown import ShutdownRequests
-from registry_service.workers import PROMETHEUS_MULTIPROC_DIR, _reserved_port
+from registry_service.workers import PROMETHEUS_MULTIPROC_DIR, reserved_port
 
 SERVICE = "bench.Echo"
 METHOD = f"/{SERVICE}/Echo"
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(settings.log_level)
     shutdown = ShutdownRequests()
     with (
-        _reserved_port(settings.host, settings.port) as port,
+        reserved_port(settings.host, settings.port) as port,
         tempfile.TemporaryDirectory(prefix="echo-metrics-") as metrics_dir,
     ):
         # As the registry's workers do: prometheus_client then writes to per-process files.

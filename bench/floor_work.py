@@ -94,7 +94,7 @@ def _postgres_point_read(database_url: str, *, row_only: bool) -> Handler:
     from registry_service.store.engine import LoneReads, call_bounds, make_engine
 
     # The statement itself, not a copy of it: the floor must cost what the registry's does.
-    from registry_service.store.registry_store import _VERSION_BY_NAME
+    from registry_service.store.statements import VERSION_BY_NAME
     from registry_service.store.tables import model_versions
 
     statement = (
@@ -104,7 +104,7 @@ def _postgres_point_read(database_url: str, *, row_only: bool) -> Handler:
             .where(model_versions.c.version == bindparam("version"))
         )
         if row_only
-        else _VERSION_BY_NAME
+        else VERSION_BY_NAME
     )
     engine = make_engine(database_url)
     with engine.connect() as connection:

@@ -27,10 +27,10 @@ from typing import Any
 import grpc
 
 from bench.scenarios import Scenario
+from registry_service.contract import SERVICE_NAME as REGISTRY_SERVICE
 
 # Calls each client makes before the measured window, to open connections and warm caches.
 WARMUP_CALLS = 20
-REGISTRY_SERVICE = "modelregistry.v1.ModelRegistryService"
 
 # Makes the scenarios in each worker process; picklable (a module-level function or a partial
 # of one), since workers are spawned.

@@ -97,7 +97,7 @@ def seed(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if not migrated:
-        config = schema._config()
+        config = schema.alembic_config()
         with engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "0001")

@@ -37,7 +37,6 @@ from registry_service.store.access_store import AccessStore
 
 log = logging.getLogger(__name__)
 
-SERVICE = "modelregistry.v1.ModelRegistryService"
 AUTHORIZATION = "authorization"
 # The same words for a missing, malformed, unknown and revoked credential: a guesser learns nothing.
 UNAUTHENTICATED_MESSAGE = "missing or invalid credentials"

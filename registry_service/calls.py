@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from registry_service import identity, logs, tracing
-from registry_service.auth import SERVICE, STREAM_RECHECK_SECONDS, Access, AuthContext, Metadata
+from registry_service.auth import STREAM_RECHECK_SECONDS, Access, AuthContext, Metadata
+from registry_service.contract import SERVICE_NAME
 from registry_service.errors import RegistryError
 from registry_service.grpc_errors import status_code_of
 from registry_service.metrics import ServerMetrics
@@ -129,7 +130,7 @@ class ActiveCall:
         PermissionDenied (or the store's NOT_FOUND, later) when they do not."""
         rpc = rpc or self.rpc
         access = self._pipeline.access
-        if access is None or not self.arrival.path.startswith(f"/{SERVICE}/"):
+        if access is None or not self.arrival.path.startswith(f"/{SERVICE_NAME}/"):
             # Health and reflection stay open: meshes and load balancers probe them without
             # credentials.
             yield

@@ -4,12 +4,12 @@ running server's grpc.health.v1 service; exit status 0 when SERVING)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import Field, fields
 from typing import Any
 
+import click
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -23,54 +23,97 @@ from registry_service.store.access_store import AccessStore
 from registry_service.store.engine import make_engine
 from registry_service.workers import WorkerFailed, supervise
 
+# Exit status of a usage error or a refused setting, as click gives its own usage errors.
+USAGE_ERROR = 2
 
-def _parser(defaults: Settings) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="registry-service", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
 
-    serve_parser = commands.add_parser("serve", help="serve the registry over gRPC and HTTP")
-    for setting in fields(Settings):
-        _add_flag(serve_parser, setting, defaults)
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit status. Flags take their defaults from REGISTRY_* variables,
+    so those are read (and refused when malformed) before the command line."""
+    try:
+        defaults = Settings.from_environment()
+    except ValueError as error:
+        print(f"registry-service: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        status = _commands(defaults).main(
+            args=None if argv is None else list(argv),
+            prog_name="registry-service",
+            standalone_mode=False,
+        )
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.Abort:
+        return 1
+    # --help answers None; a command answers its exit status.
+    return 0 if status is None else int(status)
 
-    db_parser = commands.add_parser("db", help="manage the database schema")
-    db_commands = db_parser.add_subparsers(dest="db_command", required=True)
-    upgrade_parser = db_commands.add_parser("upgrade", help="migrate to the newest schema")
+
+def _commands(defaults: Settings) -> click.Group:
+    """The command line, with every flag's default taken from ``defaults``."""
     (database_url,) = (s for s in fields(Settings) if s.name == "database_url")
-    _add_flag(upgrade_parser, database_url, defaults)
-
-    auth_parser = commands.add_parser("auth", help="manage access without a running server")
-    auth_commands = auth_parser.add_subparsers(dest="auth_command", required=True)
-    token_parser = auth_commands.add_parser(
+    target = _local_target(defaults)
+    create_token = _command(
         "create-token",
-        help="create an access token on the database and print it once (bootstraps the first "
-        "admin of --auth token)",
+        _create_token,
+        "create an access token on the database and print it once (bootstraps the first admin "
+        "of --auth token)",
+        _flag(database_url, defaults),
+        click.Option(["--user"], required=True, help="identity the token acts as"),
+        click.Option(["--admin"], is_flag=True, help="make an admin token"),
+        click.Option(["--description"], default="", help="what the token is for"),
     )
-    _add_flag(token_parser, database_url, defaults)
-    token_parser.add_argument("--user", required=True, help="identity the token acts as")
-    token_parser.add_argument("--admin", action="store_true", help="make an admin token")
-    token_parser.add_argument("--description", default="", help="what the token is for")
-
-    health_parser = commands.add_parser(
+    health = _command(
         "health",
-        help="ask a running server's grpc.health.v1 service; exit status 0 when SERVING, 1 "
-        "otherwise (a container's HEALTHCHECK)",
+        _check_health,
+        "ask a running server's grpc.health.v1 service; exit status 0 when SERVING, 1 otherwise "
+        "(a container's HEALTHCHECK)",
+        click.Option(
+            ["--target"],
+            default=target,
+            help="HOST:PORT of the server; by default this machine at --port of serve "
+            f"(REGISTRY_PORT; here {target})",
+        ),
+        click.Option(
+            ["--service"],
+            default="",
+            help="the service to ask about: '' (the default) for the server as a whole, or "
+            "modelregistry.v1.ModelRegistryService",
+        ),
+        click.Option(
+            ["--timeout"],
+            type=float,
+            default=5.0,
+            help="seconds to wait for the answer (default 5)",
+        ),
     )
-    health_parser.add_argument(
-        "--target",
-        default=_local_target(defaults),
-        help="HOST:PORT of the server; by default this machine at --port of serve "
-        "(REGISTRY_PORT; here %(default)s)",
+    upgrade = _command(
+        "upgrade", _upgrade, "migrate to the newest schema", _flag(database_url, defaults)
     )
-    health_parser.add_argument(
-        "--service",
-        default="",
-        help="the service to ask about: '' (the default) for the server as a whole, or "
-        "modelregistry.v1.ModelRegistryService",
+    return click.Group(
+        "registry-service",
+        help=__doc__,
+        commands=[
+            _command(
+                "serve",
+                _serve,
+                "serve the registry over gRPC and HTTP",
+                *(_flag(setting, defaults) for setting in fields(Settings)),
+            ),
+            click.Group("db", help="manage the database schema", commands=[upgrade]),
+            click.Group(
+                "auth", help="manage access without a running server", commands=[create_token]
+            ),
+            health,
+        ],
     )
-    health_parser.add_argument(
-        "--timeout", type=float, default=5.0, help="seconds to wait for the answer (default 5)"
-    )
-    return parser
+
+
+def _command(
+    name: str, callback: Callable[..., int], help_text: str, *params: click.Parameter
+) -> click.Command:
+    return click.Command(name, callback=callback, params=list(params), help=help_text)
 
 
 def _local_target(settings: Settings) -> str:
@@ -80,55 +123,49 @@ def _local_target(settings: Settings) -> str:
     return format_address(host, settings.port)
 
 
-def _add_flag(parser: argparse.ArgumentParser, setting: Field[Any], defaults: Settings) -> None:
-    default = getattr(defaults, setting.name)
-    help_text = f"{setting.metadata['help']} ({env_name(setting)}; default {shown(default)})"
-    if value_type(setting) is bool:
-        parser.add_argument(
-            flag_name(setting),
-            dest=setting.name,
-            action=argparse.BooleanOptionalAction,
-            default=default,
-            help=help_text,
-        )
-        return
+class _SettingValue(click.ParamType[Any]):
+    """A flag's value, read as its REGISTRY_* variable would be."""
 
-    def convert(raw: str) -> object:
+    def __init__(self, setting: Field[Any]) -> None:
+        self._setting = setting
+        self.name = value_type(setting).__name__
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        # Defaults arrive already typed (from Settings); only what was typed on the line is read.
+        if not isinstance(value, str):
+            return value
         try:
-            return parse(setting, raw)
+            return parse(self._setting, value)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{raw!r} is not a valid {value_type(setting).__name__}"
+            raise click.UsageError(
+                f"argument {flag_name(self._setting)}: {value!r} is not a valid {self.name}", ctx
             ) from None
 
-    parser.add_argument(
-        flag_name(setting), dest=setting.name, type=convert, default=default, help=help_text
+
+def _flag(setting: Field[Any], defaults: Settings) -> click.Option:
+    """The flag of one setting: --name VALUE, or --name/--no-name for a switch."""
+    default = getattr(defaults, setting.name)
+    help_text = f"{setting.metadata['help']} ({env_name(setting)}; default {shown(default)})"
+    flag = flag_name(setting)
+    if value_type(setting) is bool:
+        return click.Option(
+            [f"{flag}/--no-{flag[2:]}", setting.name], default=default, help=help_text
+        )
+    return click.Option(
+        [flag, setting.name],
+        type=_SettingValue(setting),
+        default=default,
+        metavar=setting.name.upper(),
+        help=help_text,
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _serve(**flags: Any) -> int:
     try:
-        defaults = Settings.from_environment()
+        settings = Settings(**flags)
     except ValueError as error:
         print(f"registry-service: {error}", file=sys.stderr)
-        return 2
-    args = vars(_parser(defaults).parse_args(argv))
-    if args["command"] == "auth":
-        return _create_token(args)
-    if args["command"] == "health":
-        return _check_health(args["target"], args["service"], args["timeout"])
-    if args["command"] == "db":
-        engine = make_engine(args["database_url"])
-        schema.upgrade(engine)
-        print(
-            f"database at {engine.url.render_as_string()} is at revision {schema.head_revision()}"
-        )
-        return 0
-    try:
-        settings = Settings(**{s.name: args[s.name] for s in fields(Settings)})
-    except ValueError as error:
-        print(f"registry-service: {error}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
     logs.configure(settings.log_level, settings.log_format)
     try:
         if settings.workers > 1:
@@ -136,23 +173,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve(settings)
     except (schema.SchemaOutdated, OSError, ValueError, WorkerFailed) as error:
         print(f"registry-service: {error}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
     return 0
 
 
-def _create_token(args: dict[str, Any]) -> int:
+def _upgrade(database_url: str) -> int:
+    engine = make_engine(database_url)
+    schema.upgrade(engine)
+    print(f"database at {engine.url.render_as_string()} is at revision {schema.head_revision()}")
+    return 0
+
+
+def _create_token(database_url: str, user: str, admin: bool, description: str) -> int:
     try:
-        store = open_store(Settings(database_url=args["database_url"]))
+        store = open_store(Settings(database_url=database_url))
     except (schema.SchemaOutdated, ValueError) as error:
         print(f"registry-service: {error}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
     try:
-        token, secret = AccessStore(store).create_token(
-            args["user"], args["admin"], args["description"]
-        )
+        token, secret = AccessStore(store).create_token(user, admin, description)
     except RegistryError as error:
         print(f"registry-service: {error}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
     finally:
         store.engine.dispose()
     role = "admin " if token.admin else ""

@@ -14,8 +14,7 @@ from dataclasses import Field, dataclass, field, fields
 from typing import Any, TypeVar, get_type_hints
 from urllib.parse import urlsplit
 
-from registry_service.store.engine import DEFAULT_TIMEOUT
-from registry_service.store.idempotency import DEFAULT_WINDOW_S
+from registry_service.defaults import DATABASE_TIMEOUT_S, IDEMPOTENCY_WINDOW_S
 
 DEFAULT_DATABASE_URL = "sqlite:///registry.db"
 DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
@@ -116,13 +115,13 @@ class Settings:
         30.0, "seconds a closing connection's calls get to finish", minimum=0
     )
     database_timeout: float = _setting(
-        DEFAULT_TIMEOUT,
+        DATABASE_TIMEOUT_S,
         "seconds a call waits for the database (to connect, for a pooled connection, for "
         "SQLite's write lock) before failing with UNAVAILABLE",
         positive=True,
     )
     idempotency_window: float = _setting(
-        DEFAULT_WINDOW_S,
+        IDEMPOTENCY_WINDOW_S,
         "seconds a write's request_id is remembered, so that a retry within it changes nothing",
         minimum=0,
     )

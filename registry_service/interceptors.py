@@ -15,8 +15,9 @@ from typing import Any, cast
 import grpc
 
 from registry_service import grpc_errors
-from registry_service.auth import SERVICE, AuthContext
+from registry_service.auth import AuthContext
 from registry_service.calls import REQUEST_ID, ActiveCall, Arrival, CallPipeline
+from registry_service.contract import SERVICE_NAME
 from registry_service.errors import PermissionDenied, RegistryError
 
 Serving = Callable[[Any, grpc.ServicerContext], AbstractContextManager[ActiveCall]]
@@ -149,7 +150,7 @@ def _observed(
         # stay as they are rather than tie up a thread each for as long as they are open.
         return handler
 
-    if handler.request_streaming and path.startswith(f"/{SERVICE}/"):
+    if handler.request_streaming and path.startswith(f"/{SERVICE_NAME}/"):
         # A client or bidirectional stream has no single request to authorize: closed until
         # someone decides how to check it.
         def wrapped(request: Any, context: grpc.ServicerContext) -> Any:

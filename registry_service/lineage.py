@@ -61,8 +61,8 @@ class LineageResolver:
                 raise _refused(source, "a prompt version's source must be MLflow's placeholder")
             return Lineage(origin.run_id, origin.experiment_id, origin.run_link, origin.model_id)
         sources.check_shape(source)
-        run_id = _agreeing("run_id", origin.run_id, sources.run_id_of(source), source)
-        model_id = _agreeing(
+        run_id = sources.agreeing_id("run_id", origin.run_id, sources.run_id_of(source), source)
+        model_id = sources.agreeing_id(
             "model_id", origin.model_id, sources.logged_model_id_of(source), source
         )
         if sources.model_reference_of(source) is not None:
@@ -144,17 +144,6 @@ _HOST_ADDRESSED = (
 def _served_by(tracking: TrackingServer, source: str) -> bool:
     """Whether an http(s) or mlflow-artifacts://host source names the tracking server's host."""
     return urlsplit(source.strip()).netloc.lower() == urlsplit(tracking.uri).netloc.lower()
-
-
-def _agreeing(field: str, given: str, from_source: str | None, source: str) -> str:
-    """The id the request gives, or the one its source names; both must agree."""
-    if from_source is None:
-        return given
-    if given and given != from_source:
-        raise InvalidArgument(
-            f"{field} {given!r} contradicts {from_source!r} in source {source!r}", field=field
-        )
-    return from_source
 
 
 def _refused(source: str, why: str) -> InvalidArgument:

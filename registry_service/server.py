@@ -13,14 +13,14 @@ import grpc
 from google.protobuf import message_factory
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from modelregistry.v1 import registry_service_pb2
 from prometheus_client import CollectorRegistry
 
 from registry_service.addresses import format_address
 from registry_service.auth import Access, warn_if_open
 from registry_service.calls import CallPipeline
 from registry_service.config import Settings
-from registry_service.events import EventFeed
+from registry_service.contract import SERVICE
+from registry_service.contract import SERVICE_NAME as REGISTRY_SERVICE
 from registry_service.gateway.http_server import HttpServer, start_http
 from registry_service.grpc_errors import grpc_servicer, tolerant_parser
 from registry_service.health import DatabaseHealth
@@ -35,13 +35,11 @@ from registry_service.store.engine import is_sqlite, make_engine
 from registry_service.store.registry_store import RegistryStore
 from registry_service.tls import server_credentials
 from registry_service.tracking import TrackingServer
+from registry_service.watch_feed import EventFeed
 from registry_service.webhooks import UrlPolicy, WebhookSender, WebhookWorker
 
 log = logging.getLogger(__name__)
 
-REGISTRY_SERVICE = registry_service_pb2.DESCRIPTOR.services_by_name[
-    "ModelRegistryService"
-].full_name
 # Health answers for the server as a whole ("") and for the registry service by name.
 HEALTH_SERVICES = (health.OVERALL_HEALTH, REGISTRY_SERVICE)
 
@@ -106,8 +104,7 @@ def add_registry_service(server: grpc.Server, registry: RegistryService) -> None
     """What the generated add_ModelRegistryServiceServicer_to_server does for ``registry``'s
     context-free methods (see ``grpc_errors.grpc_servicer``), except that request bytes that do
     not parse are answered with INVALID_ARGUMENT (see ``tolerant_parser``)."""
-    service = registry_service_pb2.DESCRIPTOR.services_by_name["ModelRegistryService"]
-    servicer = grpc_servicer(registry, service)
+    servicer = grpc_servicer(registry, SERVICE)
     handlers = {
         method.name: (
             grpc.unary_stream_rpc_method_handler
@@ -122,12 +119,12 @@ def add_registry_service(server: grpc.Server, registry: RegistryService) -> None
                 method.output_type
             ).SerializeToString,
         )
-        for method in service.methods
+        for method in SERVICE.methods
     }
     server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
+        (grpc.method_handlers_generic_handler(REGISTRY_SERVICE, handlers),)
     )
-    server.add_registered_method_handlers(service.full_name, handlers)
+    server.add_registered_method_handlers(REGISTRY_SERVICE, handlers)
 
 
 def channel_options(settings: Settings, *, reuse_port: bool) -> list[tuple[str, int]]:
@@ -224,7 +221,7 @@ def start(
         else MetricsEndpoint(metrics_registry, settings.host, settings.metrics_port)
     )
     server.start()
-    webhooks = WebhookWorker(store, sender, settings) if settings.webhooks else None
+    webhooks = WebhookWorker(store.webhooks, sender, settings) if settings.webhooks else None
     if webhooks is not None:
         webhooks.start()
     return RunningServer(

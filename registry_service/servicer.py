@@ -19,7 +19,6 @@ from registry_service.access_mapping import (
 )
 from registry_service.config import Settings
 from registry_service.errors import InvalidArgument
-from registry_service.events import EventFeed
 from registry_service.lineage import LineageResolver, Origin
 from registry_service.proto_mapping import (
     conflict_policy_of,
@@ -36,8 +35,10 @@ from registry_service.proto_mapping import (
     webhook_message,
 )
 from registry_service.store.access_store import AccessStore
-from registry_service.store.registry_store import RegistryStore, check_event_filters
+from registry_service.store.history import check_event_filters
+from registry_service.store.registry_store import RegistryStore
 from registry_service.store.webhook_rows import WebhookFields
+from registry_service.watch_feed import EventFeed
 from registry_service.webhooks import UrlPolicy, WebhookSender
 
 # The fields of a webhook that UpdateWebhook's update_mask may name.

@@ -194,3 +194,15 @@ def _after_scheme(source: str, scheme: str) -> str | None:
 def is_prompt(tags: Mapping[str, str]) -> bool:
     """Whether a new version's tags make it a prompt version, as MLflow's server decides."""
     return tags.get(PROMPT_TAG, "false").lower() == "true"
+
+
+def agreeing_id(field: str, given: str, from_source: str | None, source: str) -> str:
+    """The id (run_id, model_id) the request gives, or the one its source names; both must
+    agree. Both the lineage check and the store, which records a runs:/ source's run, ask here."""
+    if from_source is None:
+        return given
+    if given and given != from_source:
+        raise InvalidArgument(
+            f"{field} {given!r} contradicts {from_source!r} in source {source!r}", field=field
+        )
+    return from_source

@@ -40,7 +40,7 @@ from registry_service import webhook_addresses
 from registry_service.config import Settings
 from registry_service.domain import Event, EventType
 from registry_service.errors import InvalidArgument
-from registry_service.store.registry_store import RegistryStore
+from registry_service.store.webhook_store import WebhookStore
 from registry_service.webhook_addresses import IPAddress, Resolver
 
 log = logging.getLogger(__name__)
@@ -283,7 +283,7 @@ def example_event(event_type: EventType, timestamp: int) -> Event:
 class WebhookWorker:
     """The delivery loop of one server process: fan out new events, then send what is due."""
 
-    def __init__(self, store: RegistryStore, sender: WebhookSender, settings: Settings) -> None:
+    def __init__(self, store: WebhookStore, sender: WebhookSender, settings: Settings) -> None:
         self._store = store
         self._sender = sender
         self._poll_interval = settings.webhook_poll_interval

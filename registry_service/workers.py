@@ -57,8 +57,8 @@ def supervise(settings: Settings) -> int:
     open_store(settings).engine.dispose()
     shutdown = ShutdownRequests()
     with (
-        _reserved_port(settings.host, settings.port) as port,
-        _reserved_port(settings.host, settings.http_port) as http_port,
+        reserved_port(settings.host, settings.port) as port,
+        reserved_port(settings.host, settings.http_port) as http_port,
         tempfile.TemporaryDirectory(prefix="registry-metrics-") as metrics_dir,
     ):
         # Read by prometheus_client when the workers import it: they write their metrics there.
@@ -94,7 +94,7 @@ def supervise(settings: Settings) -> int:
 
 
 @contextmanager
-def _reserved_port(host: str, port: int) -> Iterator[int]:
+def reserved_port(host: str, port: int) -> Iterator[int]:
     """Bind (but do not listen on) ``host:port`` with SO_REUSEPORT: the port is ours for the
     workers to join, and the kernel spreads connections over the workers alone, since only
     listening sockets take them. A negative port (HTTP off) stays as it is."""

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from registry_service.client import RegistryClient
 from registry_service.errors import DeadlineExceeded, Unavailable
-from registry_service.service_config import RETRY_POLICY, invoke
+from registry_service.retry_policy import RETRY_POLICY, invoke
 
 from .conftest import POSTGRES_URL, SKIP_POSTGRES
 from .processes import TcpProxy, proxied, serving, writes_blocked

@@ -106,7 +106,7 @@ def test_searchable_text_is_compared_bytewise_on_postgres(engine: Engine) -> Non
 
 
 def test_downgrade_to_the_first_revision_and_back(engine: Engine) -> None:
-    config = schema._config()
+    config = schema.alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0001")

@@ -7,7 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry_service.errors import InvalidArgument
-from registry_service.search import model_version_search, registered_model_search
 from registry_service.search.nodes import (
     And,
     AttributeRef,
@@ -21,6 +20,7 @@ from registry_service.search.nodes import (
     TagRef,
 )
 from registry_service.search.parser import MAX_COMPARISONS, MAX_DEPTH, parse_filter
+from registry_service.store.search_columns import model_version_search, registered_model_search
 
 
 def attr(name: str, op: Operator, *values: str | int) -> Comparison:

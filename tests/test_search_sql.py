@@ -16,12 +16,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, insert, select
 
 from registry_service.errors import InvalidArgument
-from registry_service.search import (
-    SearchQuery,
-    model_version_search,
-    registered_model_search,
-)
+from registry_service.search import SearchQuery
 from registry_service.store.engine import make_engine
+from registry_service.store.search_columns import model_version_search, registered_model_search
 from registry_service.store.tables import (
     model_version_tags,
     model_versions,

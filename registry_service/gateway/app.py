@@ -9,12 +9,12 @@ from concurrent.futures import Executor
 from typing import Any
 
 from google.protobuf.message import Message
-from modelregistry.v1 import registry_service_pb2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from registry_service.calls import CallPipeline
+from registry_service.contract import SERVICE
 from registry_service.errors import InvalidArgument
 from registry_service.gateway.endpoint import Endpoints, Handler, HttpCall
 from registry_service.gateway.errors import http_error_response
@@ -25,8 +25,6 @@ from registry_service.gateway.routes import HttpRoute, http_routes
 from registry_service.gateway.ui_routes import ui_routes
 from registry_service.gateway.watch import watch_handler
 from registry_service.servicer import RegistryService
-
-SERVICE = registry_service_pb2.DESCRIPTOR.services_by_name["ModelRegistryService"]
 
 
 def build_app(

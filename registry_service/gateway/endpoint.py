@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from registry_service.auth import SERVICE
 from registry_service.calls import REQUEST_ID, ActiveCall, Arrival, CallPipeline
+from registry_service.contract import SERVICE_NAME
 from registry_service.errors import InvalidArgument, RegistryError
 from registry_service.gateway.errors import error_response
 from registry_service.gateway.limits import Refusal, read_body
@@ -76,7 +76,7 @@ class Endpoints:
         self, rpc: str, handle: Handler, from_body: bool
     ) -> Callable[[Request], Awaitable[Response]]:
         """The endpoint answering a request with ``handle``'s JSON object."""
-        path = f"/{SERVICE}/{rpc}"
+        path = f"/{SERVICE_NAME}/{rpc}"
 
         async def endpoint(request: Request) -> Response:
             arrival, bad_timeout = _arrival(request, path, "unary")
@@ -103,7 +103,7 @@ class Endpoints:
         """The endpoint answering with the text ``start`` streams, for as long as the client
         stays. A refusal before the stream starts is answered with its error status; what ends
         the stream later ends it (HTTP has no status after the first byte)."""
-        path = f"/{SERVICE}/{rpc}"
+        path = f"/{SERVICE_NAME}/{rpc}"
 
         async def endpoint(request: Request) -> Response:
             arrival, bad_timeout = _arrival(request, path, "server_stream")

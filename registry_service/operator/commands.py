@@ -5,6 +5,11 @@
 Exit codes: 0 success; 1 the registry refused the request (not found, invalid, already exists,
 unavailable), a source could not be read, or an import left a model failed; 2 a usage error.
 Errors go to stderr and name the request field at fault.
+
+Longer than this package's ~600-line guide on purpose: one short click command per verb of models,
+versions, migration and access, read as one table of what `registry` does; events and webhooks
+have their own modules (event_commands, webhook_commands), and what a command does beyond calling
+the client lives beside it (output, records, reading, archive, transfer, mlflow_import).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ subquery that the tag (alias) index answers; a negative comparison (!=, NOT IN, 
 NOT EXISTS of the positive one, so a row without the tag or alias satisfies it. MLflow clients
 depend on that: they add ``tag.`mlflow.prompt.is_prompt` != 'true'`` to every model search.
 
-Tag values are indexed by a prefix (see ``tag_value_prefix``), so = and IN also compare the
+Tag values are indexed by a prefix (see ``Entity.tag_value_prefix``), so = and IN also compare the
 prefix: implied by the exact comparison, it only lets the index be used.
 
 Under an OR, every such "among the owners" term is a ``MemberOf``: PostgreSQL plans a plain
@@ -44,7 +44,6 @@ from registry_service.search.nodes import (
     TagRef,
     Value,
 )
-from registry_service.store.tables import TAG_VALUE_PREFIX, tag_value_prefix
 from registry_service.validation import parse_stage
 
 # Backslash escapes % and _ in LIKE patterns on every database. PostgreSQL does that by default
@@ -161,8 +160,8 @@ def _tag(node: Comparison, key: str, entity: Entity, under_or: bool) -> ColumnEl
         exact = _apply(value, op, values)
     condition = and_(entity.tag_key == key, exact)
     if op in (Operator.EQ, Operator.IN):
-        prefixes = [_prefix(v) for v in values]
-        condition = and_(condition, _apply(tag_value_prefix(value), op, prefixes))
+        prefixes = [str(v)[: entity.tag_value_prefix_length] for v in values]
+        condition = and_(condition, _apply(entity.tag_value_prefix(value), op, prefixes))
     if negated:
         return ~select(value).where(entity.tag_scope, condition).correlate(entity.table).exists()
     return _member(entity.key, select(entity.tag_owner).where(condition), under_or)
@@ -184,10 +183,6 @@ def _alias(node: Comparison, entity: Entity, under_or: bool) -> ColumnElement[bo
     if len(entity.alias_target) == 1:
         return _member(entity.alias_target[0], owners, under_or)
     return tuple_(*entity.alias_target).in_(owners)
-
-
-def _prefix(value: str | int) -> str:
-    return str(value)[:TAG_VALUE_PREFIX]
 
 
 def _apply(

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Label, Row, and_
 
 from registry_service.errors import InvalidArgument
 from registry_service.search import page_tokens
-from registry_service.search.entities import MODEL_VERSIONS, REGISTERED_MODELS, Entity
+from registry_service.search.entities import Entity
 from registry_service.search.filters import compile_filter
 from registry_service.search.ordering import keyset_after, parse_order_by
 from registry_service.search.parser import parse_filter
@@ -45,26 +45,6 @@ class SearchQuery:
         return page_tokens.encode(values, self.fingerprint)
 
 
-def model_version_search(
-    filter: str = "",
-    order_by: Sequence[str] = (),
-    page_token: str = "",
-    page_size: int = 0,
-) -> SearchQuery:
-    """Query parts for SearchModelVersions over model_versions JOIN registered_models."""
-    return _search(MODEL_VERSIONS, filter, order_by, page_token, page_size)
-
-
-def registered_model_search(
-    filter: str = "",
-    order_by: Sequence[str] = (),
-    page_token: str = "",
-    page_size: int = 0,
-) -> SearchQuery:
-    """Query parts for SearchRegisteredModels over registered_models."""
-    return _search(REGISTERED_MODELS, filter, order_by, page_token, page_size)
-
-
 def effective_page_size(page_size: int) -> int:
     if page_size < 0:
         raise InvalidArgument(f"page_size must not be negative, got {page_size}", field="page_size")
@@ -73,9 +53,10 @@ def effective_page_size(page_size: int) -> int:
     return min(page_size, MAX_PAGE_SIZE)
 
 
-def _search(
+def search_query(
     entity: Entity, filter: str, order_by: Sequence[str], page_token: str, page_size: int
 ) -> SearchQuery:
+    """The query parts of one page of a search over ``entity``."""
     size = effective_page_size(page_size)
     tree = parse_filter(filter)
     where = compile_filter(tree, entity)

@@ -17,13 +17,9 @@ from sqlalchemy.engine import Connection
 from registry_service import validation
 from registry_service.domain import AccessToken, ModelPermission, Permission
 from registry_service.errors import NotFound
-from registry_service.store.registry_store import (
-    RegistryStore,
-    lock_model_row,
-    model_id_by_name,
-    now_millis,
-)
+from registry_service.store.model_rows import lock_model_row, model_id_by_name
 from registry_service.store.tables import access_tokens, registered_model_permissions
+from registry_service.store.transactions import Transactions, now_millis
 
 MAX_TOKEN_DESCRIPTION_LENGTH = 1000
 # Marks the secret as this registry's, for secret scanners and for people reading a config file.
@@ -37,7 +33,7 @@ def token_hash(token: str) -> str:
 class AccessStore:
     """Tokens and permissions, in the transactions of ``store``."""
 
-    def __init__(self, store: RegistryStore) -> None:
+    def __init__(self, store: Transactions) -> None:
         self._store = store
 
     # -- tokens ------------------------------------------------------------------------------

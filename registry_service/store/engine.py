@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
+from registry_service.defaults import DATABASE_TIMEOUT_S
 from registry_service.errors import Cancelled, DeadlineExceeded, RegistryError, Unavailable
 from registry_service.store import driver_sql
 from registry_service.store.driver_sql import DriverConnection
@@ -30,9 +31,6 @@ log = logging.getLogger(__name__)
 # Connection execution option that marks a transaction as one that will write.
 WRITE_TRANSACTION = "registry_write_transaction"
 
-# Seconds a call waits for the database (to connect, for a pooled connection, for SQLite's write
-# lock) before it fails with UNAVAILABLE instead of hanging while the database is down or locked.
-DEFAULT_TIMEOUT = 5.0
 # libpq's connect_timeout is whole seconds, and it treats anything below 2 as 2.
 _MIN_CONNECT_TIMEOUT_S = 2
 
@@ -63,7 +61,7 @@ def insert_unless_present(connection: Connection, table: Table) -> Any:
     return dialect.insert(table).on_conflict_do_nothing()
 
 
-def make_engine(url: str, *, pool_size: int = 10, timeout: float = DEFAULT_TIMEOUT) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, timeout: float = DATABASE_TIMEOUT_S) -> Engine:
     """An engine whose connections follow the registry's rules on either database.
 
     SQLite: WAL journal (readers never block the writer), synchronous=NORMAL, foreign keys on,

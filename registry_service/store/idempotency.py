@@ -34,9 +34,6 @@ from registry_service.store.driver_sql import DriverStatement, bound_values, val
 from registry_service.store.engine import insert_unless_present
 from registry_service.store.tables import idempotent_requests
 
-# How long a request_id is remembered unless configured otherwise: a day covers any client's
-# retry schedule (MLflow's client gives up after minutes) and a restart or two.
-DEFAULT_WINDOW_S = 86_400.0
 # Expired rows one write removes at most. A write adds at most one row, so the table stays near
 # one window's worth of writes without a background job.
 PURGE_BATCH = 100

@@ -23,14 +23,16 @@ class SchemaOutdated(Exception):
     """The database's schema is not the one this code needs; the message says what to run."""
 
 
-def _config() -> Config:
+def alembic_config() -> Config:
+    """Alembic's configuration for these migrations, for whatever runs them to a revision of its
+    choosing (the benchmark's seed, the migration tests) as well as for ``upgrade``."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "the migrations folder has no revisions"
     return head
 
@@ -43,7 +45,7 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database to ``revision`` (the newest schema unless told; tests build older
     ones); a no-op when it is already there."""
-    config = _config()
+    config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
@@ -71,7 +73,7 @@ def create_if_empty(engine: Engine) -> bool:
     PostgreSQL runs DDL in the transaction, so the check and the creation are one transaction
     under an advisory lock: replicas that start together on an empty database create it once.
     """
-    config = _config()
+    config = alembic_config()
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_CREATE_LOCK})")

@@ -19,13 +19,12 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
-from modelregistry.v1 import registry_service_pb2
 
 from registry_service.addresses import format_address
+from registry_service.contract import SERVICE
 
 T = TypeVar("T")
 
-SERVICE = registry_service_pb2.DESCRIPTOR.services_by_name["ModelRegistryService"]
 # Calls that change nothing, so that repeating one is always safe.
 READ_METHODS = tuple(
     method.name

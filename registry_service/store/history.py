@@ -1,0 +1,115 @@
+"""The event history: committed events in sequence order (ListEvents, and the reads WatchEvents
+streams make), and a model as it was at a past time (``as_of``), replayed from its events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.engine import Connection
+
+from registry_service import validation
+from registry_service.domain import Event, EventType, ModelVersion, Page
+from registry_service.errors import InvalidArgument, NotFound
+from registry_service.search import effective_page_size
+from registry_service.store import model_access, outbox
+from registry_service.store.model_rows import readable_by_caller
+from registry_service.store.tables import events
+from registry_service.store.transactions import Transactions
+
+
+class EventHistory(Transactions):
+    """Reads of the outbox's events, filtered to the models the caller may read."""
+
+    def list_events(
+        self,
+        start_after: int = 0,
+        model_names: Sequence[str] = (),
+        event_types: Sequence[EventType] = (),
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> Page[Event]:
+        """Committed events in sequence order; the page token is the last sequence read."""
+        check_event_filters(start_after, model_names)
+        size = effective_page_size(page_size)
+        after = max(start_after, event_page_token(page_token))
+        with self.reading() as connection:
+            found = outbox.read(
+                connection,
+                after,
+                model_names,
+                event_types,
+                size + 1,
+                readable_by_caller(events.c.model_id),
+            )
+        page = found[:size]
+        return Page(page, str(page[-1].sequence) if len(found) > size else "")
+
+    def read_events(
+        self,
+        start_after: int,
+        model_names: Sequence[str],
+        event_types: Sequence[EventType],
+        limit: int,
+    ) -> tuple[list[Event], int]:
+        """Up to ``limit`` matching events after ``start_after``, and the sequence to read after
+        next time: past the events that did not match too, so filtered reads do not rescan them.
+
+        The high-water mark is read first: every event up to it has committed by then (the
+        counter row commits with them), so nothing up to it can still appear later."""
+        with self.reading() as connection:
+            high = outbox.high_water(connection)
+            found = outbox.read(
+                connection,
+                start_after,
+                model_names,
+                event_types,
+                limit,
+                readable_by_caller(events.c.model_id),
+                high,
+            )
+        if len(found) == limit:
+            return found, found[-1].sequence
+        return found, max(high, start_after)
+
+
+def check_event_filters(start_after: int, model_names: Sequence[str]) -> None:
+    if start_after < 0:
+        raise InvalidArgument(
+            f"start_after must be 0 or a sequence number, got {start_after}", field="start_after"
+        )
+    for name in model_names:
+        validation.check_model_name(name, "model_names")
+
+
+def event_page_token(token: str) -> int:
+    if not token:
+        return 0
+    if not token.isdigit() or len(token) > 19:
+        raise InvalidArgument(
+            f"page_token {token[:40]!r} is not a token of this list", field="page_token"
+        )
+    return int(token)
+
+
+def state_at(connection: Connection, name: str, as_of: int) -> outbox.ModelState:
+    if as_of < 0:
+        raise InvalidArgument(f"as_of must not be negative, got {as_of}", field="as_of")
+    state = outbox.state_at(connection, name, as_of)
+    # The model that held the name then need not be the one holding it now: a caller who may not
+    # read that one learns no more than that there was none.
+    if state is None or not model_access.readable(connection, state.model_id):
+        raise NotFound(
+            f"the event history has no registered model {name!r} at {as_of}", field="name"
+        )
+    return state
+
+
+def alias_at(state: outbox.ModelState, name: str, alias: str) -> ModelVersion:
+    if alias.lower() == validation.LATEST_ALIAS:
+        if not state.versions:
+            raise NotFound(f"registered model {name!r} had no versions then", field="alias")
+        return state.version_with_aliases(max(state.versions))
+    number = state.aliases.get(alias)
+    if number is None:
+        raise NotFound(f"registered model {name!r} had no alias {alias!r} then", field="alias")
+    return state.version_with_aliases(number)
