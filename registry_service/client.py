@@ -42,6 +42,7 @@ from modelregistry.v1.model_version_pb2 import ModelVersion
 from modelregistry.v1.registered_model_pb2 import RegisteredModel
 from modelregistry.v1.webhooks_pb2 import Webhook, WebhookDelivery
 
+from registry_service.client_cache import DEFAULT_MAX_STALENESS, ModelCache
 from registry_service.errors import AlreadyExists, InvalidArgument
 from registry_service.grpc_errors import from_rpc_error
 from registry_service.retry_policy import invoke, service_config, static_target
@@ -122,6 +123,24 @@ class RegistryClient:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+    @property
+    def channel(self) -> grpc.Channel:
+        """The channel calls go through (with the token, when one was given)."""
+        return self._channel
+
+    def cache(
+        self,
+        names: Iterable[str],
+        *,
+        max_staleness: float = DEFAULT_MAX_STALENESS,
+        strict: bool = False,
+    ) -> ModelCache:
+        """Models ``names`` kept in memory from the change feed, for reads by the thousand:
+        ``with client.cache(names=["fraud"]) as cache: cache.get_model_version_by_alias(...)``.
+        Reads fall back to calls (or, ``strict``, raise StaleCache) when the cache cannot prove
+        it is at most ``max_staleness`` seconds behind. See registry_service.client_cache."""
+        return ModelCache(self, names, max_staleness=max_staleness, strict=strict)
 
     def _call(self, method: Callable[..., Any], request: Any) -> Any:
         # The default deadline is passed with every call (see retry_policy for why not in
