@@ -410,7 +410,7 @@ class ModelCache:
             try:
                 self._apply_events(pending)
             except RegistryError as error:
-                self._problem = f"could not read the changed models: {error}"
+                self._problem = f"could not read the changed models: {_described(error)}"
                 # Heartbeats after unapplied events prove nothing: they are dropped.
                 return pending
             pending = []
@@ -493,7 +493,7 @@ class ModelCache:
                 events_pb2.ListEventsRequest(start_after=sequence, page_size=PROBE_PAGE)
             )
         except RegistryError as error:
-            self._problem = f"could not probe the change feed: {error}"
+            self._problem = f"could not probe the change feed: {_described(error)}"
             return
         if response.next_page_token or any(self._concerns(e) for e in response.events):
             # The stream brings them; applying them proves nothing until a later proof.
@@ -525,6 +525,11 @@ def _copy(message: Message) -> Message:
     copied = type(message)()
     copied.CopyFrom(message)
     return copied
+
+
+def _described(error: RegistryError) -> str:
+    code = error.code.name if error.code is not None else error.reason
+    return f"{code}: {error}"
 
 
 def _names_of(event: Event) -> set[str]:

@@ -1,0 +1,316 @@
+"""RegistryClient.cache: answers from memory equal the server's, it is never silently stale, and
+it recovers across a server restart and a switch of replica, and says why when a token is revoked.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from functools import partial
+from typing import Any
+
+import pytest
+
+from registry_service.client import RegistryClient
+from registry_service.client_cache import ModelCache, ModelChange, StaleCache
+from registry_service.config import Settings
+from registry_service.errors import RegistryError, Unauthenticated, Unavailable
+from registry_service.server import RunningServer, start
+from registry_service.store.access_store import AccessStore
+from registry_service.store.registry_store import RegistryStore
+from tests.processes import PATIENCE_S, serving
+
+# The server sends a heartbeat this often while idle, so that the cache proves itself current
+# without probing; polls after activity as the default does.
+HEARTBEAT = ["--event-heartbeat-interval", "0.2", "--event-poll-interval", "0.05"]
+CACHED = ["alpha", "beta", "gamma"]
+# Models the random writes also touch: renames move models between these and the cached names.
+OTHERS = ["delta"]
+ALIASES = ["champion", "challenger"]
+STAGES = ["None", "Staging", "Production", "Archived"]
+OWN_SUBCHANNELS = [("grpc.use_local_subchannel_pool", 1)]
+
+
+@pytest.fixture
+def feed_server(store: RegistryStore) -> Iterator[RunningServer]:
+    running = start(
+        Settings(
+            port=0,
+            http_port=-1,
+            webhooks=False,
+            event_heartbeat_interval=0.2,
+            event_poll_interval=0.05,
+        ),
+        store=store,
+    )
+    yield running
+    running.stop(None)
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + PATIENCE_S
+    while not condition():
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.01)
+
+
+def proved_after(cache: ModelCache, instant: float) -> bool:
+    """Whether the cache has proved itself current as of a moment after ``instant``."""
+    freshness = cache.freshness()
+    age = freshness.proved_age
+    return age is not None and time.monotonic() - age > instant
+
+
+def is_stale(cache: ModelCache) -> bool:
+    return not cache.freshness().fresh
+
+
+def outcome(call: Callable[[], Any]) -> Any:
+    """What a caller sees: the result, or the error's class, message, code, reason and field."""
+    try:
+        return call()
+    except RegistryError as error:
+        return (type(error).__name__, str(error), error.code, error.reason, error.field)
+
+
+def answers(reader: RegistryClient | ModelCache, name: str) -> list[Any]:
+    """Every read the cache serves, for versions 0 to 9, every alias and stages lists."""
+    seen: list[Any] = [outcome(partial(reader.get_registered_model, name))]
+    for number in range(10):
+        seen.append(outcome(partial(reader.get_model_version, name, number)))
+    for alias in [*ALIASES, "latest", "unknown", "bad alias!"]:
+        seen.append(outcome(partial(reader.get_model_version_by_alias, name, alias)))
+    for stages in ([], ["production"], ["Staging", "None"], ["Archived"], ["bogus"]):
+        seen.append(outcome(partial(reader.get_latest_versions, name, stages)))
+    return seen
+
+
+def random_write(client: RegistryClient, rng: random.Random) -> None:
+    """One random change to the registry; refused ones (a missing model, a taken name) too.
+    Never a write that changes nothing (a tag set to its value, a version moved to its own
+    stage): the server changes the etag and the update time on those without an event (see
+    docs/events.md, "A client cache"), which no cache fed by the feed can know of."""
+    name = rng.choice(CACHED + OTHERS)
+    version = rng.randint(1, 6)
+    value = f"{rng.random():.6f}"
+
+    def transition() -> None:
+        current = client.get_model_version(name, version).current_stage
+        stage = rng.choice([stage for stage in STAGES if stage != current])
+        archive = rng.random() < 0.5
+        client.transition_model_version_stage(name, version, stage, archive)
+
+    def move_alias() -> None:
+        alias = rng.choice(ALIASES)
+        if client.get_registered_model(name).aliases.get(alias) != version:
+            client.set_registered_model_alias(name, alias, version)
+
+    writes: list[Callable[[], object]] = [
+        lambda: client.create_registered_model(name),
+        lambda: client.create_model_version(name, f"s3://b/{value}"),
+        lambda: client.create_model_version(name, f"s3://b/{value}"),
+        transition,
+        move_alias,
+        lambda: client.delete_registered_model_alias(name, rng.choice(ALIASES)),
+        lambda: client.delete_model_version(name, version),
+        lambda: client.rename_registered_model(
+            name, rng.choice([other for other in CACHED + OTHERS if other != name])
+        ),
+        lambda: client.delete_registered_model(name),
+        lambda: client.set_registered_model_tag(name, "team", value),
+        lambda: client.set_model_version_tag(name, version, "auc", value),
+        lambda: client.update_model_version(name, version, description=value),
+        lambda: client.update_registered_model(name, description=value),
+    ]
+    with suppress(RegistryError):
+        rng.choice(writes)()
+
+
+def test_cached_answers_equal_the_servers_after_random_writes(
+    feed_server: RunningServer,
+) -> None:
+    """After random creations, renames, deletions, transitions with archive_existing and alias
+    moves, once the cache has proved itself current every read it serves equals the RPC's:
+    the same messages (etags included) and the same errors."""
+    rng = random.Random(27)
+    with RegistryClient(f"127.0.0.1:{feed_server.port}") as client:
+        for name in CACHED[:2]:
+            client.create_registered_model(name)
+            client.create_model_version(name, "s3://b/0")
+        with client.cache(names=CACHED, strict=True) as cache:
+            for _round in range(12):
+                for _write in range(6):
+                    random_write(client, rng)
+                written = time.monotonic()
+                wait_for(partial(proved_after, cache, written), "the cache proved current")
+                for name in CACHED + OTHERS:
+                    assert answers(cache, name) == answers(client, name), name
+
+
+def test_a_read_from_memory_is_never_older_than_max_staleness(
+    feed_server: RunningServer,
+) -> None:
+    """A writer moves champion to ever higher versions while readers read it from a strict
+    cache: every answer is at least the version champion had max_staleness before the read."""
+    max_staleness = 0.5
+    with RegistryClient(f"127.0.0.1:{feed_server.port}") as client:
+        client.create_registered_model("fraud")
+        for number in range(1, 41):
+            client.create_model_version("fraud", f"s3://b/{number}")
+        client.set_registered_model_alias("fraud", "champion", 1)
+        moves: list[tuple[float, int]] = [(time.monotonic(), 1)]
+        reads: list[tuple[float, int]] = []
+        stale: list[StaleCache] = []
+        with client.cache(names=["fraud"], max_staleness=max_staleness, strict=True) as cache:
+            done = threading.Event()
+
+            def read() -> None:
+                while not done.is_set():
+                    started = time.monotonic()
+                    try:
+                        version = cache.get_model_version_by_alias("fraud", "champion")
+                    except StaleCache as error:
+                        stale.append(error)
+                        continue
+                    reads.append((started, version.version))
+                    time.sleep(0.001)
+
+            readers = [threading.Thread(target=read) for _ in range(3)]
+            for reader in readers:
+                reader.start()
+            for number in range(2, 41):
+                client.set_registered_model_alias("fraud", "champion", number)
+                moves.append((time.monotonic(), number))
+                time.sleep(rng_pause(number))
+            done.set()
+            for reader in readers:
+                reader.join()
+    assert len(reads) > 100
+    for started, version in reads:
+        settled = [number for moved, number in moves if moved <= started - max_staleness]
+        assert not settled or version >= settled[-1], (started, version)
+
+
+def rng_pause(number: int) -> float:
+    """Pauses between moves that vary, so that some reads fall right after a move."""
+    return 0.02 + (number % 5) * 0.03
+
+
+def test_on_change_tells_a_serving_process_that_champion_moved(
+    feed_server: RunningServer,
+) -> None:
+    with RegistryClient(f"127.0.0.1:{feed_server.port}") as client:
+        client.create_registered_model("fraud")
+        client.create_model_version("fraud", "s3://b/1")
+        client.create_model_version("fraud", "s3://b/2")
+        client.set_registered_model_alias("fraud", "champion", 1)
+        swapped: list[int] = []
+
+        def hot_swap(change: ModelChange) -> None:
+            if change.alias_moved("champion") and change.after is not None:
+                swapped.append(change.after.aliases["champion"])
+
+        with client.cache(names=["fraud"]) as cache:
+            cache.on_change(hot_swap)
+            client.set_model_version_tag("fraud", 1, "auc", "0.9")
+            client.set_registered_model_alias("fraud", "champion", 2)
+            wait_for(lambda: swapped == [2], "the callback saw champion move to 2")
+            assert cache.get_model_version_by_alias("fraud", "champion").version == 2
+
+
+def test_a_cache_survives_a_server_restart_on_the_same_database(database_url: str) -> None:
+    """While the server is down a strict cache refuses, naming the broken stream, and a lax one
+    asks the server (and fails as a call would); after the restart it catches up and is fresh."""
+    args = ["--database-url", database_url, *HEARTBEAT]
+    with serving("--port", "0", *args) as first:
+        port = first.port
+        with RegistryClient(first.address, timeout=5) as client:
+            client.create_registered_model("fraud")
+            client.create_model_version("fraud", "s3://b/1")
+            client.create_model_version("fraud", "s3://b/2")
+            client.set_registered_model_alias("fraud", "champion", 1)
+            strict = client.cache(names=["fraud"], max_staleness=1.0, strict=True)
+            lax = client.cache(names=["fraud"], max_staleness=1.0)
+            with strict, lax:
+                assert strict.freshness().fresh
+                first.stop()
+                for cache in (strict, lax):
+                    wait_for(partial(is_stale, cache), "the cache went stale")
+                with pytest.raises(StaleCache) as refused:
+                    strict.get_model_version_by_alias("fraud", "champion")
+                assert "watch stream" in str(refused.value) or "probe" in str(refused.value)
+                with pytest.raises(Unavailable):
+                    lax.get_model_version_by_alias("fraud", "champion")
+                with serving("--port", str(port), *args) as second:
+                    # A channel of its own (gRPC shares subchannels between a process's channels):
+                    # the cache's is waiting out gRPC's reconnection backoff.
+                    with RegistryClient(second.address, options=OWN_SUBCHANNELS) as writer:
+                        writer.set_registered_model_alias("fraud", "champion", 2)
+                    written = time.monotonic()
+                    for cache in (strict, lax):
+                        wait_for(partial(proved_after, cache, written), "current again")
+                        version = cache.get_model_version_by_alias("fraud", "champion")
+                        assert version.version == 2
+
+
+def test_a_cache_follows_the_feed_to_another_replica(database_url: str) -> None:
+    """Two servers on one database; the cache's client knows both. When one stops, the stream
+    resumes on the other by sequence and the cache carries on."""
+    args = ["--port", "0", "--database-url", database_url, *HEARTBEAT]
+    with (
+        serving(*args) as one,
+        serving(*args) as two,
+        RegistryClient([one.address, two.address], timeout=5) as client,
+    ):
+        client.create_registered_model("fraud")
+        for number in (1, 2, 3):
+            client.create_model_version("fraud", f"s3://b/{number}")
+        client.set_registered_model_alias("fraud", "champion", 1)
+        with client.cache(names=["fraud"], max_staleness=1.0, strict=True) as cache:
+            one.stop()
+            with RegistryClient(two.address) as writer:
+                writer.set_registered_model_alias("fraud", "champion", 2)
+                writer.transition_model_version_stage("fraud", 3, "Production")
+            written = time.monotonic()
+            wait_for(partial(proved_after, cache, written), "proved current via the replica")
+            assert cache.get_model_version_by_alias("fraud", "champion").version == 2
+            latest = cache.get_latest_versions("fraud", ["Production"])
+            assert [version.version for version in latest] == [3]
+
+
+def test_a_revoked_token_makes_the_cache_stale_and_it_says_why(store: RegistryStore) -> None:
+    admin_token = AccessStore(store).create_token("root", admin=True)[1]
+    settings = Settings(
+        port=0,
+        http_port=-1,
+        webhooks=False,
+        auth="token",
+        event_heartbeat_interval=0.2,
+        event_poll_interval=0.05,
+    )
+    running = start(settings, store=store)
+    address = f"127.0.0.1:{running.port}"
+    try:
+        with RegistryClient(address, token=admin_token) as admin:
+            admin.create_registered_model("fraud")
+            admin.create_model_version("fraud", "s3://b/1")
+            admin.set_registered_model_alias("fraud", "champion", 1)
+            fleet_token = admin.create_access_token("fleet", admin=True).token
+            with RegistryClient(address, token=fleet_token, timeout=5) as fleet:
+                strict = fleet.cache(names=["fraud"], max_staleness=1.0, strict=True)
+                lax = fleet.cache(names=["fraud"], max_staleness=1.0)
+                with strict, lax:
+                    assert strict.get_model_version_by_alias("fraud", "champion").version == 1
+                    admin.revoke_access_token(admin.list_access_tokens("fleet")[0].id)
+                    for cache in (strict, lax):
+                        wait_for(partial(is_stale, cache), "the cache went stale")
+                        assert "UNAUTHENTICATED" in cache.freshness().problem
+                    with pytest.raises(StaleCache, match="UNAUTHENTICATED"):
+                        strict.get_model_version_by_alias("fraud", "champion")
+                    with pytest.raises(Unauthenticated):
+                        lax.get_model_version_by_alias("fraud", "champion")
+    finally:
+        running.stop(None)
