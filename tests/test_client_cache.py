@@ -4,16 +4,19 @@ it recovers across a server restart and a switch of replica, and says why when a
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench import cache as cache_bench
 from registry_service.client import RegistryClient
 from registry_service.client_cache import ModelCache, ModelChange, StaleCache
 from registry_service.config import Settings
@@ -314,3 +317,18 @@ def test_a_revoked_token_makes_the_cache_stale_and_it_says_why(store: RegistrySt
                         lax.get_model_version_by_alias("fraud", "champion")
     finally:
         running.stop(None)
+
+
+def test_bench_cache_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`make bench-cache`'s harness in a tiny configuration; its timings are never asserted."""
+    out = tmp_path / "cache.json"
+    arguments = ["--seconds", "0.2", "--threads", "2", "--moves", "3", "--max-pause", "0.1"]
+    assert cache_bench.main([*arguments, "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report["resolutions_per_s"]) == {
+        "cache, 1 thread",
+        "cache, 2 threads",
+        "RPC, 1 thread",
+    }
+    assert all(rate > 0 for rate in report["resolutions_per_s"].values())
+    assert "commit to cache" in capsys.readouterr().out
