@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import grpc
 from modelregistry.v1 import events_pb2, registry_service_pb2_grpc
@@ -61,6 +61,9 @@ DEFAULT_MAX_STALENESS = 5.0
 # Seconds between reconnections of a broken watch, doubling per failure up to the maximum.
 RECONNECT_INITIAL = 0.1
 RECONNECT_MAX = 5.0
+# A probe is due when the last proof is older than this share of max_staleness: a few probes
+# may fail or find the stream a little behind before the cache turns stale.
+PROBE_FRACTION = 0.25
 # Events one probe reads: more than this many new ones means the stream is behind anyway.
 PROBE_PAGE = 100
 # Event types after which the model's every version is read again: its name changed, or it
@@ -144,8 +147,6 @@ class ModelCache:
     """Models ``names`` held in memory; see the module's documentation. Use as a context
     manager (``RegistryClient.cache``): entering takes the snapshot and starts the watch."""
 
-    probe_fraction: ClassVar[float] = 0.25
-
     def __init__(
         self,
         client: RegistryClient,
@@ -163,7 +164,7 @@ class ModelCache:
         self._names = frozenset(names)
         self._max_staleness = max_staleness
         self._strict = strict
-        self._probe_every = max_staleness * self.probe_fraction
+        self._probe_every = max_staleness * PROBE_FRACTION
         # Written only by the applying thread; readers take whole values (one dict lookup, one
         # float), which needs no lock.
         self._models: dict[str, _Model] = {}

@@ -28,6 +28,7 @@ from tests.processes import PATIENCE_S, serving
 
 # The server sends a heartbeat this often while idle, so that the cache proves itself current
 # without probing; polls after activity as the default does.
+QUICK_FEED = {"event_heartbeat_interval": 0.2, "event_poll_interval": 0.05}
 HEARTBEAT = ["--event-heartbeat-interval", "0.2", "--event-poll-interval", "0.05"]
 CACHED = ["alpha", "beta", "gamma"]
 # Models the random writes also touch: renames move models between these and the cached names.
@@ -39,16 +40,7 @@ OWN_SUBCHANNELS = [("grpc.use_local_subchannel_pool", 1)]
 
 @pytest.fixture
 def feed_server(store: RegistryStore) -> Iterator[RunningServer]:
-    running = start(
-        Settings(
-            port=0,
-            http_port=-1,
-            webhooks=False,
-            event_heartbeat_interval=0.2,
-            event_poll_interval=0.05,
-        ),
-        store=store,
-    )
+    running = start(Settings(port=0, http_port=-1, webhooks=False, **QUICK_FEED), store=store)
     yield running
     running.stop(None)
 
@@ -286,14 +278,7 @@ def test_a_cache_follows_the_feed_to_another_replica(database_url: str) -> None:
 
 def test_a_revoked_token_makes_the_cache_stale_and_it_says_why(store: RegistryStore) -> None:
     admin_token = AccessStore(store).create_token("root", admin=True)[1]
-    settings = Settings(
-        port=0,
-        http_port=-1,
-        webhooks=False,
-        auth="token",
-        event_heartbeat_interval=0.2,
-        event_poll_interval=0.05,
-    )
+    settings = Settings(port=0, http_port=-1, webhooks=False, auth="token", **QUICK_FEED)
     running = start(settings, store=store)
     address = f"127.0.0.1:{running.port}"
     try:
