@@ -16,9 +16,12 @@ How it stays correct:
   and ignores those that concern none of its names.
 - **Freshness is proved, never assumed.** An event says nothing about what comes after it. The
   cache counts itself current as of an instant only when something showed it that nothing later
-  had committed then: the snapshot, a heartbeat on the stream (every ``--event-heartbeat-interval``
-  while idle) or a probe, a ListEvents after the last applied sequence that finds nothing it
-  needs. It probes whenever its last proof is older than a quarter of ``max_staleness``.
+  had committed then: the snapshot (as of its start), a heartbeat on the stream (sent every
+  ``--event-heartbeat-interval`` while idle, right after the server read the feed; counted as of
+  its arrival, its transit time not subtracted) or a probe: a ListEvents after the last applied
+  sequence, whose events it applies, proves the cache as of the probe's sending when one page
+  held them all. It probes whenever its last proof is older than a quarter of
+  ``max_staleness``, so it keeps up, by polling, even while the stream is refused.
 - **Never silently stale.** A read is answered from memory only while the last proof is at most
   ``max_staleness`` old; otherwise it is sent to the server (or, with ``strict``, raises
   StaleCache saying why: the stream's last error, a failed probe).
@@ -64,7 +67,7 @@ RECONNECT_MAX = 5.0
 # A probe is due when the last proof is older than this share of max_staleness: a few probes
 # may fail or find the stream a little behind before the cache turns stale.
 PROBE_FRACTION = 0.25
-# Events one probe reads: more than this many new ones means the stream is behind anyway.
+# Events one probe reads and applies; with more, the next probe reads on.
 PROBE_PAGE = 100
 # Event types after which the model's every version is read again: its name changed, or it
 # appeared or went away.
@@ -485,24 +488,21 @@ class ModelCache:
         return _Model(model, versions)
 
     def _probe(self) -> None:
-        """Prove the cache current as of now, if the feed has nothing after the last applied
-        sequence that concerns a cached name."""
+        """Read the feed after the last applied sequence and apply what it holds (the stream
+        may be down, or refused by a server at its --max-watch-streams); when that was all of
+        it, the cache is proved current as of the moment the probe was sent."""
         sent_at = time.monotonic()
-        sequence = self._sequence
+        request = events_pb2.ListEventsRequest(start_after=self._sequence, page_size=PROBE_PAGE)
         try:
-            response = self._list_events(
-                events_pb2.ListEventsRequest(start_after=sequence, page_size=PROBE_PAGE)
-            )
+            response = self._list_events(request)
+            if response.events:
+                # The stream may bring them again: reading a model twice is harmless.
+                self._apply_events(response.events)
         except RegistryError as error:
             self._problem = f"could not probe the change feed: {_described(error)}"
             return
-        if response.next_page_token or any(self._concerns(e) for e in response.events):
-            # The stream brings them; applying them proves nothing until a later proof.
-            return
-        self._prove(sent_at)
-
-    def _concerns(self, event: Event) -> bool:
-        return not _names_of(event).isdisjoint(self._names)
+        if not response.next_page_token:
+            self._prove(sent_at)
 
     def _prove(self, at: float) -> None:
         if at > self._proved_at:

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from modelregistry.v1 import events_pb2
+from modelregistry.v1.registry_service_pb2_grpc import ModelRegistryServiceStub
 
 from bench import cache as cache_bench
 from registry_service.client import RegistryClient
@@ -296,6 +298,31 @@ def test_a_cache_follows_the_feed_to_another_replica(database_url: str) -> None:
             assert cache.get_model_version_by_alias("fraud", "champion").version == 2
             latest = cache.get_latest_versions("fraud", ["Production"])
             assert [version.version for version in latest] == [3]
+
+
+def test_a_cache_refused_a_stream_keeps_up_by_probing(store: RegistryStore) -> None:
+    """The server's one watch stream is taken: the cache's watch is refused (RESOURCE_EXHAUSTED)
+    and it follows the feed by its probes, still proving itself current."""
+    settings = Settings(port=0, http_port=-1, webhooks=False, max_watch_streams=1, **QUICK_FEED)
+    running = start(settings, store=store)
+    try:
+        with RegistryClient(f"127.0.0.1:{running.port}") as client:
+            client.create_registered_model("fraud")
+            client.create_model_version("fraud", "s3://b/1")
+            client.create_model_version("fraud", "s3://b/2")
+            client.set_registered_model_alias("fraud", "champion", 1)
+            stub = ModelRegistryServiceStub(client.channel)
+            occupant = stub.WatchEvents(events_pb2.WatchEventsRequest())
+            next(occupant)
+            with client.cache(names=["fraud"], max_staleness=1.0, strict=True) as cache:
+                client.set_registered_model_alias("fraud", "champion", 2)
+                written = time.monotonic()
+                wait_for(partial(proved_after, cache, written), "proved current by probes")
+                assert cache.get_model_version_by_alias("fraud", "champion").version == 2
+                assert cache.freshness().heartbeat_age is None
+            occupant.cancel()
+    finally:
+        running.stop(None)
 
 
 def test_a_revoked_token_makes_the_cache_stale_and_it_says_why(store: RegistryStore) -> None:
