@@ -104,7 +104,8 @@ class Freshness:
 @dataclass(frozen=True)
 class ModelChange:
     """A cached model changed: ``before`` and ``after`` are the model as the cache held it (None
-    when it did not exist), ``events`` the feed's events that changed it."""
+    when it did not exist), ``events`` the feed's events that concerned it and ``sequence`` the
+    last of them. ``after`` is read after those events, so it may show later changes too."""
 
     name: str
     before: RegisteredModel | None
