@@ -129,18 +129,24 @@ class RegistryClient:
         """The channel calls go through (with the token, when one was given)."""
         return self._channel
 
+    @contextlib.contextmanager
     def cache(
         self,
         names: Iterable[str],
         *,
         max_staleness: float = DEFAULT_MAX_STALENESS,
         strict: bool = False,
-    ) -> ModelCache:
+    ) -> Iterator[ModelCache]:
         """Models ``names`` kept in memory from the change feed, for reads by the thousand:
         ``with client.cache(names=["fraud"]) as cache: cache.get_model_version_by_alias(...)``.
         Reads fall back to calls (or, ``strict``, raise StaleCache) when the cache cannot prove
         it is at most ``max_staleness`` seconds behind. See registry_service.client_cache."""
-        return ModelCache(self, names, max_staleness=max_staleness, strict=strict)
+        cache = ModelCache(self, names, max_staleness=max_staleness, strict=strict)
+        cache.start()
+        try:
+            yield cache
+        finally:
+            cache.close()
 
     def _call(self, method: Callable[..., Any], request: Any) -> Any:
         # The default deadline is passed with every call (see retry_policy for why not in

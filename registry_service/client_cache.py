@@ -40,7 +40,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 import grpc
@@ -128,28 +127,14 @@ class _Model:
     missing: NotFound | None = None
 
 
-@dataclass(frozen=True)
-class _Heartbeat:
-    high_water: int
-    received_at: float
-
-
-@dataclass(frozen=True)
-class _Received:
-    event: Event
-
-
-@dataclass(frozen=True)
-class _StreamTrouble:
-    problem: str
-
-
-_Item = _Heartbeat | _Received | _StreamTrouble
+# What the watching thread hands the applying one: a message of the stream (an event, or a
+# heartbeat without one) with the time.monotonic() it arrived at, or why the stream ended.
+_Item = tuple[events_pb2.WatchEventsResponse, float] | str
 
 
 class ModelCache:
-    """Models ``names`` held in memory; see the module's documentation. Use as a context
-    manager (``RegistryClient.cache``): entering takes the snapshot and starts the watch."""
+    """Models ``names`` held in memory; see the module's documentation. ``RegistryClient.cache``
+    starts one (the snapshot, then the watch) and closes it after its ``with`` block."""
 
     def __init__(
         self,
@@ -184,18 +169,6 @@ class ModelCache:
         self._threads: list[threading.Thread] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
-
-    def __enter__(self) -> ModelCache:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def start(self) -> None:
         """Take the snapshot (errors such as Unauthenticated propagate), then watch."""
@@ -355,16 +328,13 @@ class ModelCache:
                 for response in stream:
                     wait = RECONNECT_INITIAL
                     position = max(position, response.high_water_sequence)
-                    if response.HasField("event"):
-                        self._items.put(_Received(response.event))
-                    else:
-                        self._items.put(_Heartbeat(response.high_water_sequence, time.monotonic()))
+                    self._items.put((response, time.monotonic()))
                 trouble = "the watch stream ended (the server closed it)"
             except grpc.RpcError as error:
                 trouble = f"the watch stream failed: {error.code().name}: {error.details()}"
             if self._stopping.is_set():
                 return
-            self._items.put(_StreamTrouble(trouble))
+            self._items.put(trouble)
             self._stopping.wait(wait)
             wait = min(wait * 2, RECONNECT_MAX)
 
@@ -406,11 +376,14 @@ class ModelCache:
     def _apply_batch(self, pending: list[Event], batch: Sequence[_Item]) -> list[Event]:
         """Apply ``pending`` and the batch's events; returns the events still to apply when the
         server could not be read."""
+        heartbeats: list[tuple[int, float]] = []
         for entry in batch:
-            if isinstance(entry, _Received):
-                pending.append(entry.event)
-            elif isinstance(entry, _StreamTrouble) and entry.problem:
-                self._problem = entry.problem
+            if isinstance(entry, str):
+                self._problem = entry
+            elif entry[0].HasField("event"):
+                pending.append(entry[0].event)
+            else:
+                heartbeats.append((entry[0].high_water_sequence, entry[1]))
         if pending:
             try:
                 self._apply_events(pending)
@@ -419,11 +392,10 @@ class ModelCache:
                 # Heartbeats after unapplied events prove nothing: they are dropped.
                 return pending
             pending = []
-        for entry in batch:
-            if isinstance(entry, _Heartbeat):
-                self._sequence = max(self._sequence, entry.high_water)
-                self._heartbeat_at = entry.received_at
-                self._prove(entry.received_at)
+        for high_water, arrived_at in heartbeats:
+            self._sequence = max(self._sequence, high_water)
+            self._heartbeat_at = arrived_at
+            self._prove(arrived_at)
         return pending
 
     def _apply_events(self, events: Sequence[Event]) -> None:

@@ -251,9 +251,10 @@ def test_a_cache_survives_a_server_restart_on_the_same_database(database_url: st
             client.create_model_version("fraud", "s3://b/1")
             client.create_model_version("fraud", "s3://b/2")
             client.set_registered_model_alias("fraud", "champion", 1)
-            strict = client.cache(names=["fraud"], max_staleness=1.0, strict=True)
-            lax = client.cache(names=["fraud"], max_staleness=1.0)
-            with strict, lax:
+            with (
+                client.cache(names=["fraud"], max_staleness=1.0, strict=True) as strict,
+                client.cache(names=["fraud"], max_staleness=1.0) as lax,
+            ):
                 assert strict.freshness().fresh
                 first.stop()
                 for cache in (strict, lax):
@@ -336,19 +337,20 @@ def test_a_revoked_token_makes_the_cache_stale_and_it_says_why(store: RegistrySt
             admin.create_model_version("fraud", "s3://b/1")
             admin.set_registered_model_alias("fraud", "champion", 1)
             fleet_token = admin.create_access_token("fleet", admin=True).token
-            with RegistryClient(address, token=fleet_token, timeout=5) as fleet:
-                strict = fleet.cache(names=["fraud"], max_staleness=1.0, strict=True)
-                lax = fleet.cache(names=["fraud"], max_staleness=1.0)
-                with strict, lax:
-                    assert strict.get_model_version_by_alias("fraud", "champion").version == 1
-                    admin.revoke_access_token(admin.list_access_tokens("fleet")[0].id)
-                    for cache in (strict, lax):
-                        wait_for(partial(is_stale, cache), "the cache went stale")
-                        assert "UNAUTHENTICATED" in cache.freshness().problem
-                    with pytest.raises(StaleCache, match="UNAUTHENTICATED"):
-                        strict.get_model_version_by_alias("fraud", "champion")
-                    with pytest.raises(Unauthenticated):
-                        lax.get_model_version_by_alias("fraud", "champion")
+            with (
+                RegistryClient(address, token=fleet_token, timeout=5) as fleet,
+                fleet.cache(names=["fraud"], max_staleness=1.0, strict=True) as strict,
+                fleet.cache(names=["fraud"], max_staleness=1.0) as lax,
+            ):
+                assert strict.get_model_version_by_alias("fraud", "champion").version == 1
+                admin.revoke_access_token(admin.list_access_tokens("fleet")[0].id)
+                for cache in (strict, lax):
+                    wait_for(partial(is_stale, cache), "the cache went stale")
+                    assert "UNAUTHENTICATED" in cache.freshness().problem
+                with pytest.raises(StaleCache, match="UNAUTHENTICATED"):
+                    strict.get_model_version_by_alias("fraud", "champion")
+                with pytest.raises(Unauthenticated):
+                    lax.get_model_version_by_alias("fraud", "champion")
     finally:
         running.stop(None)
 
