@@ -86,8 +86,9 @@ bench-floors: $(STAMP)
 	$(PY) -m bench.floors $(BENCH_ARGS)
 
 # RegistryClient.cache (docs/events.md, "A client cache"): resolutions of champion per second
-# from memory, and commit-to-cache latency over 100 alias moves, on a fresh SQLite registry (or
+# from memory, and commit-to-cache latency over 80 alias moves at random pauses up to 2.5 s, on
+# a fresh SQLite registry (or
 # BENCH_ARGS="--postgres-url postgresql://postgres@127.0.0.1:5432/registry_bench_cache"); about
-# a minute. Writes bench/.data/cache.json.
+# two minutes. Writes bench/.data/cache.json.
 bench-cache: $(STAMP)
 	$(PY) -m bench.cache $(BENCH_ARGS)

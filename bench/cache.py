@@ -55,8 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--versions", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=3.0, help="per resolution rate")
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--moves", type=int, default=100)
-    parser.add_argument("--max-pause", type=float, default=0.5)
+    parser.add_argument("--moves", type=int, default=80)
+    # Pauses past 1.55 s let the server's watch back off to its 1 s poll, as between rare writes.
+    parser.add_argument("--max-pause", type=float, default=2.5)
     parser.add_argument("--out", type=Path, default=DATA / "cache.json")
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
