@@ -144,6 +144,9 @@ class ModelCache:
         max_staleness: float = DEFAULT_MAX_STALENESS,
         strict: bool = False,
     ) -> None:
+        if isinstance(names, str):
+            # A lone name would otherwise be taken as a set of one-letter names.
+            raise InvalidArgument(f"names must be a list of names, got {names!r}", field="names")
         if max_staleness <= 0:
             raise InvalidArgument(
                 f"max_staleness must be positive, got {max_staleness}", field="max_staleness"
