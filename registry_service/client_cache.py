@@ -21,7 +21,9 @@ How it stays correct:
   its arrival, its transit time not subtracted) or a probe: a ListEvents after the last applied
   sequence, whose events it applies, proves the cache as of the probe's sending when one page
   held them all. It probes whenever its last proof is older than a quarter of
-  ``max_staleness``, so it keeps up, by polling, even while the stream is refused.
+  ``max_staleness``, so it keeps up, by polling, even while the stream is refused. A caller who
+  is no admin may be hidden events (those of a model whose grant went with its deletion), so
+  its probes also compare the models' etags with one search, and only they prove it current.
 - **Never silently stale.** A read is answered from memory only while the last proof is at most
   ``max_staleness`` old; otherwise it is sent to the server (or, with ``strict``, raises
   StaleCache saying why: the stream's last error, a failed probe).
@@ -170,12 +172,17 @@ class ModelCache:
         self._call_lock = threading.Lock()
         self._call: grpc.Call | None = None
         self._threads: list[threading.Thread] = []
+        self._sees_every_event = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
         """Take the snapshot (errors such as Unauthenticated propagate), then watch."""
         started = time.monotonic()
+        # A caller who is no admin may read some models only by a grant; the events of a model
+        # whose grant goes (revoked, or the model deleted) are hidden from it, so its probes
+        # also compare the models' etags (see _probe).
+        self._sees_every_event = self._client.get_current_identity().admin
         # Before the snapshot: every event up to it is then in the snapshot already.
         sequence = self._feed_position()
         for name in self._names:
@@ -398,7 +405,10 @@ class ModelCache:
         for high_water, arrived_at in heartbeats:
             self._sequence = max(self._sequence, high_water)
             self._heartbeat_at = arrived_at
-            self._prove(arrived_at)
+            # A caller shown only some events learns nothing of the hidden ones from a
+            # heartbeat: only its probes, which compare etags, prove it current.
+            if self._sees_every_event:
+                self._prove(arrived_at)
         return pending
 
     def _apply_events(self, events: Sequence[Event]) -> None:
@@ -426,13 +436,20 @@ class ModelCache:
                 new = self._read_model(name)
             else:
                 new = self._read_versions(name, old, touched.get(name, set()))
-            self._models[name] = new
-            if new != old:
-                sequence = concerning[name][-1].sequence
-                changes.append(
-                    ModelChange(name, old.model, new.model, sequence, tuple(concerning[name]))
-                )
+            changes += self._replace(name, new, tuple(concerning[name]))
         self._sequence = max(self._sequence, events[-1].sequence)
+        self._notify(changes)
+
+    def _replace(self, name: str, new: _Model, events: tuple[Event, ...]) -> list[ModelChange]:
+        """Hold ``new`` for ``name``; the change it makes, if any."""
+        old = self._models[name]
+        self._models[name] = new
+        if new == old:
+            return []
+        sequence = events[-1].sequence if events else self._sequence
+        return [ModelChange(name, old.model, new.model, sequence, events)]
+
+    def _notify(self, changes: list[ModelChange]) -> None:
         for change in changes:
             for callback in list(self._callbacks):
                 try:
@@ -445,8 +462,7 @@ class ModelCache:
             model = self._client.get_registered_model(name)
         except NotFound as missing:
             return _Model(None, missing=missing)
-        escaped = name.replace("\\", "\\\\").replace("'", "''")
-        versions = self._client.search_model_versions(f"name = '{escaped}'")
+        versions = self._client.search_model_versions(f"name = {_quoted(name)}")
         return _Model(model, {version.version: version for version in versions})
 
     def _read_versions(self, name: str, old: _Model, numbers: set[int]) -> _Model:
@@ -470,6 +486,8 @@ class ModelCache:
         sent_at = time.monotonic()
         request = events_pb2.ListEventsRequest(start_after=self._sequence, page_size=PROBE_PAGE)
         try:
+            if self._names and not self._sees_every_event:
+                self._compare_etags()
             response = self._list_events(request)
             if response.events:
                 # The stream may bring them again: reading a model twice is harmless.
@@ -479,6 +497,19 @@ class ModelCache:
             return
         if not response.next_page_token:
             self._prove(sent_at)
+
+    def _compare_etags(self) -> None:
+        """Read again each cached model whose etag (which changes with anything under the
+        model) or existence differs from what one search answers now: a change whose event the
+        caller was not shown (a deleted model takes its grants, and its events with them)."""
+        listed = ", ".join(_quoted(name) for name in sorted(self._names))
+        found = self._client.search_registered_models(f"name IN ({listed})")
+        etags = {model.name: model.etag for model in found}
+        changes: list[ModelChange] = []
+        for name, cached in list(self._models.items()):
+            if (cached.model.etag if cached.model else None) != etags.get(name):
+                changes += self._replace(name, self._read_model(name), ())
+        self._notify(changes)
 
     def _prove(self, at: float) -> None:
         if at > self._proved_at:
@@ -502,6 +533,12 @@ def _copy(message: Message) -> Message:
     copied = type(message)()
     copied.CopyFrom(message)
     return copied
+
+
+def _quoted(name: str) -> str:
+    """``name`` as a string of the search filter grammar."""
+    escaped = name.replace("\\", "\\\\").replace("'", "''")
+    return f"'{escaped}'"
 
 
 def _described(error: RegistryError) -> str:

@@ -22,7 +22,7 @@ from bench import cache as cache_bench
 from registry_service.client import RegistryClient
 from registry_service.client_cache import ModelCache, ModelChange, StaleCache
 from registry_service.config import Settings
-from registry_service.errors import RegistryError, Unauthenticated, Unavailable
+from registry_service.errors import NotFound, RegistryError, Unauthenticated, Unavailable
 from registry_service.server import RunningServer, start
 from registry_service.store.access_store import AccessStore
 from registry_service.store.registry_store import RegistryStore
@@ -351,6 +351,44 @@ def test_a_revoked_token_makes_the_cache_stale_and_it_says_why(store: RegistrySt
                     strict.get_model_version_by_alias("fraud", "champion")
                 with pytest.raises(Unauthenticated):
                     lax.get_model_version_by_alias("fraud", "champion")
+    finally:
+        running.stop(None)
+
+
+def test_a_cache_reading_by_grant_sees_a_deletion_whose_event_it_is_not_shown(
+    store: RegistryStore,
+) -> None:
+    """With --default-permission NONE a user reads a model by its grant; deleting the model
+    takes the grant, so the user is not shown the deletion's event. The cache still finds out
+    (its probes compare etags) and answers NotFound as the server does, and the same after a
+    grant is revoked."""
+    admin_token = AccessStore(store).create_token("root", admin=True)[1]
+    settings = Settings(
+        port=0, http_port=-1, webhooks=False, auth="token", default_permission="NONE", **QUICK_FEED
+    )
+    running = start(settings, store=store)
+    address = f"127.0.0.1:{running.port}"
+    try:
+        with RegistryClient(address, token=admin_token) as admin:
+            for name in ("fraud", "churn"):
+                admin.create_registered_model(name)
+                admin.create_model_version(name, "s3://b/1")
+                admin.set_registered_model_alias(name, "champion", 1)
+                admin.set_registered_model_permission(name, "ann", "READ")
+            ann_token = admin.create_access_token("ann").token
+            with (
+                RegistryClient(address, token=ann_token) as ann,
+                ann.cache(names=["fraud", "churn"], max_staleness=1.0, strict=True) as cache,
+            ):
+                assert cache.get_model_version_by_alias("fraud", "champion").version == 1
+                admin.delete_registered_model("fraud")
+                admin.delete_registered_model_permission("churn", "ann")
+                written = time.monotonic()
+                wait_for(partial(proved_after, cache, written), "proved current")
+                for name in ("fraud", "churn"):
+                    assert answers(cache, name) == answers(ann, name)
+                    with pytest.raises(NotFound):
+                        cache.get_model_version_by_alias(name, "champion")
     finally:
         running.stop(None)
 
