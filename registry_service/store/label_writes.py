@@ -3,8 +3,6 @@ versions (set, delete, and resolve, now or as of a past time)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
@@ -23,7 +21,7 @@ from registry_service.store.model_rows import (
     resolve_alias,
     version_to_write,
 )
-from registry_service.store.statements import VERSION_BY_ALIAS
+from registry_service.store.statements import ALIASED_VERSION, VERSION_BY_ALIAS
 from registry_service.store.tables import (
     model_version_tags,
     model_versions,
@@ -46,14 +44,15 @@ class LabelOperations(Transactions):
         expected = validation.check_etag(etag)
 
         def change(connection: Connection) -> None:
-            model_id = lock_model(connection, name, etag=expected)
-            _set_tag(
+            model_id = lock_model(connection, name, etag=expected, changes=False)
+            if _set_tag(
                 connection,
                 (registered_model_tags, "model_id", model_id),
                 key,
                 value,
                 (EventType.REGISTERED_MODEL_TAG_SET, name, model_id, 0),
-            )
+            ):
+                count_revision(connection, registered_models, model_id)
 
         arguments = {"name": name, "key": key, "value": value, "etag": etag}
         self.write("set_registered_model_tag", request_id, arguments, idempotency.NOTHING, change)
@@ -97,15 +96,19 @@ class LabelOperations(Transactions):
         expected = validation.check_etag(etag)
 
         def change(connection: Connection) -> None:
-            model_id = lock_model(connection, name)
-            version_id = version_to_write(connection, model_id, name, version, expected)
-            _set_tag(
+            model_id = lock_model(connection, name, changes=False)
+            version_id = version_to_write(
+                connection, model_id, name, version, expected, changes=False
+            )
+            if _set_tag(
                 connection,
                 (model_version_tags, "version_id", version_id),
                 key,
                 value,
                 (EventType.MODEL_VERSION_TAG_SET, name, model_id, version),
-            )
+            ):
+                count_revision(connection, registered_models, model_id)
+                count_revision(connection, model_versions, version_id)
 
         arguments = {"name": name, "version": version, "key": key, "value": value, "etag": etag}
         self.write("set_model_version_tag", request_id, arguments, idempotency.NOTHING, change)
@@ -151,29 +154,41 @@ class LabelOperations(Transactions):
         expected = validation.check_etag(etag)
 
         def change(connection: Connection) -> None:
-            model_id = lock_model(connection, name, etag=expected)
+            model_id = lock_model(connection, name, etag=expected, changes=False)
+            version_id = version_to_write(connection, model_id, name, version, changes=False)
+            previous = connection.execute(
+                ALIASED_VERSION, {"model_id": model_id, "alias": alias}
+            ).scalar_one_or_none()
+            if previous == version:
+                return  # it points there already: no change, so no new etag and no event
+            count_revision(connection, registered_models, model_id)
             # Both the version the alias leaves and the one it reaches list it, so both change.
-            version_to_write(connection, model_id, name, version)
-            previous = _delete_alias(connection, model_id, alias)
-            if previous is not None and previous != version:
+            count_revision(connection, model_versions, version_id)
+            if previous is None:
+                connection.execute(
+                    insert(registered_model_aliases).values(
+                        model_id=model_id, alias=alias, version=version
+                    )
+                )
+            else:
                 version_to_write(connection, model_id, name, previous)
-            connection.execute(
-                insert(registered_model_aliases).values(
-                    model_id=model_id, alias=alias, version=version
+                connection.execute(
+                    update(registered_model_aliases)
+                    .where(registered_model_aliases.c.model_id == model_id)
+                    .where(registered_model_aliases.c.alias == alias)
+                    .values(version=version)
                 )
+            outbox.record(
+                connection,
+                EventType.MODEL_VERSION_ALIAS_CREATED
+                if previous is None
+                else EventType.MODEL_VERSION_ALIAS_MOVED,
+                name,
+                model_id,
+                version,
+                before={} if previous is None else {"alias": alias, "version": previous},
+                after={"alias": alias, "version": version},
             )
-            if previous != version:
-                outbox.record(
-                    connection,
-                    EventType.MODEL_VERSION_ALIAS_CREATED
-                    if previous is None
-                    else EventType.MODEL_VERSION_ALIAS_MOVED,
-                    name,
-                    model_id,
-                    version,
-                    before={} if previous is None else {"alias": alias, "version": previous},
-                    after={"alias": alias, "version": version},
-                )
 
         arguments = {"name": name, "alias": alias, "version": version, "etag": etag}
         self.write("set_registered_model_alias", request_id, arguments, idempotency.NOTHING, change)
@@ -228,14 +243,22 @@ class LabelOperations(Transactions):
             return load_version(connection, model_id, name, version)
 
 
-def _upsert_tag(
-    connection: Connection, table: Any, owner_column: str, owner_id: int, key: str, value: str
-) -> str | None:
-    """Set the tag; the value it had before, if it existed."""
-    # The owner's lock is held, so read-then-write cannot race with another writer.
+def _set_tag(
+    connection: Connection,
+    owner: tuple[Table, str, int],
+    key: str,
+    value: str,
+    announce: tuple[EventType, str, int, int],
+) -> bool:
+    """Set a tag of ``owner`` (table, owner column, owner id) and announce it (event type, model
+    name, model id, version); whether it changed, which it did not if it had the value already.
+    The owner's lock is held, so read-then-write cannot race with another writer."""
+    table, owner_column, owner_id = owner
     previous: str | None = connection.execute(
         select(table.c.value).where(table.c[owner_column] == owner_id).where(table.c.key == key)
     ).scalar_one_or_none()
+    if previous == value:
+        return False
     if previous is None:
         insert_tags(connection, table, owner_column, owner_id, {key: value})
     else:
@@ -245,22 +268,6 @@ def _upsert_tag(
             .where(table.c.key == key)
             .values(value=value)
         )
-    return previous
-
-
-def _set_tag(
-    connection: Connection,
-    owner: tuple[Table, str, int],
-    key: str,
-    value: str,
-    announce: tuple[EventType, str, int, int],
-) -> None:
-    """Set a tag of ``owner`` (table, owner column, owner id) and announce it (event type, model
-    name, model id, version) unless it already had the value."""
-    table, owner_column, owner_id = owner
-    previous = _upsert_tag(connection, table, owner_column, owner_id, key, value)
-    if previous == value:
-        return
     event_type, name, model_id, version = announce
     outbox.record(
         connection,
@@ -271,6 +278,7 @@ def _set_tag(
         before={} if previous is None else {"key": key, "value": previous},
         after={"key": key, "value": value},
     )
+    return True
 
 
 def _delete_alias(connection: Connection, model_id: int, alias: str) -> int | None:

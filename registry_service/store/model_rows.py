@@ -11,7 +11,7 @@ against the one the caller read, so that a write based on a stale read fails wit
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -191,13 +191,12 @@ def lock_model(
     etag: int | None = None,
     *,
     changes: bool = True,
-    values: Mapping[str, Any] | None = None,
 ) -> int:
     """Lock the model's row for the rest of the transaction; every mutation under a model starts
     here. ``etag``: the revision the caller read, if it wants the write to depend on it. Unless
     the write may turn out to change nothing (``changes=False``; it calls ``count_revision``
     itself once it did change something), count a new revision of the model now, stamped
-    ``touched_at`` when given and with ``values`` applied to the row."""
+    ``touched_at`` when given."""
     locked = LOCK_MODEL.rows(connection, {"name": name})
     if not locked:
         raise model_not_found(name)
@@ -206,7 +205,7 @@ def lock_model(
     check_etag(etag, revision, f"registered model {name!r}")
     if changes:
         stamp = {} if touched_at is None else {"last_updated_timestamp": touched_at}
-        count_revision(connection, registered_models, model_id, **(values or {}), **stamp)
+        count_revision(connection, registered_models, model_id, **stamp)
     return int(model_id)
 
 
@@ -239,20 +238,28 @@ def rewrite_version(
     name: str,
     version: int,
     etag: int | None,
+    touched_at: int,
     **values: Any,
 ) -> tuple[ModelVersion, ModelVersion, int]:
     """A version of the locked model before and after ``values`` are written to it, with its
-    etag checked and a new revision counted, and its row id. Its row is read once, with its
-    labels, and the version after is that row with the new values: a read before to check the
-    etag and one after to return the result took three statements in the write's turn."""
+    etag checked, and its row id. Only when ``values`` differ from what the version has is a
+    new revision counted, stamped ``touched_at``: a write that changes nothing leaves the etag
+    and last_updated_timestamp as they were, as it writes no event (see docs/events.md). Its
+    row is read once, with its labels, and the version after is that row with the new values:
+    a read before to check the etag and one after to return the result took three statements
+    in the write's turn."""
     rows = VERSION_BY_MODEL_ID.rows(connection, {"model_id": model_id, "version": version})
     if not rows:
         raise version_not_found(name, version)
     row = rows[0]
     version_id, revision = row[0], row[REVISION_COLUMN]
     check_etag(etag, revision, f"model version {version} of {name!r}")
-    count_revision(connection, model_versions, version_id, **values)
-    before, after = labelled_versions([row, with_columns(row, revision=revision + 1, **values)])
+    if with_columns(row, **values) == tuple(row):
+        [unchanged] = labelled_versions([row])
+        return unchanged, unchanged, int(version_id)
+    stamped = {**values, "last_updated_timestamp": touched_at}
+    count_revision(connection, model_versions, version_id, **stamped)
+    before, after = labelled_versions([row, with_columns(row, revision=revision + 1, **stamped)])
     return before, after, int(version_id)
 
 

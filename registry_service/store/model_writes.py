@@ -119,10 +119,15 @@ class RegisteredModelOperations(Transactions):
         expected = validation.check_etag(etag)
 
         def change(connection: Connection) -> RegisteredModel:
-            model_id = lock_model(
-                connection, name, touched_at=self.now(), etag=expected, values={"name": new_name}
-            )
+            model_id = lock_model(connection, name, etag=expected, changes=False)
             if new_name != name:
+                count_revision(
+                    connection,
+                    registered_models,
+                    model_id,
+                    name=new_name,
+                    last_updated_timestamp=self.now(),
+                )
                 outbox.record(
                     connection,
                     EventType.REGISTERED_MODEL_RENAMED,
@@ -153,16 +158,15 @@ class RegisteredModelOperations(Transactions):
 
         def change(connection: Connection) -> RegisteredModel:
             model_id = lock_model(connection, name, etag=expected, changes=False)
-            values = {} if description is None else {"description": description}
             previous = _column_of(connection, registered_models, model_id, "description")
-            count_revision(
-                connection,
-                registered_models,
-                model_id,
-                last_updated_timestamp=self.now(),
-                **values,
-            )
             if description is not None and description != previous:
+                count_revision(
+                    connection,
+                    registered_models,
+                    model_id,
+                    description=description,
+                    last_updated_timestamp=self.now(),
+                )
                 outbox.record(
                     connection,
                     EventType.REGISTERED_MODEL_UPDATED,

@@ -4,7 +4,6 @@ search."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy.engine import Connection
@@ -25,6 +24,7 @@ from registry_service.store.model_references import VersionOrigin, copy_of, reso
 from registry_service.store.model_rows import (
     check_etag,
     check_version_key,
+    count_revision,
     insert_tags,
     load_version,
     lock_model,
@@ -174,16 +174,13 @@ class ModelVersionOperations(Transactions):
         expected = validation.check_etag(etag)
 
         def change(connection: Connection) -> ModelVersion:
-            model_id = lock_model(connection, name)
-            values: dict[str, Any] = (
-                {}
-                if description is None
-                else {"description": description, "last_updated_timestamp": self.now()}
-            )
+            model_id = lock_model(connection, name, changes=False)
+            values = {} if description is None else {"description": description}
             before, after, _version_id = rewrite_version(
-                connection, model_id, name, version, expected, **values
+                connection, model_id, name, version, expected, self.now(), **values
             )
-            if description is not None and description != before.description:
+            if after.description != before.description:
+                count_revision(connection, registered_models, model_id)
                 outbox.record(
                     connection,
                     EventType.MODEL_VERSION_UPDATED,
@@ -221,30 +218,31 @@ class ModelVersionOperations(Transactions):
 
         def change(connection: Connection) -> ModelVersion:
             now = self.now()
-            model_id = lock_model(connection, name, touched_at=now)
+            model_id = lock_model(connection, name, changes=False)
             before, after, version_id = rewrite_version(
-                connection,
-                model_id,
-                name,
-                version,
-                expected,
-                current_stage=target.value,
-                last_updated_timestamp=now,
+                connection, model_id, name, version, expected, now, current_stage=target.value
             )
             previous = before.current_stage.value
             if before.current_stage is Stage.PRODUCTION and target is not Stage.PRODUCTION:
                 model_access.authorize(connection, model_id, name, leaving_production=True)
             if previous != target.value:
                 _record_stage_change(connection, name, model_id, version, previous, target)
-            if archive_existing_versions:
-                archived = _ARCHIVE_OTHERS.rows(
+            archived = (
+                _ARCHIVE_OTHERS.rows(
                     connection,
                     {"model_id": model_id, "stage": target.value, "kept": version_id, "now": now},
                 )
-                for (number,) in sorted(archived):
-                    _record_stage_change(
-                        connection, name, model_id, number, target.value, Stage.ARCHIVED
-                    )
+                if archive_existing_versions
+                else []
+            )
+            for (number,) in sorted(archived):
+                _record_stage_change(
+                    connection, name, model_id, number, target.value, Stage.ARCHIVED
+                )
+            # A version already in the stage, with no other to archive, changed nothing: the
+            # model keeps its etag and time, as the call writes no event.
+            if previous != target.value or archived:
+                count_revision(connection, registered_models, model_id, last_updated_timestamp=now)
             return after
 
         arguments = {
