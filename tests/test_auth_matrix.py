@@ -383,7 +383,7 @@ def test_streaming_rpcs_of_the_service_pass_the_same_checks(
     access = auth.Access(Settings(), AccessStore(store))
     pipeline = CallPipeline(ServerMetrics(CollectorRegistry()), 10.0, access)
     handler = make(lambda _request, _context: iter(["answer"]))
-    method = f"/{auth.SERVICE}/{rpc}"
+    method = f"/{SERVICE.full_name}/{rpc}"
     wrapped = CallInterceptor(pipeline).intercept_service(lambda _: handler, _Details(method))
     assert wrapped is not None
     behavior = wrapped.unary_stream or wrapped.stream_unary or wrapped.stream_stream
