@@ -67,6 +67,7 @@ class RegistryService:
             defaults.webhook_timeout,
         )
         self._access = AccessStore(store)
+        self._webhooks = store.webhooks
 
     # -- registered models -------------------------------------------------------------------
 
@@ -353,13 +354,13 @@ class RegistryService:
     ) -> webhooks_pb2.CreateWebhookResponse:
         fields = webhook_fields_of(request)
         self._sender.policy.check(fields.url)
-        webhook = self._store.create_webhook(fields, request_id=request.request_id)
+        webhook = self._webhooks.create_webhook(fields, request_id=request.request_id)
         return webhooks_pb2.CreateWebhookResponse(webhook=webhook_message(webhook))
 
     def ListWebhooks(
         self, request: webhooks_pb2.ListWebhooksRequest
     ) -> webhooks_pb2.ListWebhooksResponse:
-        webhooks = self._store.list_webhooks()
+        webhooks = self._webhooks.list_webhooks()
         return webhooks_pb2.ListWebhooksResponse(webhooks=[webhook_message(w) for w in webhooks])
 
     def UpdateWebhook(
@@ -372,7 +373,7 @@ class RegistryService:
                 f"update_mask names unknown fields {unknown}; known: {list(WEBHOOK_FIELDS)}",
                 field="update_mask",
             )
-        current = self._store.get_webhook(request.id)
+        current = self._webhooks.get_webhook(request.id)
         fields = WebhookFields(
             url=request.url if "url" in mask else current.url,
             event_types=(
@@ -388,7 +389,7 @@ class RegistryService:
         )
         if "url" in mask:
             self._sender.policy.check(fields.url)
-        webhook = self._store.update_webhook(
+        webhook = self._webhooks.update_webhook(
             request.id, fields, mask, request_id=request.request_id
         )
         return webhooks_pb2.UpdateWebhookResponse(webhook=webhook_message(webhook))
@@ -396,7 +397,7 @@ class RegistryService:
     def DeleteWebhook(
         self, request: webhooks_pb2.DeleteWebhookRequest
     ) -> webhooks_pb2.DeleteWebhookResponse:
-        self._store.delete_webhook(request.id, request_id=request.request_id)
+        self._webhooks.delete_webhook(request.id, request_id=request.request_id)
         return webhooks_pb2.DeleteWebhookResponse()
 
     def TestWebhook(
@@ -406,7 +407,7 @@ class RegistryService:
         event_type = (
             event_types_of([request.event_type], "event_type")[0] if request.event_type else None
         )
-        url, secret = self._store.webhook_target(request.id)
+        url, secret = self._webhooks.webhook_target(request.id)
         outcome = self._sender.test(url, secret, event_type)
         return webhooks_pb2.TestWebhookResponse(
             success=not outcome.error,
@@ -418,7 +419,7 @@ class RegistryService:
     def ListWebhookDeliveries(
         self, request: webhooks_pb2.ListWebhookDeliveriesRequest
     ) -> webhooks_pb2.ListWebhookDeliveriesResponse:
-        page = self._store.list_webhook_deliveries(
+        page = self._webhooks.list_webhook_deliveries(
             request.webhook_id,
             delivery_status_of(request.status),
             request.page_size,

@@ -15,9 +15,7 @@ that a write based on a stale read fails with Aborted instead of overwriting som
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cached_property
-from typing import Concatenate, Generic, ParamSpec, TypeVar
 
 from registry_service.store.history import EventHistory
 from registry_service.store.label_writes import LabelOperations
@@ -25,23 +23,6 @@ from registry_service.store.model_import import ModelImport
 from registry_service.store.model_writes import RegisteredModelOperations
 from registry_service.store.version_writes import ModelVersionOperations
 from registry_service.store.webhook_store import WebhookStore
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-class _OnWebhooks(Generic[P, R]):
-    """A WebhookStore method, called on the registry's webhooks: the servicer reaches webhooks
-    through the RegistryStore it holds."""
-
-    def __init__(self, method: Callable[Concatenate[WebhookStore, P], R]) -> None:
-        self._method = method
-
-    def __get__(self, store: RegistryStore, owner: type[RegistryStore]) -> Callable[P, R]:
-        def on_webhooks(*args: P.args, **kwargs: P.kwargs) -> R:
-            return self._method(store.webhooks, *args, **kwargs)
-
-        return on_webhooks
 
 
 class RegistryStore(
@@ -53,11 +34,3 @@ class RegistryStore(
     def webhooks(self) -> WebhookStore:
         """The webhooks, in this store's transactions."""
         return WebhookStore(self)
-
-    create_webhook = _OnWebhooks(WebhookStore.create_webhook)
-    update_webhook = _OnWebhooks(WebhookStore.update_webhook)
-    delete_webhook = _OnWebhooks(WebhookStore.delete_webhook)
-    list_webhooks = _OnWebhooks(WebhookStore.list_webhooks)
-    get_webhook = _OnWebhooks(WebhookStore.get_webhook)
-    webhook_target = _OnWebhooks(WebhookStore.webhook_target)
-    list_webhook_deliveries = _OnWebhooks(WebhookStore.list_webhook_deliveries)
