@@ -31,35 +31,17 @@ from registry_service.domain import EventType
 from registry_service.errors import InvalidArgument, NotFound, RegistryError
 from registry_service.gateway.endpoint import Handler, HttpCall
 from registry_service.gateway.limits import parse_json
+from registry_service.mlflow_events import (
+    MLFLOW_EVENT_TYPES,
+    UNDELIVERABLE_EVENTS,
+    mlflow_visible_events,
+)
 from registry_service.proto_mapping import event_type_message, event_types_of
 from registry_service.search import page_tokens
 from registry_service.servicer import RegistryService
 
 PATH = "/api/2.0/mlflow/webhooks"
 
-# MLflow's events with a counterpart here: each is the event type of the same name.
-MLFLOW_EVENT_TYPES = (
-    EventType.REGISTERED_MODEL_CREATED,
-    EventType.MODEL_VERSION_CREATED,
-    EventType.MODEL_VERSION_TAG_SET,
-    EventType.MODEL_VERSION_TAG_DELETED,
-    EventType.MODEL_VERSION_ALIAS_CREATED,
-    EventType.MODEL_VERSION_ALIAS_DELETED,
-)
-# MLflow's events this registry cannot deliver: it has no prompts and no gateway budgets.
-UNDELIVERABLE_EVENTS = frozenset(
-    {
-        "prompt.created",
-        "prompt_version.created",
-        "prompt_tag.set",
-        "prompt_tag.deleted",
-        "prompt_version_tag.set",
-        "prompt_version_tag.deleted",
-        "prompt_alias.created",
-        "prompt_alias.deleted",
-        "budget_policy.exceeded",
-    }
-)
 _STATUSES = {"ACTIVE": True, "DISABLED": False}
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -118,7 +100,7 @@ class _WebhookApi:
     def list_webhooks(self, call: HttpCall) -> dict[str, Any]:
         query = dict(call.query)
         size = _page_size(query.get("max_results", ""))
-        listed = [w for w in self._webhooks(call) if _visible_events(w)]
+        listed = [w for w in self._webhooks(call) if mlflow_visible_events(w)]
         token = query.get("page_token", "")
         if token:
             timestamp, last_id = page_tokens.decode(token, _TOKEN_FINGERPRINT, [True, False])
@@ -238,7 +220,9 @@ def _webhook_json(webhook: webhooks_pb2.Webhook) -> dict[str, Any]:
         "url": webhook.url,
         "events": [
             {"entity": entity.upper(), "action": action.upper()}
-            for entity, _, action in (t.value.partition(".") for t in _visible_events(webhook))
+            for entity, _, action in (
+                event_type.value.partition(".") for event_type in mlflow_visible_events(webhook)
+            )
         ],
         "status": "ACTIVE" if webhook.enabled else "DISABLED",
         "creation_timestamp": webhook.creation_timestamp,
@@ -246,10 +230,6 @@ def _webhook_json(webhook: webhooks_pb2.Webhook) -> dict[str, Any]:
     }
     # MLflow leaves out a webhook's unset name and description.
     return {key: value for key, value in answer.items() if value != ""}
-
-
-def _visible_events(webhook: webhooks_pb2.Webhook) -> list[EventType]:
-    return [t for t in event_types_of(webhook.event_types) if t in MLFLOW_EVENT_TYPES]
 
 
 def _events(value: Any, field: str) -> list[EventType]:

@@ -19,8 +19,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from modelregistry.v1 import model_version_pb2, registered_model_pb2, webhooks_pb2
 
 from registry_service.domain import EventType
-from registry_service.gateway.mlflow_webhooks import MLFLOW_EVENT_TYPES
-from registry_service.proto_mapping import event_types_of
+from registry_service.mlflow_events import MLFLOW_EVENT_TYPES, mlflow_visible_events
 
 # MLflow's status words are the registry's enum names without the prefix.
 # MLflow's tag and alias entities have unannotated constructors, hence the type: ignore comments.
@@ -96,8 +95,7 @@ def webhook_entity(webhook: webhooks_pb2.Webhook) -> Webhook:
         url=webhook.url,
         events=[
             WebhookEvent(*event_type.value.split("."))
-            for event_type in event_types_of(webhook.event_types)
-            if event_type in MLFLOW_EVENT_TYPES
+            for event_type in mlflow_visible_events(webhook)
         ],
         creation_timestamp=webhook.creation_timestamp,
         last_updated_timestamp=webhook.last_updated_timestamp,
