@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Boolean, ColumnElement, Select, and_, not_, or_, select, true, tuple_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from registry_service.errors import InvalidArgument
 from registry_service.search.entities import Attribute, Entity, ValueKind
@@ -63,7 +63,9 @@ class MemberOf(ColumnElement[bool]):
     # A condition in its own right: without this, SQLite would get "(… IN …) = 1", which no
     # index serves.
     _is_implicitly_boolean = True
-    _traverse_internals: _TraverseInternalsType = [  # noqa: RUF012 (SQLAlchemy's protocol)
+    # SQLAlchemy's protocol for a custom element's children; the type is spelled out because
+    # SQLAlchemy's own name for it is private.
+    _traverse_internals: list[tuple[str, InternalTraversal]] = [  # noqa: RUF012
         ("outer", InternalTraversal.dp_clauseelement),
         ("subquery", InternalTraversal.dp_clauseelement),
     ]
