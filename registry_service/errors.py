@@ -4,14 +4,55 @@ The store raises them, the service methods let them pass, one place (``grpc_erro
 into gRPC statuses, another (``gateway/errors.py``) into HTTP answers, and the client turns
 statuses back into them. ``reason`` is MLflow's error code, so the same word reaches gRPC
 ErrorInfo details and MLflow JSON errors.
+
+Besides its message, an error may say what it is about in fields (``subject``, ``flaw``,
+``value``, ``detail``), so that the HTTP gateway can answer in MLflow's wording where MLflow fails
+the same call without reading the message; gRPC and the client show the message.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     import grpc
+
+
+class Resource(Enum):
+    """The kind of thing a NotFound or AlreadyExists names."""
+
+    REGISTERED_MODEL = "registered model"
+    MODEL_VERSION = "model version"
+    ALIAS = "alias"
+    # The version "latest" resolves to, which a model without versions lacks.
+    LATEST_VERSION = "latest version"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The resource a NotFound or AlreadyExists names: its kind and its key."""
+
+    resource: Resource
+    name: str
+    version: int | None = None
+    alias: str | None = None
+
+
+class Flaw(Enum):
+    """What is wrong with the value of an InvalidArgument's field."""
+
+    EMPTY = "empty"
+    # A value of the wrong type or spelling for its field (in JSON, where a string may stand for
+    # a number).
+    WRONG_TYPE = "wrong type"
+    OUT_OF_RANGE = "out of range"
+    NEGATIVE = "negative"
+    UNKNOWN_STAGE = "unknown stage"
+    # A filter or order_by that does not parse or names what cannot be searched; ``detail`` says
+    # what and where.
+    MALFORMED = "malformed"
 
 
 class RegistryError(Exception):
@@ -26,6 +67,10 @@ class RegistryError(Exception):
         field: str | None = None,
         code: grpc.StatusCode | None = None,
         reason: str | None = None,
+        subject: Subject | None = None,
+        flaw: Flaw | None = None,
+        value: str | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -35,6 +80,12 @@ class RegistryError(Exception):
         self.code = code
         if reason is not None:
             self.reason = reason  # type: ignore[misc]
+        # What the error is about, where a caller words it its own way (see the module's comment).
+        self.subject = subject
+        self.flaw = flaw
+        # The rejected value as the caller gave it (not quoted), and what is wrong beyond the flaw.
+        self.value = value
+        self.detail = detail
 
     def __str__(self) -> str:
         return self.message

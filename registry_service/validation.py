@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from registry_service.domain import Stage
-from registry_service.errors import InvalidArgument
+from registry_service.errors import Flaw, InvalidArgument
 
 MAX_NAME_LENGTH = 256
 MAX_TAG_KEY_LENGTH = 250
@@ -53,7 +53,7 @@ def _check_length(field: str, value: str, maximum: int) -> None:
 def check_identifier(field: str, value: str, maximum: int) -> str:
     """A required single-line string: non-empty, bounded, no control characters."""
     if not value:
-        raise InvalidArgument(f"{field} must not be empty", field=field)
+        raise InvalidArgument(f"{field} must not be empty", field=field, flaw=Flaw.EMPTY)
     _check_length(field, value, maximum)
     if _CONTROL.search(value):
         raise InvalidArgument(f"{field} must not contain control characters", field=field)
@@ -89,7 +89,10 @@ def check_model_name(value: str, field: str = "name") -> str:
 def check_version(value: int, field: str = "version") -> int:
     if not 1 <= value <= MAX_VERSION:
         raise InvalidArgument(
-            f"{field} must be between 1 and {MAX_VERSION}, got {value}", field=field
+            f"{field} must be between 1 and {MAX_VERSION}, got {value}",
+            field=field,
+            flaw=Flaw.OUT_OF_RANGE,
+            value=str(value),
         )
     return value
 
@@ -139,7 +142,10 @@ def parse_stage(value: str, field: str = "stage") -> Stage:
             return stage
     choices = ", ".join(repr(s.value) for s in Stage)
     raise InvalidArgument(
-        f"{field} {value!r} is not a stage; expected one of {choices}", field=field
+        f"{field} {value!r} is not a stage; expected one of {choices}",
+        field=field,
+        flaw=Flaw.UNKNOWN_STAGE,
+        value=value,
     )
 
 
@@ -156,7 +162,7 @@ def check_alias_to_set(value: str, field: str = "alias") -> str:
 def check_alias_to_resolve(value: str, field: str = "alias") -> str:
     """An alias to look up or delete: the same alphabet as a settable alias."""
     if not value:
-        raise InvalidArgument(f"{field} must not be empty", field=field)
+        raise InvalidArgument(f"{field} must not be empty", field=field, flaw=Flaw.EMPTY)
     _check_length(field, value, MAX_ALIAS_LENGTH)
     if not _ALIAS.fullmatch(value):
         raise InvalidArgument(

@@ -7,22 +7,27 @@ which a retry can cure, and internal errors get one.
 
 Where MLflow's server fails the same call, the answer is MLflow's: its error code and its
 message, since scripts match on words such as "not found" (docs/mlflow-compat.md lists the
-rest). gRPC keeps the registry's own codes and messages.
+rest). It is rendered from the error's fields (errors.py), never read out of the registry's
+message. gRPC keeps the registry's own codes and messages.
 """
 
 from __future__ import annotations
 
-import ast
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import grpc
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from registry_service.errors import RegistryError
+from registry_service.errors import (
+    AlreadyExists,
+    Flaw,
+    InvalidArgument,
+    NotFound,
+    RegistryError,
+    Resource,
+)
 from registry_service.grpc_errors import status_code_of
 
 # gRPC code -> HTTP status, and MLflow's error word for a status that carries no ErrorInfo.
@@ -45,109 +50,66 @@ _HTTP_OF_CODE: dict[grpc.StatusCode, tuple[int, str]] = {
 }
 _INTERNAL = (500, "INTERNAL_ERROR")
 
-# A name or alias as the registry's messages quote it: a Python string literal.
-_QUOTED = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
-_QUOTED_PATTERN = re.compile(_QUOTED, re.DOTALL)
-
-
-@dataclass(frozen=True)
-class _MlflowWording:
-    """One of the registry's errors (its MLflow word and message) and MLflow's answer where it
-    fails alike: MLflow's message, filled in from the named groups (unquoted), and MLflow's
-    status and word where they differ."""
-
-    word: str
-    pattern: re.Pattern[str]
-    message: str
-    status_and_word: tuple[int, str] | None
-
-    def answer(self, word: str, message: str) -> tuple[tuple[int, str] | None, str] | None:
-        match = self.pattern.fullmatch(message) if word == self.word else None
-        if match is None:
-            return None
-        values = {
-            key: ast.literal_eval(value) if _QUOTED_PATTERN.fullmatch(value) else value
-            for key, value in match.groupdict().items()
-        }
-        return self.status_and_word, self.message.format(**values)
-
-
-def _wording(
-    word: str, pattern: str, message: str, status_and_word: tuple[int, str] | None = None
-) -> _MlflowWording:
-    compiled = re.compile(pattern.format(quoted=_QUOTED), re.DOTALL)
-    return _MlflowWording(word, compiled, message, status_and_word)
-
-
 _MISSING = (
     "Missing value for required parameter '{field}'. See the API docs for more information "
     "about request parameters."
 )
-_MLFLOW_WORDINGS = (
-    _wording(
-        "RESOURCE_DOES_NOT_EXIST",
-        r"registered model (?P<name>{quoted}) does not exist",
-        "Registered Model with name={name} not found",
-    ),
-    _wording(
-        "RESOURCE_DOES_NOT_EXIST",
-        r"model version (?P<version>\d+) of (?P<name>{quoted}) does not exist",
-        "Model Version (name={name}, version={version}) not found",
-    ),
-    _wording(
-        "RESOURCE_ALREADY_EXISTS",
-        r"registered model (?P<name>{quoted}) already exists",
-        "Registered Model (name={name}) already exists.",
-    ),
+# The fields MLflow names as missing when they are empty.
+_REQUIRED_FIELDS = frozenset({"name", "new_name", "source", "key", "alias", "version"})
+_STAGE_FIELDS = frozenset({"stage", "stages"})
+
+
+def _mlflow_wording(error: RegistryError) -> tuple[tuple[int, str] | None, str] | None:
+    """MLflow's answer where it fails the call alike, rendered from the error's fields: its
+    message, and its status and word where they differ from the registry's."""
+    subject, flaw, field = error.subject, error.flaw, error.field
+    if isinstance(error, NotFound) and subject is not None:
+        match subject.resource:
+            case Resource.REGISTERED_MODEL:
+                return None, f"Registered Model with name={subject.name} not found"
+            case Resource.MODEL_VERSION:
+                return None, (
+                    f"Model Version (name={subject.name}, version={subject.version}) not found"
+                )
+            # MLflow answers a missing alias as a bad argument (400), and scripts written against
+            # it match on that; over gRPC it stays the missing resource it is (NOT_FOUND).
+            case Resource.ALIAS:
+                return (400, "INVALID_PARAMETER_VALUE"), (
+                    f"Registered model alias {subject.alias} not found."
+                )
+            case Resource.LATEST_VERSION:
+                return None, f"Latest version not found for model {subject.name}."
+    if (
+        isinstance(error, AlreadyExists)
+        and subject is not None
+        and subject.resource is Resource.REGISTERED_MODEL
+    ):
+        return None, f"Registered Model (name={subject.name}) already exists."
+    if not isinstance(error, InvalidArgument):
+        return None
+    if flaw is Flaw.EMPTY and field in _REQUIRED_FIELDS:
+        return None, _MISSING.format(field=field)
+    if field == "version" and flaw is Flaw.WRONG_TYPE and error.value is not None:
+        return None, f"Parameter 'version' must be an integer, got '{error.value}'."
     # MLflow reads a version number as a mere key: one that no version can have does not exist.
-    _wording(
-        "INVALID_PARAMETER_VALUE",
-        r"version must be between 1 and \d+, got (?P<version>-?\d+)",
-        "Model Version (version={version}) not found",
-        (404, "RESOURCE_DOES_NOT_EXIST"),
-    ),
-    # MLflow answers a missing alias as a bad argument (400), and scripts written against it
-    # match on that; over gRPC it stays the missing resource it is (NOT_FOUND).
-    _wording(
-        "RESOURCE_DOES_NOT_EXIST",
-        r"registered model {quoted} has no alias (?P<alias>{quoted})",
-        "Registered model alias {alias} not found.",
-        (400, "INVALID_PARAMETER_VALUE"),
-    ),
-    _wording(
-        "RESOURCE_DOES_NOT_EXIST",
-        r"registered model (?P<name>{quoted}) has no versions",
-        "Latest version not found for model {name}.",
-    ),
-    _wording(
-        "INVALID_PARAMETER_VALUE",
-        r"(?P<field>name|new_name|source|key|alias) must not be empty",
-        _MISSING,
-    ),
-    _wording("INVALID_PARAMETER_VALUE", r"(?P<field>version) has an invalid value: ''", _MISSING),
-    _wording(
-        "INVALID_PARAMETER_VALUE",
-        r"version has an invalid value: (?P<value>{quoted})",
-        "Parameter 'version' must be an integer, got '{value}'.",
-    ),
-    _wording(
-        "INVALID_PARAMETER_VALUE",
-        r"stages? (?P<stage>{quoted}) is not a stage; expected one of .*",
-        "Invalid Model Version stage: {stage}. Value must be one of None, Staging, Production, "
-        "Archived.",
-    ),
+    if field == "version" and flaw is Flaw.OUT_OF_RANGE:
+        return (404, "RESOURCE_DOES_NOT_EXIST"), f"Model Version (version={error.value}) not found"
+    if field in _STAGE_FIELDS and flaw is Flaw.UNKNOWN_STAGE:
+        return None, (
+            f"Invalid Model Version stage: {error.value}. Value must be one of None, Staging, "
+            "Production, Archived."
+        )
     # Where MLflow refuses a filter or an order for another reason than the registry, the
-    # registry's reason says more (the position at fault); MLflow's lead-in keeps it recognizable.
-    _wording(
-        "INVALID_PARAMETER_VALUE", r"filter: (?P<detail>.*)", "Invalid filter string: {detail}"
-    ),
-    _wording("INVALID_PARAMETER_VALUE", r"order_by (?P<detail>.*)", "Invalid order_by: {detail}"),
-    _wording(
-        "INVALID_PARAMETER_VALUE",
-        r"page_size must not be negative, got (?P<size>-\d+)",
-        "Invalid value for max_results. It must not be negative, but got {size}",
-    ),
-)
+    # registry's detail says more (the position at fault); MLflow's lead-in keeps it recognizable.
+    if field == "filter" and flaw is Flaw.MALFORMED:
+        return None, f"Invalid filter string: {error.detail}"
+    if field == "order_by" and flaw is Flaw.MALFORMED:
+        return None, f"Invalid order_by: {error.detail}"
+    if field == "page_size" and flaw is Flaw.NEGATIVE:
+        return None, (
+            f"Invalid value for max_results. It must not be negative, but got {error.value}"
+        )
+    return None
 
 
 def error_response(error: RegistryError) -> JSONResponse:
@@ -156,12 +118,10 @@ def error_response(error: RegistryError) -> JSONResponse:
     # A status rebuilt without an ErrorInfo detail has only its gRPC code name as reason.
     word = fallback_word if error.reason == code.name else error.reason
     message = error.message
-    for wording in _MLFLOW_WORDINGS:
-        answer = wording.answer(word, message)
-        if answer is not None:
-            status_and_word, message = answer
-            status, word = status_and_word or (status, word)
-            break
+    answer = _mlflow_wording(error)
+    if answer is not None:
+        status_and_word, message = answer
+        status, word = status_and_word or (status, word)
     return _mlflow_error(status, word, message)
 
 

@@ -27,7 +27,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from registry_service.errors import InvalidArgument
+from registry_service.errors import Flaw, InvalidArgument
 
 M = TypeVar("M", bound=Message)
 
@@ -220,7 +220,14 @@ def _scalar(field: FieldDescriptor, name: str, value: Any) -> Any:
             # default for version searches), and the store already caps page sizes.
             low, high = _INTEGER_RANGES[kind]
             return min(max(number, low), high)
-    raise InvalidArgument(f"{name} has an invalid value: {value!r}", field=name)
+    # Only a string is kept as the rejected value: it is the spelling MLflow quotes back.
+    text = value if isinstance(value, str) else None
+    raise InvalidArgument(
+        f"{name} has an invalid value: {value!r}",
+        field=name,
+        flaw=Flaw.EMPTY if text == "" else Flaw.WRONG_TYPE,
+        value=text,
+    )
 
 
 def _enum_number(enum: EnumDescriptor, value: Any) -> int | None:

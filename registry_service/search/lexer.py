@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from registry_service.errors import InvalidArgument
+from registry_service.errors import Flaw, InvalidArgument
 
 MAX_FILTER_LENGTH = 4096
 # Every integer column is a BIGINT; a larger literal would overflow the driver, not just miss.
@@ -59,7 +59,9 @@ class Token:
 
 
 def filter_error(message: str) -> InvalidArgument:
-    return InvalidArgument(f"filter: {message}", field="filter")
+    return InvalidArgument(
+        f"filter: {message}", field="filter", flaw=Flaw.MALFORMED, detail=message
+    )
 
 
 def check_filter_text(text: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_
 
-from registry_service.errors import InvalidArgument
+from registry_service.errors import Flaw, InvalidArgument
 from registry_service.search.entities import Entity, SortColumn
 
 MAX_ORDER_BY_ENTRIES = 10
@@ -30,7 +30,7 @@ class SortKey:
 def parse_order_by(entries: Sequence[str], entity: Entity) -> list[SortKey]:
     """The keys of ``entries`` (or the default), followed by the tie-breaks not already there."""
     if len(entries) > MAX_ORDER_BY_ENTRIES:
-        raise _error(f"order_by has {len(entries)} entries; the maximum is {MAX_ORDER_BY_ENTRIES}")
+        raise _error(f"has {len(entries)} entries; the maximum is {MAX_ORDER_BY_ENTRIES}")
     requested = [_parse_entry(entry, entity) for entry in entries]
     if not requested:
         requested = [
@@ -40,7 +40,7 @@ def parse_order_by(entries: Sequence[str], entity: Entity) -> list[SortKey]:
     seen: set[str] = set()
     for key in requested:
         if key.column.name in seen:
-            raise _error(f"order_by lists {key.column.name} more than once")
+            raise _error(f"lists {key.column.name} more than once")
         seen.add(key.column.name)
     for name, descending in entity.tie_breaks:
         if name not in seen:
@@ -53,7 +53,7 @@ def _parse_entry(entry: str, entity: Entity) -> SortKey:
     words = entry.split()
     if not 1 <= len(words) <= 2:
         raise _error(
-            f"order_by entry {entry[:100]!r} must be '<key>' or '<key> ASC|DESC'; "
+            f"entry {entry[:100]!r} must be '<key>' or '<key> ASC|DESC'; "
             f"keys for {entity.name}: {entity.sort_key_names()}"
         )
     name = words[0].lower()
@@ -65,12 +65,11 @@ def _parse_entry(entry: str, entity: Entity) -> SortKey:
     column = entity.sort_columns.get(name)
     if column is None:
         raise _error(
-            f"order_by key {words[0][:100]!r} is unknown; "
-            f"keys for {entity.name}: {entity.sort_key_names()}"
+            f"key {words[0][:100]!r} is unknown; keys for {entity.name}: {entity.sort_key_names()}"
         )
     direction = words[1].upper() if len(words) == 2 else "ASC"
     if direction not in ("ASC", "DESC"):
-        raise _error(f"order_by direction {words[1][:100]!r} is not ASC or DESC")
+        raise _error(f"direction {words[1][:100]!r} is not ASC or DESC")
     return SortKey(column, direction == "DESC")
 
 
@@ -93,5 +92,8 @@ def keyset_after(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElemen
     return and_(bound, or_(*alternatives))
 
 
-def _error(message: str) -> InvalidArgument:
-    return InvalidArgument(message, field="order_by")
+def _error(detail: str) -> InvalidArgument:
+    """A refused order_by: its message leads with the field, ``detail`` says the rest."""
+    return InvalidArgument(
+        f"order_by {detail}", field="order_by", flaw=Flaw.MALFORMED, detail=detail
+    )

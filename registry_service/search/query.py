@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Label, Row, and_
 
-from registry_service.errors import InvalidArgument
+from registry_service.errors import Flaw, InvalidArgument
 from registry_service.search import page_tokens
 from registry_service.search.entities import Entity
 from registry_service.search.filters import compile_filter
@@ -47,7 +47,12 @@ class SearchQuery:
 
 def effective_page_size(page_size: int) -> int:
     if page_size < 0:
-        raise InvalidArgument(f"page_size must not be negative, got {page_size}", field="page_size")
+        raise InvalidArgument(
+            f"page_size must not be negative, got {page_size}",
+            field="page_size",
+            flaw=Flaw.NEGATIVE,
+            value=str(page_size),
+        )
     if page_size == 0:
         return DEFAULT_PAGE_SIZE
     return min(page_size, MAX_PAGE_SIZE)

@@ -19,12 +19,16 @@ from sqlalchemy.engine import Connection
 
 from registry_service import identity
 from registry_service.domain import Permission
-from registry_service.errors import NotFound, PermissionDenied
+from registry_service.errors import NotFound, PermissionDenied, Resource, Subject
 from registry_service.store.tables import registered_model_permissions
 
 
 def model_not_found(name: str) -> NotFound:
-    return NotFound(f"registered model {name!r} does not exist", field="name")
+    return NotFound(
+        f"registered model {name!r} does not exist",
+        field="name",
+        subject=Subject(Resource.REGISTERED_MODEL, name),
+    )
 
 
 def checks_caller() -> bool:

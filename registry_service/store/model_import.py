@@ -19,7 +19,7 @@ from registry_service.domain import (
     ModelVersion,
     RegisteredModel,
 )
-from registry_service.errors import AlreadyExists, InvalidArgument
+from registry_service.errors import InvalidArgument
 from registry_service.store import idempotency, outbox
 from registry_service.store.model_rows import (
     find_model_id,
@@ -28,6 +28,7 @@ from registry_service.store.model_rows import (
     new_revision,
     unused_model_id,
 )
+from registry_service.store.model_writes import model_name_taken
 from registry_service.store.tables import (
     model_version_tags,
     model_versions,
@@ -76,7 +77,7 @@ class ModelImport(Transactions):
                 if on_conflict is ConflictPolicy.SKIP:
                     return ImportResult(ImportOutcome.SKIPPED, load_model(connection, existing))
                 if on_conflict is ConflictPolicy.FAIL:
-                    raise _import_name_taken(model.name)
+                    raise model_name_taken(model.name, "registered_model.name")
                 name, outcome = _free_import_name(connection, model.name), ImportOutcome.RENAMED
             model_id = _insert_import(connection, model, name, versions, checked_last_version, now)
             _record_import(connection, model, name, model_id, versions, now)
@@ -91,8 +92,8 @@ class ModelImport(Transactions):
                 # After validation only the unique name can clash: another writer took it after
                 # the check above (PostgreSQL; SQLite writers queue). The next attempt sees it.
                 if on_conflict is ConflictPolicy.FAIL:
-                    raise _import_name_taken(model.name) from error
-        raise _import_name_taken(model.name)
+                    raise model_name_taken(model.name, "registered_model.name") from error
+        raise model_name_taken(model.name, "registered_model.name")
 
 
 def _check_import(
@@ -165,10 +166,6 @@ def _check_timestamps(field: str, creation_timestamp: int, last_updated_timestam
                 f"{field}.{name} must be 0 (the time of the import) or more, got {value}",
                 field=f"{field}.{name}",
             )
-
-
-def _import_name_taken(name: str) -> AlreadyExists:
-    return AlreadyExists(f"registered model {name!r} already exists", field="registered_model.name")
 
 
 def _free_import_name(connection: Connection, name: str) -> str:

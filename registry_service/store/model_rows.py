@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection
 
 from registry_service import identity, validation
 from registry_service.domain import ModelVersion, RegisteredModel, Stage
-from registry_service.errors import Aborted, NotFound
+from registry_service.errors import Aborted, NotFound, Resource, Subject
 from registry_service.search import SearchQuery
 from registry_service.store import model_access
 from registry_service.store.driver_sql import DriverStatement, bound_values, value_parameters
@@ -109,7 +109,11 @@ def check_version_key(name: str, version: int) -> None:
 
 
 def version_not_found(name: str, version: int) -> NotFound:
-    return NotFound(f"model version {version} of {name!r} does not exist", field="version")
+    return NotFound(
+        f"model version {version} of {name!r} does not exist",
+        field="version",
+        subject=Subject(Resource.MODEL_VERSION, name, version),
+    )
 
 
 def find_model_id(connection: Connection, name: str) -> int | None:
@@ -161,13 +165,21 @@ def resolve_alias(connection: Connection, model_id: int, name: str, alias: str) 
     if alias.lower() == validation.LATEST_ALIAS:
         version = highest_version(connection, model_id, None)
         if version is None:
-            raise NotFound(f"registered model {name!r} has no versions", field="alias")
+            raise NotFound(
+                f"registered model {name!r} has no versions",
+                field="alias",
+                subject=Subject(Resource.LATEST_VERSION, name),
+            )
         return version
     version = connection.execute(
         ALIASED_VERSION, {"model_id": model_id, "alias": alias}
     ).scalar_one_or_none()
     if version is None:
-        raise NotFound(f"registered model {name!r} has no alias {alias!r}", field="alias")
+        raise NotFound(
+            f"registered model {name!r} has no alias {alias!r}",
+            field="alias",
+            subject=Subject(Resource.ALIAS, name, alias=alias),
+        )
     return int(version)
 
 

@@ -18,7 +18,7 @@ from registry_service.domain import (
     RegisteredModel,
     Stage,
 )
-from registry_service.errors import AlreadyExists
+from registry_service.errors import AlreadyExists, Resource, Subject
 from registry_service.store import idempotency, model_access, outbox
 from registry_service.store.history import state_at
 from registry_service.store.loading import (
@@ -102,9 +102,7 @@ class RegisteredModelOperations(Transactions):
                 "create_registered_model", request_id, arguments, idempotency.MODEL, change
             )
         except IntegrityError as error:
-            raise AlreadyExists(
-                f"registered model {name!r} already exists", field="name"
-            ) from error
+            raise model_name_taken(name, "name") from error
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         validation.check_model_name(name)
@@ -144,9 +142,7 @@ class RegisteredModelOperations(Transactions):
                 "rename_registered_model", request_id, arguments, idempotency.MODEL, change
             )
         except IntegrityError as error:
-            raise AlreadyExists(
-                f"registered model {new_name!r} already exists", field="new_name"
-            ) from error
+            raise model_name_taken(new_name, "new_name") from error
 
     def update_registered_model(
         self, name: str, description: str | None, etag: str = "", request_id: str = ""
@@ -251,3 +247,12 @@ class RegisteredModelOperations(Transactions):
 
 def _column_of(connection: Connection, table: Table, row_id: int, column: str) -> Any:
     return connection.execute(select(table.c[column]).where(table.c.id == row_id)).scalar_one()
+
+
+def model_name_taken(name: str, field: str) -> AlreadyExists:
+    """The error for creating, renaming or importing a model under a name another model has."""
+    return AlreadyExists(
+        f"registered model {name!r} already exists",
+        field=field,
+        subject=Subject(Resource.REGISTERED_MODEL, name),
+    )
