@@ -134,8 +134,9 @@ def start_serving(
         [*command, "serve", *args],
         stderr=subprocess.PIPE,
         text=True,
-        # HTTP takes a free port unless told otherwise: its default, 5000, may be taken.
-        env={**os.environ, "REGISTRY_HTTP_PORT": "0", **(env or {})},
+        # Both transports take free ports unless told otherwise: their defaults (50051, 5000)
+        # may be taken, by another test's server or by something else on the machine.
+        env={**os.environ, "REGISTRY_PORT": "0", "REGISTRY_HTTP_PORT": "0", **(env or {})},
         cwd=cwd,
     )
     try:

@@ -35,8 +35,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from registry_service.client import RegistryClient
+from registry_service.store import schema
+from registry_service.store.engine import make_engine
 
 from .conftest import POSTGRES_URL, SKIP_POSTGRES
+from .test_cli import OLDER_REVISION
 from .processes import PATIENCE_S, ROOT, free_port, writes_blocked
 from .test_cli import readme_quickstart
 
@@ -130,6 +133,18 @@ def container(image: str, *command: str, options: tuple[str, ...] = ()) -> Itera
         yield name
     finally:
         # --volumes: the anonymous volume the image's VOLUME gives a container without one.
+        podman("rm", "--force", "--volumes", "--time", "0", name, check=False)
+
+
+def one_off(
+    image: str, *command: str, options: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` in a foreground container and remove it, even when podman's wait times
+    out: a container left behind on the host's network would hold its ports for later tests."""
+    name = f"registry-one-off-{uuid.uuid4().hex[:8]}"
+    try:
+        return podman("run", "--name", name, *run_options(), *options, image, *command, check=False)
+    finally:
         podman("rm", "--force", "--volumes", "--time", "0", name, check=False)
 
 
@@ -275,13 +290,19 @@ def test_postgres_is_migrated_by_a_one_off_container_then_served_and_drained_by_
     image: str, scratch_postgres: str
 ) -> None:
     database = ("--env", f"REGISTRY_DATABASE_URL={scratch_postgres}")
-    one_off = ("run", "--rm", *run_options(), *database, image)
+    engine = make_engine(scratch_postgres)
+    try:
+        schema.upgrade(engine, OLDER_REVISION)
+    finally:
+        engine.dispose()
 
-    # Replicas never migrate PostgreSQL themselves: the new schema is the release's first step.
-    refused = podman(*one_off, "serve", check=False)
+    # Replicas never migrate a schema an older release made: the new schema is the release's
+    # first step. (An empty database they create themselves, as test_cli shows.)
+    refused = one_off(image, "serve", options=database)
     assert refused.returncode == 2, refused.stderr
     assert "registry-service db upgrade" in refused.stderr
-    migrated = podman(*one_off, "db", "upgrade")
+    migrated = one_off(image, "db", "upgrade", options=database)
+    assert migrated.returncode == 0, migrated.stderr
     assert "is at revision" in migrated.stdout
 
     ports = new_ports()
