@@ -16,6 +16,8 @@ def access_token_message(token: AccessToken) -> access_pb2.AccessToken:
         description=token.description,
         creation_timestamp=token.creation_timestamp,
         revocation_timestamp=token.revocation_timestamp or 0,
+        expiration_timestamp=token.expiration_timestamp or 0,
+        last_used_timestamp=token.last_used_timestamp or 0,
     )
 
 

@@ -63,6 +63,12 @@ def _commands(defaults: Settings) -> click.Group:
         click.Option(["--user"], required=True, help="identity the token acts as"),
         click.Option(["--admin"], is_flag=True, help="make an admin token"),
         click.Option(["--description"], default="", help="what the token is for"),
+        click.Option(
+            ["--expires-in"],
+            type=click.IntRange(min=0),
+            default=0,
+            help="seconds until the token stops working; 0: never",
+        ),
     )
     health = _command(
         "health",
@@ -184,14 +190,16 @@ def _upgrade(database_url: str) -> int:
     return 0
 
 
-def _create_token(database_url: str, user: str, admin: bool, description: str) -> int:
+def _create_token(
+    database_url: str, user: str, admin: bool, description: str, expires_in: int
+) -> int:
     try:
         store = open_store(Settings(database_url=database_url))
     except (schema.SchemaOutdated, ValueError) as error:
         print(f"registry-service: {error}", file=sys.stderr)
         return USAGE_ERROR
     try:
-        token, secret = AccessStore(store).create_token(user, admin, description)
+        token, secret = AccessStore(store).create_token(user, admin, description, expires_in)
     except RegistryError as error:
         print(f"registry-service: {error}", file=sys.stderr)
         return USAGE_ERROR

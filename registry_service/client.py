@@ -725,11 +725,12 @@ class RegistryClient:
     # -- access ------------------------------------------------------------------------------
 
     def create_access_token(
-        self, user_id: str, *, admin: bool = False, description: str = ""
+        self, user_id: str, *, admin: bool = False, description: str = "", expires_in: int = 0
     ) -> access_pb2.CreateAccessTokenResponse:
-        """A new token for ``user_id``; the response's ``token`` is its secret, shown only now."""
+        """A new token for ``user_id``; the response's ``token`` is its secret, shown only now.
+        It expires ``expires_in`` seconds from now (0: the server's --token-max-ttl, or never)."""
         request = access_pb2.CreateAccessTokenRequest(
-            user_id=user_id, admin=admin, description=description
+            user_id=user_id, admin=admin, description=description, expires_in=expires_in
         )
         response: access_pb2.CreateAccessTokenResponse = self._call(
             self._stub.CreateAccessToken, request

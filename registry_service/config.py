@@ -179,6 +179,12 @@ class Settings:
         "READ",
         "permission every authenticated user has on every model: NONE, READ, EDIT or MANAGE",
     )
+    token_max_ttl: float = _setting(
+        0.0,
+        "most seconds an access token lives, and the lifetime of one created without "
+        "expires_in; 0: tokens live until revoked unless created with expires_in",
+        minimum=0,
+    )
     protected_aliases: str | None = _setting(
         None, "comma-separated aliases that only MANAGE may set or delete, e.g. champion,prod"
     )

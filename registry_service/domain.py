@@ -222,6 +222,10 @@ class AccessToken:
     creation_timestamp: int
     # None while the token is valid.
     revocation_timestamp: int | None
+    # None: it never expires.
+    expiration_timestamp: int | None = None
+    # None: never used.
+    last_used_timestamp: int | None = None
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,10 @@ def start(
 ) -> RunningServer:
     store = store or open_store(settings)
     warn_if_open(settings)
-    access = Access(settings, AccessStore(store))
+    # One for both: the servicer's token writes and the calls' token checks share the lifetime
+    # cap and the last-use bookkeeping.
+    access_store = AccessStore(store, max_ttl=settings.token_max_ttl)
+    access = Access(settings, access_store)
     metrics_registry = CollectorRegistry()
     # One pipeline for both transports: the same steps, series and access log.
     pipeline = CallPipeline(ServerMetrics(metrics_registry), settings.max_deadline, access)
@@ -184,7 +187,7 @@ def start(
         settings.webhook_timeout,
     )
     tracking = None if settings.tracking_uri is None else TrackingServer(settings.tracking_uri)
-    registry = RegistryService(store, feed, sender, LineageResolver(tracking))
+    registry = RegistryService(store, feed, sender, LineageResolver(tracking), access_store)
     add_registry_service(server, registry)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

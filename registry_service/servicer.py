@@ -52,6 +52,7 @@ class RegistryService:
         feed: EventFeed | None = None,
         sender: WebhookSender | None = None,
         lineage: LineageResolver | None = None,
+        access: AccessStore | None = None,
     ) -> None:
         defaults = Settings()
         self._store = store
@@ -66,7 +67,7 @@ class RegistryService:
             UrlPolicy(frozenset(defaults.webhook_scheme_list), defaults.webhook_allow_private),
             defaults.webhook_timeout,
         )
-        self._access = AccessStore(store)
+        self._access = access or AccessStore(store)
         self._webhooks = store.webhooks
 
     # -- registered models -------------------------------------------------------------------
@@ -436,7 +437,7 @@ class RegistryService:
         self, request: access_pb2.CreateAccessTokenRequest
     ) -> access_pb2.CreateAccessTokenResponse:
         token, secret = self._access.create_token(
-            request.user_id, request.admin, request.description
+            request.user_id, request.admin, request.description, request.expires_in
         )
         return access_pb2.CreateAccessTokenResponse(
             access_token=access_token_message(token), token=secret

@@ -39,9 +39,8 @@ from registry_service.store import schema
 from registry_service.store.engine import make_engine
 
 from .conftest import POSTGRES_URL, SKIP_POSTGRES
-from .test_cli import OLDER_REVISION
 from .processes import PATIENCE_S, ROOT, free_port, writes_blocked
-from .test_cli import readme_quickstart
+from .test_cli import OLDER_REVISION, readme_quickstart
 
 REPORT = ROOT / "tests" / "artifacts" / "container-image.json"
 REGISTRY_SERVICE = "modelregistry.v1.ModelRegistryService"

@@ -559,11 +559,21 @@ def tokens() -> None:
 @click.argument("user_id")
 @click.option("--admin", is_flag=True, help="Calls made with the token are admin calls.")
 @click.option("--description", default="")
+@click.option(
+    "--expires-in",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Seconds until the token stops working; 0: the server's --token-max-ttl, or never.",
+)
 @pass_options
-def tokens_create(options: Options, user_id: str, admin: bool, description: str) -> None:
+def tokens_create(
+    options: Options, user_id: str, admin: bool, description: str, expires_in: int
+) -> None:
     """Create a token for USER_ID and print its secret, which is shown only this once."""
     with options.client() as client:
-        created = client.create_access_token(user_id, admin=admin, description=description)
+        created = client.create_access_token(
+            user_id, admin=admin, description=description, expires_in=expires_in
+        )
     data = {**access_token_json(created.access_token), "token": created.token}
     show(options, data, created.token)
 

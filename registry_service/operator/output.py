@@ -183,11 +183,14 @@ def access_tokens_table(tokens: Sequence[AccessToken]) -> str:
             "admin" if token.admin else "",
             millis_text(token.creation_timestamp),
             millis_text(token.revocation_timestamp) or "valid",
+            millis_text(token.expiration_timestamp) or "never",
+            millis_text(token.last_used_timestamp) or "never",
             _cell(token.description),
         ]
         for token in tokens
     ]
-    return table(["ID", "USER", "ADMIN", "CREATED", "REVOKED", "DESCRIPTION"], rows)
+    headers = ["ID", "USER", "ADMIN", "CREATED", "REVOKED", "EXPIRES", "LAST USED", "DESCRIPTION"]
+    return table(headers, rows)
 
 
 def permissions_table(permissions: Sequence[RegisteredModelPermission]) -> str:

@@ -85,11 +85,19 @@ def status_value(word: str) -> int:
 
 
 def access_token_json(token: AccessToken) -> dict[str, Any]:
-    """A token as listed: never its secret; revocation_timestamp 0 while it is valid."""
-    fields = ("id", "user_id", "admin", "description", "creation_timestamp")
-    return {field: getattr(token, field) for field in fields} | {
-        "revocation_timestamp": token.revocation_timestamp
-    }
+    """A token as listed: never its secret; revocation_timestamp 0 while it is valid,
+    expiration_timestamp 0 if it never expires, last_used_timestamp 0 if never used."""
+    fields = (
+        "id",
+        "user_id",
+        "admin",
+        "description",
+        "creation_timestamp",
+        "revocation_timestamp",
+        "expiration_timestamp",
+        "last_used_timestamp",
+    )
+    return {field: getattr(token, field) for field in fields}
 
 
 def permission_word(permission: RegisteredModelPermission) -> str:

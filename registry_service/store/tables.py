@@ -325,6 +325,10 @@ access_tokens = Table(
     Column("creation_timestamp", BigInteger, nullable=False),
     # NULL while the token is valid; a revoked token stays listed.
     Column("revocation_timestamp", BigInteger, nullable=True),
+    # NULL: the token never expires. An expired token stays listed, like a revoked one.
+    Column("expiration_timestamp", BigInteger, nullable=True),
+    # NULL until first used; then refreshed at most once a minute (see AccessStore.valid_token).
+    Column("last_used_timestamp", BigInteger, nullable=True),
 )
 
 # Per-model grants. Keyed by the model's id, so a rename keeps them and a delete removes them.

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmodelregistry/v1/access.proto\x12\x10modelregistry.v1\"\x88\x01\n\x0b\x41\x63\x63\x65ssToken\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\r\n\x05\x61\x64min\x18\x03 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x1a\n\x12\x63reation_timestamp\x18\x05 \x01(\x03\x12\x1c\n\x14revocation_timestamp\x18\x06 \x01(\x03\"l\n\x19RegisteredModelPermission\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x30\n\npermission\x18\x03 \x01(\x0e\x32\x1c.modelregistry.v1.Permission\"O\n\x18\x43reateAccessTokenRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x61\x64min\x18\x02 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"_\n\x19\x43reateAccessTokenResponse\x12\x33\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\x0b\x32\x1d.modelregistry.v1.AccessToken\x12\r\n\x05token\x18\x02 \x01(\t\"*\n\x17ListAccessTokensRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"P\n\x18ListAccessTokensResponse\x12\x34\n\raccess_tokens\x18\x01 \x03(\x0b\x32\x1d.modelregistry.v1.AccessToken\"&\n\x18RevokeAccessTokenRequest\x12\n\n\x02id\x18\x01 \x01(\x03\"\x1b\n\x19RevokeAccessTokenResponse\"v\n#SetRegisteredModelPermissionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x30\n\npermission\x18\x03 \x01(\x0e\x32\x1c.modelregistry.v1.Permission\"x\n$SetRegisteredModelPermissionResponse\x12P\n\x1bregistered_model_permission\x18\x01 \x01(\x0b\x32+.modelregistry.v1.RegisteredModelPermission\"4\n$GetRegisteredModelPermissionsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"z\n%GetRegisteredModelPermissionsResponse\x12Q\n\x1cregistered_model_permissions\x18\x01 \x03(\x0b\x32+.modelregistry.v1.RegisteredModelPermission\"G\n&DeleteRegisteredModelPermissionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\")\n\'DeleteRegisteredModelPermissionResponse\"\x1b\n\x19GetCurrentIdentityRequest\"<\n\x1aGetCurrentIdentityResponse\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x61\x64min\x18\x02 \x01(\x08*i\n\nPermission\x12\x1a\n\x16PERMISSION_UNSPECIFIED\x10\x00\x12\x13\n\x0fPERMISSION_READ\x10\x01\x12\x13\n\x0fPERMISSION_EDIT\x10\x02\x12\x15\n\x11PERMISSION_MANAGE\x10\x03\x42\x81\x01\n\x14\x63om.modelregistry.v1P\x01ZTgithub.com/registry-service/registry-service/gen/go/modelregistry/v1;modelregistryv1\xaa\x02\x10ModelRegistry.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmodelregistry/v1/access.proto\x12\x10modelregistry.v1\"\xc3\x01\n\x0b\x41\x63\x63\x65ssToken\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\r\n\x05\x61\x64min\x18\x03 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x1a\n\x12\x63reation_timestamp\x18\x05 \x01(\x03\x12\x1c\n\x14revocation_timestamp\x18\x06 \x01(\x03\x12\x1c\n\x14\x65xpiration_timestamp\x18\x07 \x01(\x03\x12\x1b\n\x13last_used_timestamp\x18\x08 \x01(\x03\"l\n\x19RegisteredModelPermission\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x30\n\npermission\x18\x03 \x01(\x0e\x32\x1c.modelregistry.v1.Permission\"c\n\x18\x43reateAccessTokenRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x61\x64min\x18\x02 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x12\n\nexpires_in\x18\x04 \x01(\x03\"_\n\x19\x43reateAccessTokenResponse\x12\x33\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\x0b\x32\x1d.modelregistry.v1.AccessToken\x12\r\n\x05token\x18\x02 \x01(\t\"*\n\x17ListAccessTokensRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"P\n\x18ListAccessTokensResponse\x12\x34\n\raccess_tokens\x18\x01 \x03(\x0b\x32\x1d.modelregistry.v1.AccessToken\"&\n\x18RevokeAccessTokenRequest\x12\n\n\x02id\x18\x01 \x01(\x03\"\x1b\n\x19RevokeAccessTokenResponse\"v\n#SetRegisteredModelPermissionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x30\n\npermission\x18\x03 \x01(\x0e\x32\x1c.modelregistry.v1.Permission\"x\n$SetRegisteredModelPermissionResponse\x12P\n\x1bregistered_model_permission\x18\x01 \x01(\x0b\x32+.modelregistry.v1.RegisteredModelPermission\"4\n$GetRegisteredModelPermissionsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"z\n%GetRegisteredModelPermissionsResponse\x12Q\n\x1cregistered_model_permissions\x18\x01 \x03(\x0b\x32+.modelregistry.v1.RegisteredModelPermission\"G\n&DeleteRegisteredModelPermissionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\")\n\'DeleteRegisteredModelPermissionResponse\"\x1b\n\x19GetCurrentIdentityRequest\"<\n\x1aGetCurrentIdentityResponse\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x61\x64min\x18\x02 \x01(\x08*i\n\nPermission\x12\x1a\n\x16PERMISSION_UNSPECIFIED\x10\x00\x12\x13\n\x0fPERMISSION_READ\x10\x01\x12\x13\n\x0fPERMISSION_EDIT\x10\x02\x12\x15\n\x11PERMISSION_MANAGE\x10\x03\x42\x81\x01\n\x14\x63om.modelregistry.v1P\x01ZTgithub.com/registry-service/registry-service/gen/go/modelregistry/v1;modelregistryv1\xaa\x02\x10ModelRegistry.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,38 +32,38 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'modelregistry.v1.access_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\024com.modelregistry.v1P\001ZTgithub.com/registry-service/registry-service/gen/go/modelregistry/v1;modelregistryv1\252\002\020ModelRegistry.V1'
-  _globals['_PERMISSION']._serialized_start=1300
-  _globals['_PERMISSION']._serialized_end=1405
+  _globals['_PERMISSION']._serialized_start=1379
+  _globals['_PERMISSION']._serialized_end=1484
   _globals['_ACCESSTOKEN']._serialized_start=52
-  _globals['_ACCESSTOKEN']._serialized_end=188
-  _globals['_REGISTEREDMODELPERMISSION']._serialized_start=190
-  _globals['_REGISTEREDMODELPERMISSION']._serialized_end=298
-  _globals['_CREATEACCESSTOKENREQUEST']._serialized_start=300
-  _globals['_CREATEACCESSTOKENREQUEST']._serialized_end=379
-  _globals['_CREATEACCESSTOKENRESPONSE']._serialized_start=381
-  _globals['_CREATEACCESSTOKENRESPONSE']._serialized_end=476
-  _globals['_LISTACCESSTOKENSREQUEST']._serialized_start=478
-  _globals['_LISTACCESSTOKENSREQUEST']._serialized_end=520
-  _globals['_LISTACCESSTOKENSRESPONSE']._serialized_start=522
-  _globals['_LISTACCESSTOKENSRESPONSE']._serialized_end=602
-  _globals['_REVOKEACCESSTOKENREQUEST']._serialized_start=604
-  _globals['_REVOKEACCESSTOKENREQUEST']._serialized_end=642
-  _globals['_REVOKEACCESSTOKENRESPONSE']._serialized_start=644
-  _globals['_REVOKEACCESSTOKENRESPONSE']._serialized_end=671
-  _globals['_SETREGISTEREDMODELPERMISSIONREQUEST']._serialized_start=673
-  _globals['_SETREGISTEREDMODELPERMISSIONREQUEST']._serialized_end=791
-  _globals['_SETREGISTEREDMODELPERMISSIONRESPONSE']._serialized_start=793
-  _globals['_SETREGISTEREDMODELPERMISSIONRESPONSE']._serialized_end=913
-  _globals['_GETREGISTEREDMODELPERMISSIONSREQUEST']._serialized_start=915
-  _globals['_GETREGISTEREDMODELPERMISSIONSREQUEST']._serialized_end=967
-  _globals['_GETREGISTEREDMODELPERMISSIONSRESPONSE']._serialized_start=969
-  _globals['_GETREGISTEREDMODELPERMISSIONSRESPONSE']._serialized_end=1091
-  _globals['_DELETEREGISTEREDMODELPERMISSIONREQUEST']._serialized_start=1093
-  _globals['_DELETEREGISTEREDMODELPERMISSIONREQUEST']._serialized_end=1164
-  _globals['_DELETEREGISTEREDMODELPERMISSIONRESPONSE']._serialized_start=1166
-  _globals['_DELETEREGISTEREDMODELPERMISSIONRESPONSE']._serialized_end=1207
-  _globals['_GETCURRENTIDENTITYREQUEST']._serialized_start=1209
-  _globals['_GETCURRENTIDENTITYREQUEST']._serialized_end=1236
-  _globals['_GETCURRENTIDENTITYRESPONSE']._serialized_start=1238
-  _globals['_GETCURRENTIDENTITYRESPONSE']._serialized_end=1298
+  _globals['_ACCESSTOKEN']._serialized_end=247
+  _globals['_REGISTEREDMODELPERMISSION']._serialized_start=249
+  _globals['_REGISTEREDMODELPERMISSION']._serialized_end=357
+  _globals['_CREATEACCESSTOKENREQUEST']._serialized_start=359
+  _globals['_CREATEACCESSTOKENREQUEST']._serialized_end=458
+  _globals['_CREATEACCESSTOKENRESPONSE']._serialized_start=460
+  _globals['_CREATEACCESSTOKENRESPONSE']._serialized_end=555
+  _globals['_LISTACCESSTOKENSREQUEST']._serialized_start=557
+  _globals['_LISTACCESSTOKENSREQUEST']._serialized_end=599
+  _globals['_LISTACCESSTOKENSRESPONSE']._serialized_start=601
+  _globals['_LISTACCESSTOKENSRESPONSE']._serialized_end=681
+  _globals['_REVOKEACCESSTOKENREQUEST']._serialized_start=683
+  _globals['_REVOKEACCESSTOKENREQUEST']._serialized_end=721
+  _globals['_REVOKEACCESSTOKENRESPONSE']._serialized_start=723
+  _globals['_REVOKEACCESSTOKENRESPONSE']._serialized_end=750
+  _globals['_SETREGISTEREDMODELPERMISSIONREQUEST']._serialized_start=752
+  _globals['_SETREGISTEREDMODELPERMISSIONREQUEST']._serialized_end=870
+  _globals['_SETREGISTEREDMODELPERMISSIONRESPONSE']._serialized_start=872
+  _globals['_SETREGISTEREDMODELPERMISSIONRESPONSE']._serialized_end=992
+  _globals['_GETREGISTEREDMODELPERMISSIONSREQUEST']._serialized_start=994
+  _globals['_GETREGISTEREDMODELPERMISSIONSREQUEST']._serialized_end=1046
+  _globals['_GETREGISTEREDMODELPERMISSIONSRESPONSE']._serialized_start=1048
+  _globals['_GETREGISTEREDMODELPERMISSIONSRESPONSE']._serialized_end=1170
+  _globals['_DELETEREGISTEREDMODELPERMISSIONREQUEST']._serialized_start=1172
+  _globals['_DELETEREGISTEREDMODELPERMISSIONREQUEST']._serialized_end=1243
+  _globals['_DELETEREGISTEREDMODELPERMISSIONRESPONSE']._serialized_start=1245
+  _globals['_DELETEREGISTEREDMODELPERMISSIONRESPONSE']._serialized_end=1286
+  _globals['_GETCURRENTIDENTITYREQUEST']._serialized_start=1288
+  _globals['_GETCURRENTIDENTITYREQUEST']._serialized_end=1315
+  _globals['_GETCURRENTIDENTITYRESPONSE']._serialized_start=1317
+  _globals['_GETCURRENTIDENTITYRESPONSE']._serialized_end=1377
 # @@protoc_insertion_point(module_scope)

@@ -19,20 +19,24 @@ PERMISSION_EDIT: Permission
 PERMISSION_MANAGE: Permission
 
 class AccessToken(_message.Message):
-    __slots__ = ("id", "user_id", "admin", "description", "creation_timestamp", "revocation_timestamp")
+    __slots__ = ("id", "user_id", "admin", "description", "creation_timestamp", "revocation_timestamp", "expiration_timestamp", "last_used_timestamp")
     ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     ADMIN_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     CREATION_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     REVOCATION_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    EXPIRATION_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    LAST_USED_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     id: int
     user_id: str
     admin: bool
     description: str
     creation_timestamp: int
     revocation_timestamp: int
-    def __init__(self, id: _Optional[int] = ..., user_id: _Optional[str] = ..., admin: _Optional[bool] = ..., description: _Optional[str] = ..., creation_timestamp: _Optional[int] = ..., revocation_timestamp: _Optional[int] = ...) -> None: ...
+    expiration_timestamp: int
+    last_used_timestamp: int
+    def __init__(self, id: _Optional[int] = ..., user_id: _Optional[str] = ..., admin: _Optional[bool] = ..., description: _Optional[str] = ..., creation_timestamp: _Optional[int] = ..., revocation_timestamp: _Optional[int] = ..., expiration_timestamp: _Optional[int] = ..., last_used_timestamp: _Optional[int] = ...) -> None: ...
 
 class RegisteredModelPermission(_message.Message):
     __slots__ = ("name", "user_id", "permission")
@@ -45,14 +49,16 @@ class RegisteredModelPermission(_message.Message):
     def __init__(self, name: _Optional[str] = ..., user_id: _Optional[str] = ..., permission: _Optional[_Union[Permission, str]] = ...) -> None: ...
 
 class CreateAccessTokenRequest(_message.Message):
-    __slots__ = ("user_id", "admin", "description")
+    __slots__ = ("user_id", "admin", "description", "expires_in")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     ADMIN_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     admin: bool
     description: str
-    def __init__(self, user_id: _Optional[str] = ..., admin: _Optional[bool] = ..., description: _Optional[str] = ...) -> None: ...
+    expires_in: int
+    def __init__(self, user_id: _Optional[str] = ..., admin: _Optional[bool] = ..., description: _Optional[str] = ..., expires_in: _Optional[int] = ...) -> None: ...
 
 class CreateAccessTokenResponse(_message.Message):
     __slots__ = ("access_token", "token")
