@@ -3,32 +3,17 @@
 //
 //   node workflow.js HOST:PORT [MODEL_NAME]
 //
-// Imports resolve from protos/ and protos/third_party/googleapis: the two modules of
-// protos/buf.yaml (`make googleapis` fills the second). Progress goes to stderr; the summary is
-// one JSON object on stdout. Any unexpected answer exits 1.
+// protos.js loads the service; progress goes to stderr; the summary is one JSON object on stdout.
+// Any unexpected answer exits 1.
 "use strict";
 
 const fs = require("node:fs");
 const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
-const protoLoader = require("@grpc/proto-loader");
 const protobuf = require("protobufjs");
+const { INCLUDE_DIRS, loadService } = require("./protos");
 
-const PROTOS = path.resolve(__dirname, "../../../protos");
-const INCLUDE_DIRS = [PROTOS, path.join(PROTOS, "third_party/googleapis")];
 const DEADLINE_MS = 10000;
-
-function loadService() {
-  const definition = protoLoader.loadSync("modelregistry/v1/registry_service.proto", {
-    includeDirs: INCLUDE_DIRS,
-    keepCase: true, // field names as in the protos: run_id, current_stage
-    longs: String, // int64 version numbers and timestamps as decimal strings
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
-  return grpc.loadPackageDefinition(definition).modelregistry.v1.ModelRegistryService;
-}
 
 // google.rpc.Status and ErrorInfo, to read the details the server sends in the
 // grpc-status-details-bin trailer of a failed call.
