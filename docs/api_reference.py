@@ -136,6 +136,21 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "status": "DELIVERY_STATUS_FAILED",
         "page_size": 50,
     },
+    "CreateTransitionRequest": {
+        "name": "fraud-detector",
+        "version": 1,
+        "stage": "Production",
+        "archive_existing_versions": True,
+        "comment": "AUC 0.94 on the holdout set.",
+    },
+    "ListTransitionRequests": {
+        "name": "fraud-detector",
+        "state": "TRANSITION_REQUEST_STATE_PENDING",
+        "page_size": 50,
+    },
+    "ApproveTransitionRequest": {"id": 7, "comment": "Ship it."},
+    "RejectTransitionRequest": {"id": 7, "comment": "Needs a shadow run first."},
+    "CancelTransitionRequest": {"id": 7, "comment": "Wrong version."},
 }
 
 HEADER = f"""\

@@ -53,6 +53,9 @@ class Policy:
 
     # Case-folded: every case variant of a protected alias is protected.
     protected_aliases: frozenset[str]
+    # Case-folded stages (--require-approval) whose entry needs MANAGE, else a request.
+    approval_stages: frozenset[str] = frozenset()
+    allow_self_approval: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,8 +88,9 @@ class Rule:
         return needed
 
 
-def _into_production(request: Any, _policy: Policy) -> bool:
-    return str(request.stage).lower() == Stage.PRODUCTION.value.lower()
+def _into_production(request: Any, policy: Policy) -> bool:
+    stage = str(request.stage).lower()
+    return stage == Stage.PRODUCTION.value.lower() or stage in policy.approval_stages
 
 
 def _protected_alias(request: Any, policy: Policy) -> bool:
@@ -94,7 +98,7 @@ def _protected_alias(request: Any, policy: Policy) -> bool:
 
 
 _WHEN: dict[Callable[[Any, Policy], bool] | None, str] = {
-    _into_production: "MANAGE when the stage is Production",
+    _into_production: "MANAGE when the stage is Production or in --require-approval,",
     _protected_alias: "MANAGE when the alias is in --protected-aliases, in any case",
 }
 
@@ -150,7 +154,20 @@ RULES: dict[str, Rule] = {
     "DeleteWebhook": ADMIN,
     "TestWebhook": ADMIN,
     "ListWebhookDeliveries": ADMIN,
+    # Transition requests (store/transition_requests.py decides the rest: the requester may not
+    # approve its own request, and only the requester or an admin may cancel it).
+    "CreateTransitionRequest": EDIT,
+    # Answers only with the requests on models the caller may read.
+    "ListTransitionRequests": AUTHENTICATED,
+    "ApproveTransitionRequest": MANAGE,
+    "RejectTransitionRequest": MANAGE,
+    "CancelTransitionRequest": READ,
 }
+
+# RPCs whose refusal for want of MANAGE points at CreateTransitionRequest.
+_REQUESTABLE = frozenset(
+    {"TransitionModelVersionStage", "SetRegisteredModelAlias", "DeleteRegisteredModelAlias"}
+)
 
 
 def _names(value: str | None) -> frozenset[str]:
@@ -189,7 +206,11 @@ class Access:
         self._policy = Policy(
             protected_aliases=frozenset(
                 alias.casefold() for alias in _names(settings.protected_aliases)
-            )
+            ),
+            approval_stages=frozenset(
+                stage.casefold() for stage in _names(settings.require_approval)
+            ),
+            allow_self_approval=settings.allow_self_approval,
         )
 
     def caller(
@@ -249,10 +270,14 @@ class Access:
         """What the call needs on the model it names, as far as the request tells."""
         assert rule.level is not None
         manage = rule.manage_when is not None and rule.manage_when(request, self._policy)
+        policy = self._policy
         return identity.Requirement(
             rpc,
             Permission.MANAGE if manage else rule.level,
             Permission.MANAGE if rule.guards_production else None,
+            approval=rpc in _REQUESTABLE
+            and (bool(policy.approval_stages) if rpc.startswith("Transition") else manage),
+            self_approval=policy.allow_self_approval,
         )
 
 

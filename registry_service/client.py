@@ -35,11 +35,18 @@ from typing import Any, TypeVar, cast
 
 import grpc
 from google.protobuf import field_mask_pb2
-from modelregistry.v1 import access_pb2, events_pb2, registry_service_pb2_grpc, webhooks_pb2
+from modelregistry.v1 import (
+    access_pb2,
+    events_pb2,
+    registry_service_pb2_grpc,
+    requests_pb2,
+    webhooks_pb2,
+)
 from modelregistry.v1 import registry_service_pb2 as pb
 from modelregistry.v1.events_pb2 import Event
 from modelregistry.v1.model_version_pb2 import ModelVersion
 from modelregistry.v1.registered_model_pb2 import RegisteredModel
+from modelregistry.v1.requests_pb2 import TransitionRequest
 from modelregistry.v1.webhooks_pb2 import Webhook, WebhookDelivery
 
 from registry_service.client_cache import DEFAULT_MAX_STALENESS, ModelCache
@@ -721,6 +728,97 @@ class RegistryClient:
             return list(response.deliveries), response.next_page_token
 
         return _collect(fetch, max_results)
+
+    # -- transition requests -----------------------------------------------------------------
+
+    def create_transition_request(
+        self,
+        name: str,
+        version: int | str,
+        stage: str = "",
+        alias: str = "",
+        *,
+        delete_alias: bool = False,
+        archive_existing_versions: bool = False,
+        comment: str = "",
+        request_id: str | None = None,
+    ) -> TransitionRequest:
+        """Ask for a stage change or an alias set (or, with ``delete_alias``, deleted) that
+        someone with MANAGE on the model approves."""
+        request = requests_pb2.CreateTransitionRequestRequest(
+            name=name,
+            version=_version(version),
+            stage=stage,
+            alias=alias,
+            delete_alias=delete_alias,
+            archive_existing_versions=archive_existing_versions,
+            comment=comment,
+            request_id=_request_id(request_id),
+        )
+        created: TransitionRequest = self._call(
+            self._stub.CreateTransitionRequest, request
+        ).transition_request
+        return created
+
+    def list_transition_requests(
+        self,
+        name: str = "",
+        version: int | str = 0,
+        state: int = 0,
+        max_results: int | None = None,
+        page_size: int = 0,
+    ) -> list[TransitionRequest]:
+        """Requests, newest first; ``state`` is a ``requests_pb2.TRANSITION_REQUEST_STATE_*``."""
+
+        def fetch(token: str) -> tuple[list[TransitionRequest], str]:
+            response = self._call(
+                self._stub.ListTransitionRequests,
+                requests_pb2.ListTransitionRequestsRequest(
+                    name=name,
+                    version=_version(version),
+                    state=cast(Any, state),
+                    page_size=page_size,
+                    page_token=token,
+                ),
+            )
+            return list(response.transition_requests), response.next_page_token
+
+        return _collect(fetch, max_results)
+
+    def approve_transition_request(
+        self, request_id: int, etag: str = "", comment: str = ""
+    ) -> requests_pb2.ApproveTransitionRequestResponse:
+        """Approve a pending request: its change is made; the response holds the request and
+        the version after the change."""
+        request = requests_pb2.ApproveTransitionRequestRequest(
+            id=request_id, etag=etag, comment=comment
+        )
+        response: requests_pb2.ApproveTransitionRequestResponse = self._call(
+            self._stub.ApproveTransitionRequest, request
+        )
+        return response
+
+    def reject_transition_request(
+        self, request_id: int, etag: str = "", comment: str = ""
+    ) -> TransitionRequest:
+        request = requests_pb2.RejectTransitionRequestRequest(
+            id=request_id, etag=etag, comment=comment
+        )
+        rejected: TransitionRequest = self._call(
+            self._stub.RejectTransitionRequest, request
+        ).transition_request
+        return rejected
+
+    def cancel_transition_request(
+        self, request_id: int, etag: str = "", comment: str = ""
+    ) -> TransitionRequest:
+        request = requests_pb2.CancelTransitionRequestRequest(
+            id=request_id, etag=etag, comment=comment
+        )
+        cancelled: TransitionRequest = self._call(
+            self._stub.CancelTransitionRequest, request
+        ).transition_request
+        return cancelled
 
     # -- access ------------------------------------------------------------------------------
 

@@ -188,6 +188,14 @@ class Settings:
     protected_aliases: str | None = _setting(
         None, "comma-separated aliases that only MANAGE may set or delete, e.g. champion,prod"
     )
+    require_approval: str | None = _setting(
+        None,
+        "comma-separated stages (Staging, Production) that a caller without MANAGE on the model "
+        "enters only through an approved transition request; unset: none",
+    )
+    allow_self_approval: bool = _setting(
+        False, "admins may approve their own transition requests (others never may)"
+    )
     admin_identities: str | None = _setting(
         None,
         "comma-separated identities that are admins (mtls identities; with token, in addition "
@@ -235,6 +243,12 @@ class Settings:
             raise ValueError(
                 f"{described('default_permission')} must be one of {', '.join(DEFAULT_PERMISSIONS)}"
             )
+        for stage in (self.require_approval or "").split(","):
+            if stage.strip() and stage.strip().casefold() not in ("staging", "production"):
+                raise ValueError(
+                    f"{described('require_approval')} may name Staging and Production, "
+                    f"got {stage.strip()!r}"
+                )
         if self.auth == "mtls" and self.tls_client_ca is None:
             raise ValueError(f"--auth mtls needs {described('tls_client_ca')}")
         if self.auth == "mtls" and self.http_port >= 0:

@@ -128,6 +128,11 @@ class EventType(enum.StrEnum):
     MODEL_VERSION_ALIAS_CREATED = "model_version_alias.created"
     MODEL_VERSION_ALIAS_MOVED = "model_version_alias.moved"
     MODEL_VERSION_ALIAS_DELETED = "model_version_alias.deleted"
+    # Ours only: MLflow has no transition requests (see docs/events.md).
+    TRANSITION_REQUEST_CREATED = "transition_request.created"
+    TRANSITION_REQUEST_APPROVED = "transition_request.approved"
+    TRANSITION_REQUEST_REJECTED = "transition_request.rejected"
+    TRANSITION_REQUEST_CANCELLED = "transition_request.cancelled"
 
 
 @dataclass(frozen=True)
@@ -235,3 +240,38 @@ class ModelPermission:
     name: str
     user_id: str
     permission: Permission
+
+
+class RequestState(enum.StrEnum):
+    """Where a transition request stands; only PENDING ones may change."""
+
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"
+
+
+@dataclass(frozen=True)
+class TransitionRequest:
+    """A change its requester may not make alone (a stage, or a protected alias set or deleted),
+    waiting for someone with MANAGE on the model (see store/transition_requests.py)."""
+
+    id: int
+    name: str
+    version: int
+    # The target stage; "" for an alias request.
+    stage: str
+    # The alias to set or delete; "" for a stage request.
+    alias: str
+    delete_alias: bool
+    archive_existing_versions: bool
+    comment: str
+    state: RequestState
+    user_id: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    resolved_by: str
+    resolution_comment: str
+    etag: str
+    # The version's etag when the request was made: approval needs it unchanged.
+    version_etag: str

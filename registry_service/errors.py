@@ -148,6 +148,14 @@ class ResourceExhausted(RegistryError):
     reason = "RESOURCE_EXHAUSTED"
 
 
+class FailedPrecondition(RegistryError):
+    """The resource is not in a state the call can act on (a transition request that is no
+    longer pending); reading it again shows why. Retrying the same call will not help. The reason
+    is MLflow's word for the state a call cannot act on."""
+
+    reason = "INVALID_STATE"
+
+
 class PermissionDenied(RegistryError):
     """The caller may see the resource but lacks the permission the call needs."""
 

@@ -29,6 +29,10 @@ class Requirement:
     # What moving a version out of Production needs, where that is more than ``level``: only the
     # store sees a version's current stage, in the transaction that changes it.
     leaving_production: Permission | None = None
+    # A refusal for want of MANAGE names CreateTransitionRequest, the way to ask for the change.
+    approval: bool = False
+    # The server lets admins approve their own transition requests (--allow-self-approval).
+    self_approval: bool = False
 
 
 @dataclass(frozen=True)

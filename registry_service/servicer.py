@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 
-from modelregistry.v1 import access_pb2, events_pb2, webhooks_pb2
+from modelregistry.v1 import access_pb2, events_pb2, requests_pb2, webhooks_pb2
 from modelregistry.v1 import registry_service_pb2 as pb
 
 from registry_service import identity, validation
@@ -34,6 +34,7 @@ from registry_service.proto_mapping import (
     webhook_fields_of,
     webhook_message,
 )
+from registry_service.request_mapping import state_of, transition_request_message
 from registry_service.store.access_store import AccessStore
 from registry_service.store.history import check_event_filters
 from registry_service.store.registry_store import RegistryStore
@@ -69,6 +70,7 @@ class RegistryService:
         )
         self._access = access or AccessStore(store)
         self._webhooks = store.webhooks
+        self._requests = store.transition_requests
 
     # -- registered models -------------------------------------------------------------------
 
@@ -429,6 +431,65 @@ class RegistryService:
         return webhooks_pb2.ListWebhookDeliveriesResponse(
             deliveries=[delivery_message(d) for d in page.items],
             next_page_token=page.next_page_token,
+        )
+
+    # -- transition requests -----------------------------------------------------------------
+
+    def CreateTransitionRequest(
+        self, request: requests_pb2.CreateTransitionRequestRequest
+    ) -> requests_pb2.CreateTransitionRequestResponse:
+        created = self._requests.create(
+            request.name,
+            request.version,
+            request.stage,
+            request.alias,
+            delete_alias=request.delete_alias,
+            archive_existing_versions=request.archive_existing_versions,
+            comment=request.comment,
+            request_id=request.request_id,
+        )
+        return requests_pb2.CreateTransitionRequestResponse(
+            transition_request=transition_request_message(created)
+        )
+
+    def ListTransitionRequests(
+        self, request: requests_pb2.ListTransitionRequestsRequest
+    ) -> requests_pb2.ListTransitionRequestsResponse:
+        page = self._requests.list(
+            request.name,
+            request.version,
+            state_of(request.state),
+            request.page_size,
+            request.page_token,
+        )
+        return requests_pb2.ListTransitionRequestsResponse(
+            transition_requests=[transition_request_message(r) for r in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    def ApproveTransitionRequest(
+        self, request: requests_pb2.ApproveTransitionRequestRequest
+    ) -> requests_pb2.ApproveTransitionRequestResponse:
+        approved, version = self._requests.approve(request.id, request.etag, request.comment)
+        return requests_pb2.ApproveTransitionRequestResponse(
+            transition_request=transition_request_message(approved),
+            model_version=model_version_message(version),
+        )
+
+    def RejectTransitionRequest(
+        self, request: requests_pb2.RejectTransitionRequestRequest
+    ) -> requests_pb2.RejectTransitionRequestResponse:
+        rejected = self._requests.reject(request.id, request.etag, request.comment)
+        return requests_pb2.RejectTransitionRequestResponse(
+            transition_request=transition_request_message(rejected)
+        )
+
+    def CancelTransitionRequest(
+        self, request: requests_pb2.CancelTransitionRequestRequest
+    ) -> requests_pb2.CancelTransitionRequestResponse:
+        cancelled = self._requests.cancel(request.id, request.etag, request.comment)
+        return requests_pb2.CancelTransitionRequestResponse(
+            transition_request=transition_request_message(cancelled)
         )
 
     # -- access ------------------------------------------------------------------------------

@@ -73,6 +73,13 @@ _EXAMPLE_VALUES: dict[str, dict[str, Any]] = {
     "registered_model_tag": {"key": "example_key", "value": "example_value"},
     "model_version_tag": {"key": "example_key", "value": "example_value"},
     "model_version_alias": {"alias": "example_alias"},
+    "transition_request": {
+        "id": 1,
+        "stage": "Production",
+        "comment": "An example transition request",
+        "state": "PENDING",
+        "user_id": "example_user",
+    },
 }
 
 

@@ -100,6 +100,11 @@ def test_every_example_succeeds(server: RunningServer, client: RegistryClient) -
                 request.id = client.create_webhook(
                     "https://ci.example.com/hook", [events_pb2.EVENT_TYPE_MODEL_VERSION_CREATED]
                 ).id
+            if method.name.endswith("TransitionRequest") and "id" in (
+                method.input_type.fields_by_name
+            ):
+                # So are request ids: the example's stands for a pending request.
+                request.id = client.create_transition_request("fraud-detector", 1, "Staging").id
             try:
                 call = getattr(stub, method.name)(request, timeout=10)
                 if method.server_streaming:

@@ -15,12 +15,12 @@ import httpx
 import pytest
 from google.protobuf import json_format
 from google.protobuf.message import Message
-from modelregistry.v1 import access_pb2, events_pb2, webhooks_pb2
+from modelregistry.v1 import access_pb2, events_pb2, requests_pb2, webhooks_pb2
 from modelregistry.v1 import registry_service_pb2 as pb
 from modelregistry.v1.registry_service_pb2_grpc import ModelRegistryServiceStub
 from prometheus_client import CollectorRegistry
 
-from registry_service import auth
+from registry_service import auth, identity
 from registry_service.calls import CallPipeline
 from registry_service.config import Settings
 from registry_service.gateway.routes import http_routes
@@ -50,6 +50,14 @@ OUTCOMES = {
     "EDIT": {"nobody": HIDDEN, "reader": DENIED, "editor": OK, "manager": OK, "admin": OK},
     "MANAGE": {"nobody": HIDDEN, "reader": DENIED, "editor": DENIED, "manager": OK, "admin": OK},
     "admin": {"nobody": DENIED, "reader": DENIED, "editor": DENIED, "manager": DENIED, "admin": OK},
+    # Cancelling someone else's transition request: its requester (not a role here) or an admin.
+    "requester": {
+        "nobody": HIDDEN,
+        "reader": DENIED,
+        "editor": DENIED,
+        "manager": DENIED,
+        "admin": OK,
+    },
 }
 
 Request = Callable[[str, Any], Message]
@@ -163,6 +171,18 @@ CASES: list[tuple[str, str, Request, str]] = [
      lambda n, t: webhooks_pb2.TestWebhookRequest(id=t), "admin"),
     ("list-deliveries", "ListWebhookDeliveries",
      lambda n, t: webhooks_pb2.ListWebhookDeliveriesRequest(webhook_id=t), "admin"),
+    ("ask", "CreateTransitionRequest",
+     lambda n, t: requests_pb2.CreateTransitionRequestRequest(
+         name=n, version=2, stage="Production"), "EDIT"),
+    ("list-requests", "ListTransitionRequests",
+     lambda n, t: requests_pb2.ListTransitionRequestsRequest(), "authenticated"),
+    # ``t`` is a pending request on the model, made by another user ("requester").
+    ("approve", "ApproveTransitionRequest",
+     lambda n, t: requests_pb2.ApproveTransitionRequestRequest(id=t), "MANAGE"),
+    ("reject", "RejectTransitionRequest",
+     lambda n, t: requests_pb2.RejectTransitionRequestRequest(id=t), "MANAGE"),
+    ("cancel", "CancelTransitionRequest",
+     lambda n, t: requests_pb2.CancelTransitionRequestRequest(id=t), "requester"),
 ]
 # fmt: on
 
@@ -174,8 +194,9 @@ def bearer(token: str) -> tuple[tuple[str, str]]:
 class Registry:
     """A server with --auth token, an admin, and a token for every role."""
 
-    def __init__(self, running: RunningServer, admin_token: str) -> None:
+    def __init__(self, running: RunningServer, admin_token: str, store: RegistryStore) -> None:
         self.running = running
+        self.store = store
         self.channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
         self.stub = ModelRegistryServiceStub(self.channel)
         self.tokens = {"admin": admin_token}
@@ -245,8 +266,12 @@ class Registry:
                 ),
             )
 
-    def acted_on(self, rpc: str) -> int | str:
-        """A fresh token or webhook for an RPC that acts on one, so that no cell finds it gone."""
+    def acted_on(self, rpc: str, name: str) -> int | str:
+        """A fresh token, webhook or transition request (on model ``name``) for an RPC that acts
+        on one, so that no cell finds it gone."""
+        if rpc.endswith("TransitionRequest") and rpc != "CreateTransitionRequest":
+            with identity.calling_as("requester"):
+                return self.store.transition_requests.create(name, 2, "Staging").id
         if rpc == "RevokeAccessToken":
             request = access_pb2.CreateAccessTokenRequest(user_id="throwaway")
             return int(self.call("admin", "CreateAccessToken", request).access_token.id)
@@ -276,7 +301,7 @@ def registry(store: RegistryStore) -> Iterator[Registry]:
         event_heartbeat_interval=0.1,
     )
     running = start(settings, store=store)
-    registry = Registry(running, admin_token)
+    registry = Registry(running, admin_token, store)
     yield registry
     registry.channel.close()
     running.stop(None)
@@ -295,7 +320,7 @@ def test_role_by_rpc_matrix_over_grpc_and_http(registry: Registry) -> None:
             for transport in transports:
                 name = f"m{number}-{role}-{transport}"
                 registry.seed(name, role)
-                request = make(name, registry.acted_on(rpc))
+                request = make(name, registry.acted_on(rpc, name))
                 expected = OUTCOMES[requirement][role]
                 if transport == "grpc":
                     got: object = registry.status(role, rpc, request)

@@ -53,6 +53,7 @@ from registry_service.operator.records import (
     permission_json,
     version_json,
 )
+from registry_service.operator.request_commands import requests
 from registry_service.operator.transfer import Summary, TransferError, error_text, import_copy
 from registry_service.operator.webhook_commands import webhooks
 
@@ -640,3 +641,4 @@ def permissions_revoke(options: Options, name: str, user_id: str) -> None:
 
 main.add_command(events)
 main.add_command(webhooks)
+main.add_command(requests)

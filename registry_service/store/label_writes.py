@@ -154,41 +154,7 @@ class LabelOperations(Transactions):
         expected = validation.check_etag(etag)
 
         def change(connection: Connection) -> None:
-            model_id = lock_model(connection, name, etag=expected, changes=False)
-            version_id = version_to_write(connection, model_id, name, version, changes=False)
-            previous = connection.execute(
-                ALIASED_VERSION, {"model_id": model_id, "alias": alias}
-            ).scalar_one_or_none()
-            if previous == version:
-                return  # it points there already: no change, so no new etag and no event
-            count_revision(connection, registered_models, model_id)
-            # Both the version the alias leaves and the one it reaches list it, so both change.
-            count_revision(connection, model_versions, version_id)
-            if previous is None:
-                connection.execute(
-                    insert(registered_model_aliases).values(
-                        model_id=model_id, alias=alias, version=version
-                    )
-                )
-            else:
-                version_to_write(connection, model_id, name, previous)
-                connection.execute(
-                    update(registered_model_aliases)
-                    .where(registered_model_aliases.c.model_id == model_id)
-                    .where(registered_model_aliases.c.alias == alias)
-                    .values(version=version)
-                )
-            outbox.record(
-                connection,
-                EventType.MODEL_VERSION_ALIAS_CREATED
-                if previous is None
-                else EventType.MODEL_VERSION_ALIAS_MOVED,
-                name,
-                model_id,
-                version,
-                before={} if previous is None else {"alias": alias, "version": previous},
-                after={"alias": alias, "version": version},
-            )
+            apply_set_alias(connection, name, alias, version, expected)
 
         arguments = {"name": name, "alias": alias, "version": version, "etag": etag}
         self.write("set_registered_model_alias", request_id, arguments, idempotency.NOTHING, change)
@@ -201,19 +167,7 @@ class LabelOperations(Transactions):
         expected = validation.check_etag(etag)
 
         def change(connection: Connection) -> None:
-            model_id = lock_model(connection, name, etag=expected, changes=False)
-            previous = _delete_alias(connection, model_id, alias)
-            if previous is not None:
-                count_revision(connection, registered_models, model_id)
-                version_to_write(connection, model_id, name, previous)
-                outbox.record(
-                    connection,
-                    EventType.MODEL_VERSION_ALIAS_DELETED,
-                    name,
-                    model_id,
-                    previous,
-                    before={"alias": alias, "version": previous},
-                )
+            apply_delete_alias(connection, name, alias, expected)
 
         arguments = {"name": name, "alias": alias, "etag": etag}
         self.write(
@@ -241,6 +195,64 @@ class LabelOperations(Transactions):
             model_id = model_id_by_name(connection, name)
             version = resolve_alias(connection, model_id, name, alias)
             return load_version(connection, model_id, name, version)
+
+
+def apply_set_alias(
+    connection: Connection, name: str, alias: str, version: int, expected: int | None
+) -> None:
+    """Point ``alias`` at ``version`` in the caller's transaction: SetRegisteredModelAlias's
+    change, and an approved transition request's."""
+    model_id = lock_model(connection, name, etag=expected, changes=False)
+    version_id = version_to_write(connection, model_id, name, version, changes=False)
+    previous = connection.execute(
+        ALIASED_VERSION, {"model_id": model_id, "alias": alias}
+    ).scalar_one_or_none()
+    if previous == version:
+        return  # it points there already: no change, so no new etag and no event
+    count_revision(connection, registered_models, model_id)
+    # Both the version the alias leaves and the one it reaches list it, so both change.
+    count_revision(connection, model_versions, version_id)
+    if previous is None:
+        connection.execute(
+            insert(registered_model_aliases).values(model_id=model_id, alias=alias, version=version)
+        )
+    else:
+        version_to_write(connection, model_id, name, previous)
+        connection.execute(
+            update(registered_model_aliases)
+            .where(registered_model_aliases.c.model_id == model_id)
+            .where(registered_model_aliases.c.alias == alias)
+            .values(version=version)
+        )
+    outbox.record(
+        connection,
+        EventType.MODEL_VERSION_ALIAS_CREATED
+        if previous is None
+        else EventType.MODEL_VERSION_ALIAS_MOVED,
+        name,
+        model_id,
+        version,
+        before={} if previous is None else {"alias": alias, "version": previous},
+        after={"alias": alias, "version": version},
+    )
+
+
+def apply_delete_alias(connection: Connection, name: str, alias: str, expected: int | None) -> None:
+    """Delete ``alias`` in the caller's transaction: DeleteRegisteredModelAlias's change, and an
+    approved transition request's."""
+    model_id = lock_model(connection, name, etag=expected, changes=False)
+    previous = _delete_alias(connection, model_id, alias)
+    if previous is not None:
+        count_revision(connection, registered_models, model_id)
+        version_to_write(connection, model_id, name, previous)
+        outbox.record(
+            connection,
+            EventType.MODEL_VERSION_ALIAS_DELETED,
+            name,
+            model_id,
+            previous,
+            before={"alias": alias, "version": previous},
+        )
 
 
 def _set_tag(

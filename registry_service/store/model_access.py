@@ -22,6 +22,12 @@ from registry_service.domain import Permission
 from registry_service.errors import NotFound, PermissionDenied, Resource, Subject
 from registry_service.store.tables import registered_model_permissions
 
+# What a caller refused a change that needs approval is told (docs/security.md, "Approval").
+APPROVAL_HINT = (
+    "; this change needs approval: ask for it with CreateTransitionRequest "
+    "(`registry requests create`), and someone with MANAGE approves it"
+)
+
 
 def model_not_found(name: str) -> NotFound:
     return NotFound(
@@ -55,10 +61,13 @@ def authorize(
         needed = max(needed, requirement.leaving_production)
     if level < needed:
         doing = "this call" if requirement is None else requirement.rpc
-        raise PermissionDenied(
+        message = (
             f"{doing} on registered model {name!r} needs {needed.name} permission; "
             f"you have {level.name}"
         )
+        if requirement is not None and requirement.approval and level >= Permission.EDIT:
+            raise PermissionDenied(message + APPROVAL_HINT, reason="APPROVAL_REQUIRED")
+        raise PermissionDenied(message)
 
 
 def readable(connection: Connection, model_id: int) -> bool:

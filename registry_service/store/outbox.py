@@ -193,6 +193,8 @@ def state_at(connection: Connection, name: str, as_of: int) -> ModelState | None
 
 def _apply(state: ModelState, event: Event) -> None:
     kind, after, number = event.event_type, event.after, event.version
+    if kind.value.startswith("transition_request."):
+        return  # a request changes nothing; an approved one's change has its own events
     version = state.versions.get(number)
     if kind is EventType.REGISTERED_MODEL_RENAMED:
         state.name = str(after["name"])

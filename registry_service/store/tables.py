@@ -347,3 +347,37 @@ registered_model_permissions = Table(
     # Serves the search filter "models this user may read".
     Index("ix_registered_model_permissions_user_id_model_id", "user_id", "model_id"),
 )
+
+# Transition requests: changes a caller without MANAGE asked for, waiting for a MANAGE holder.
+# Keyed by the model's id like the grants, so a rename keeps them and a delete removes them.
+transition_requests = Table(
+    "transition_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "model_id",
+        Integer,
+        ForeignKey("registered_models.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("version", Integer, nullable=False),
+    # The target stage; "" for an alias request.
+    Column("stage", String(32), nullable=False),
+    # The alias to set or delete; "" for a stage request.
+    Column("alias", String(limits.MAX_ALIAS_LENGTH), nullable=False),
+    Column("delete_alias", Boolean, nullable=False),
+    Column("archive_existing_versions", Boolean, nullable=False),
+    Column("comment", Text, nullable=False),
+    # PENDING, APPROVED, REJECTED or CANCELLED.
+    Column("state", String(16), nullable=False),
+    Column("user_id", String(limits.MAX_USER_ID_LENGTH), nullable=False),
+    Column("creation_timestamp", BigInteger, nullable=False),
+    Column("last_updated_timestamp", BigInteger, nullable=False),
+    Column("resolved_by", String(limits.MAX_USER_ID_LENGTH), nullable=False),
+    Column("resolution_comment", Text, nullable=False),
+    # The request's etag; and the version's revision when the request was made.
+    Column("revision", BigInteger, nullable=False),
+    Column("version_revision", BigInteger, nullable=False),
+    # Listing a model's (or version's) requests, newest first.
+    Index("ix_transition_requests_model_id_version", "model_id", "version"),
+)

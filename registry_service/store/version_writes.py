@@ -217,33 +217,9 @@ class ModelVersionOperations(Transactions):
         expected = validation.check_etag(etag)
 
         def change(connection: Connection) -> ModelVersion:
-            now = self.now()
-            model_id = lock_model(connection, name, changes=False)
-            before, after, version_id = rewrite_version(
-                connection, model_id, name, version, expected, now, current_stage=target.value
+            return apply_transition(
+                connection, name, version, target, archive_existing_versions, expected, self.now()
             )
-            previous = before.current_stage.value
-            if before.current_stage is Stage.PRODUCTION and target is not Stage.PRODUCTION:
-                model_access.authorize(connection, model_id, name, leaving_production=True)
-            if previous != target.value:
-                _record_stage_change(connection, name, model_id, version, previous, target)
-            archived = (
-                _ARCHIVE_OTHERS.rows(
-                    connection,
-                    {"model_id": model_id, "stage": target.value, "kept": version_id, "now": now},
-                )
-                if archive_existing_versions
-                else []
-            )
-            for (number,) in sorted(archived):
-                _record_stage_change(
-                    connection, name, model_id, number, target.value, Stage.ARCHIVED
-                )
-            # A version already in the stage, with no other to archive, changed nothing: the
-            # model keeps its etag and time, as the call writes no event.
-            if previous != target.value or archived:
-                count_revision(connection, registered_models, model_id, last_updated_timestamp=now)
-            return after
 
         arguments = {
             "name": name,
@@ -309,6 +285,43 @@ class ModelVersionOperations(Transactions):
         # logged model or a copy, the location resolved when the version was made.
         found = self.get_model_version(name, version)
         return found.storage_location or found.source
+
+
+def apply_transition(
+    connection: Connection,
+    name: str,
+    version: int,
+    target: Stage,
+    archive_existing_versions: bool,
+    expected: int | None,
+    now: int,
+) -> ModelVersion:
+    """Move a version to ``target`` (archiving the others there when asked) in the caller's
+    transaction: TransitionModelVersionStage's change, and an approved transition request's."""
+    model_id = lock_model(connection, name, changes=False)
+    before, after, version_id = rewrite_version(
+        connection, model_id, name, version, expected, now, current_stage=target.value
+    )
+    previous = before.current_stage.value
+    if before.current_stage is Stage.PRODUCTION and target is not Stage.PRODUCTION:
+        model_access.authorize(connection, model_id, name, leaving_production=True)
+    if previous != target.value:
+        _record_stage_change(connection, name, model_id, version, previous, target)
+    archived = (
+        _ARCHIVE_OTHERS.rows(
+            connection,
+            {"model_id": model_id, "stage": target.value, "kept": version_id, "now": now},
+        )
+        if archive_existing_versions
+        else []
+    )
+    for (number,) in sorted(archived):
+        _record_stage_change(connection, name, model_id, number, target.value, Stage.ARCHIVED)
+    # A version already in the stage, with no other to archive, changed nothing: the
+    # model keeps its etag and time, as the call writes no event.
+    if previous != target.value or archived:
+        count_revision(connection, registered_models, model_id, last_updated_timestamp=now)
+    return after
 
 
 def _record_stage_change(

@@ -6,6 +6,7 @@ import warnings
 from modelregistry.v1 import access_pb2 as modelregistry_dot_v1_dot_access__pb2
 from modelregistry.v1 import events_pb2 as modelregistry_dot_v1_dot_events__pb2
 from modelregistry.v1 import registry_service_pb2 as modelregistry_dot_v1_dot_registry__service__pb2
+from modelregistry.v1 import requests_pb2 as modelregistry_dot_v1_dot_requests__pb2
 from modelregistry.v1 import webhooks_pb2 as modelregistry_dot_v1_dot_webhooks__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -234,6 +235,31 @@ class ModelRegistryServiceStub:
                 '/modelregistry.v1.ModelRegistryService/GetCurrentIdentity',
                 request_serializer=modelregistry_dot_v1_dot_access__pb2.GetCurrentIdentityRequest.SerializeToString,
                 response_deserializer=modelregistry_dot_v1_dot_access__pb2.GetCurrentIdentityResponse.FromString,
+                _registered_method=True)
+        self.CreateTransitionRequest = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/CreateTransitionRequest',
+                request_serializer=modelregistry_dot_v1_dot_requests__pb2.CreateTransitionRequestRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_requests__pb2.CreateTransitionRequestResponse.FromString,
+                _registered_method=True)
+        self.ListTransitionRequests = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/ListTransitionRequests',
+                request_serializer=modelregistry_dot_v1_dot_requests__pb2.ListTransitionRequestsRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_requests__pb2.ListTransitionRequestsResponse.FromString,
+                _registered_method=True)
+        self.ApproveTransitionRequest = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/ApproveTransitionRequest',
+                request_serializer=modelregistry_dot_v1_dot_requests__pb2.ApproveTransitionRequestRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_requests__pb2.ApproveTransitionRequestResponse.FromString,
+                _registered_method=True)
+        self.RejectTransitionRequest = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/RejectTransitionRequest',
+                request_serializer=modelregistry_dot_v1_dot_requests__pb2.RejectTransitionRequestRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_requests__pb2.RejectTransitionRequestResponse.FromString,
+                _registered_method=True)
+        self.CancelTransitionRequest = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/CancelTransitionRequest',
+                request_serializer=modelregistry_dot_v1_dot_requests__pb2.CancelTransitionRequestRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_requests__pb2.CancelTransitionRequestResponse.FromString,
                 _registered_method=True)
 
 
@@ -524,6 +550,48 @@ class ModelRegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateTransitionRequest(self, request, context):
+        """Asks for a change the caller may not make alone: a version into a stage, or a protected
+        alias set or deleted. EDIT on the model. The request is PENDING until a MANAGE holder approves
+        or rejects it, or its requester cancels it. NOT_FOUND for a missing version or alias.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTransitionRequests(self, request, context):
+        """Lists transition requests, newest first, on the models the caller may read.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveTransitionRequest(self, request, context):
+        """Approves a pending request and makes its change, in one transaction. MANAGE on the model,
+        and not the requester's own (admins may when the server allows self-approval). ABORTED when
+        the request's etag is stale or the version changed since the request; FAILED_PRECONDITION
+        when the request is no longer pending.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectTransitionRequest(self, request, context):
+        """Rejects a pending request; nothing else changes. MANAGE on the model. FAILED_PRECONDITION
+        when the request is no longer pending.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelTransitionRequest(self, request, context):
+        """Withdraws a pending request. Its requester, or an admin. FAILED_PRECONDITION when the
+        request is no longer pending.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ModelRegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -711,6 +779,31 @@ def add_ModelRegistryServiceServicer_to_server(servicer, server):
                     servicer.GetCurrentIdentity,
                     request_deserializer=modelregistry_dot_v1_dot_access__pb2.GetCurrentIdentityRequest.FromString,
                     response_serializer=modelregistry_dot_v1_dot_access__pb2.GetCurrentIdentityResponse.SerializeToString,
+            ),
+            'CreateTransitionRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTransitionRequest,
+                    request_deserializer=modelregistry_dot_v1_dot_requests__pb2.CreateTransitionRequestRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_requests__pb2.CreateTransitionRequestResponse.SerializeToString,
+            ),
+            'ListTransitionRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTransitionRequests,
+                    request_deserializer=modelregistry_dot_v1_dot_requests__pb2.ListTransitionRequestsRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_requests__pb2.ListTransitionRequestsResponse.SerializeToString,
+            ),
+            'ApproveTransitionRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveTransitionRequest,
+                    request_deserializer=modelregistry_dot_v1_dot_requests__pb2.ApproveTransitionRequestRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_requests__pb2.ApproveTransitionRequestResponse.SerializeToString,
+            ),
+            'RejectTransitionRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectTransitionRequest,
+                    request_deserializer=modelregistry_dot_v1_dot_requests__pb2.RejectTransitionRequestRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_requests__pb2.RejectTransitionRequestResponse.SerializeToString,
+            ),
+            'CancelTransitionRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelTransitionRequest,
+                    request_deserializer=modelregistry_dot_v1_dot_requests__pb2.CancelTransitionRequestRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_requests__pb2.CancelTransitionRequestResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1725,6 +1818,141 @@ class ModelRegistryService:
             '/modelregistry.v1.ModelRegistryService/GetCurrentIdentity',
             modelregistry_dot_v1_dot_access__pb2.GetCurrentIdentityRequest.SerializeToString,
             modelregistry_dot_v1_dot_access__pb2.GetCurrentIdentityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTransitionRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/CreateTransitionRequest',
+            modelregistry_dot_v1_dot_requests__pb2.CreateTransitionRequestRequest.SerializeToString,
+            modelregistry_dot_v1_dot_requests__pb2.CreateTransitionRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTransitionRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/ListTransitionRequests',
+            modelregistry_dot_v1_dot_requests__pb2.ListTransitionRequestsRequest.SerializeToString,
+            modelregistry_dot_v1_dot_requests__pb2.ListTransitionRequestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveTransitionRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/ApproveTransitionRequest',
+            modelregistry_dot_v1_dot_requests__pb2.ApproveTransitionRequestRequest.SerializeToString,
+            modelregistry_dot_v1_dot_requests__pb2.ApproveTransitionRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectTransitionRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/RejectTransitionRequest',
+            modelregistry_dot_v1_dot_requests__pb2.RejectTransitionRequestRequest.SerializeToString,
+            modelregistry_dot_v1_dot_requests__pb2.RejectTransitionRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelTransitionRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/CancelTransitionRequest',
+            modelregistry_dot_v1_dot_requests__pb2.CancelTransitionRequestRequest.SerializeToString,
+            modelregistry_dot_v1_dot_requests__pb2.CancelTransitionRequestResponse.FromString,
             options,
             channel_credentials,
             insecure,
