@@ -38,8 +38,14 @@ export function isAbort(error) {
   return error?.name === "AbortError";
 }
 
+/** A call of the JSON API, with the tab's token; modules with routes of their own use it. */
+export async function apiCall(method, path, options) {
+  return call(method, path, options);
+}
+
 async function call(method, path, { query, body, signal } = {}) {
-  let url = BASE + path;
+  // A path of its own (/api/2.0/modelregistry/...) is taken as it is.
+  let url = path.startsWith("/api/") ? path : BASE + path;
   if (query) {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) {

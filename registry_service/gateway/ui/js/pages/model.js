@@ -6,8 +6,9 @@ import { announce, breadcrumbs, loading, timeAgo } from "../components.js";
 import { aliasesEditor, descriptionEditor, tagsEditor } from "../editors.js";
 import { confirmDialog } from "../dialogs.js";
 import { openRegisterDialog } from "../register-dialog.js";
-import { modelUrl, navigate } from "../router.js";
+import { modelUrl, navigate, refresh } from "../router.js";
 import { versionsSection } from "../versions-table.js";
+import { requestsPanel } from "../transition-requests.js";
 import { loadFailure } from "./missing.js";
 
 export async function modelPage({ main, signal, params, query }) {
@@ -50,6 +51,7 @@ export async function modelPage({ main, signal, params, query }) {
       timeAgo(model.last_updated_timestamp),
       model.user_id ? ` · by ${model.user_id}` : null,
     ),
+    requestsPanel({ name, signal, changed: () => refresh() }),
     h(
       "div",
       { class: "layout" },

@@ -7,8 +7,9 @@ import { copyButton } from "../copy.js";
 import { aliasesEditor, descriptionEditor, tagsEditor } from "../editors.js";
 import { confirmDialog } from "../dialogs.js";
 import { stageMenu } from "../stage-menu.js";
-import { modelUrl, navigate } from "../router.js";
+import { modelUrl, navigate, refresh } from "../router.js";
 import { usage } from "../usage.js";
+import { requestsPanel } from "../transition-requests.js";
 import { loadFailure } from "./missing.js";
 
 export async function versionPage({ main, signal, params }) {
@@ -51,7 +52,7 @@ export async function versionPage({ main, signal, params }) {
         },
       }),
     );
-    replace(body, details(current));
+    replace(body, requestsPanel({ name, version: current.version, signal, changed: () => refresh() }), details(current));
   }
   draw(version);
 }
