@@ -460,3 +460,31 @@ def test_requests_from_the_cli(registry: Registry) -> None:
     with registry.client("ann") as ann:
         third = ann.create_transition_request("fraud", 1, "Staging")
     assert "CANCELLED" in run("ann", "requests", "cancel", str(third.id))
+
+
+def test_requests_follow_their_model_through_a_rename_and_go_with_its_delete(
+    registry: Registry,
+) -> None:
+    with registry.client("ann") as ann:
+        asked = ann.create_transition_request("fraud", 2, "Production", request_id=RETRIED)
+        # A retried create (same request_id) makes one request.
+        again = ann.create_transition_request("fraud", 2, "Production", request_id=RETRIED)
+        assert again.id == asked.id
+    with registry.client("root") as root:
+        root.rename_registered_model("fraud", "fraud-v2")
+        [renamed] = root.list_transition_requests("fraud-v2")
+        assert (renamed.id, renamed.name) == (asked.id, "fraud-v2")
+        root.delete_registered_model("fraud-v2")
+        root.create_registered_model("fraud-v2")
+        assert root.list_transition_requests() == []
+        missing = failure(lambda: root.approve_transition_request(asked.id))
+        assert missing.code == grpc.StatusCode.NOT_FOUND
+
+
+RETRIED = "3f2b8c1e-8d4a-4c7e-9b1a-2f6d5e4c3b2a"
+
+
+def test_require_approval_names_only_staging_and_production() -> None:
+    assert Settings(require_approval="production, Staging").require_approval
+    with pytest.raises(ValueError, match="may name Staging and Production"):
+        Settings(require_approval="Archived")
