@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf.message import Message
+from modelregistry.v1 import requests_pb2
 from modelregistry.v1.model_version_pb2 import ModelVersion
 from modelregistry.v1.registered_model_pb2 import RegisteredModel
 
@@ -104,6 +105,12 @@ WRITES: dict[str, tuple[str, Callable[[], Message]]] = {
         "DeleteRegisteredModelAlias",
         lambda: pb.DeleteRegisteredModelAliasRequest(name="fraud", alias="champion"),
     ),
+    "ask": (
+        "CreateTransitionRequest",
+        lambda: requests_pb2.CreateTransitionRequestRequest(
+            name="fraud", version=2, stage="Production"
+        ),
+    ),
     "import-model": (
         "ImportRegisteredModel",
         lambda: pb.ImportRegisteredModelRequest(
@@ -134,7 +141,13 @@ def test_every_rpc_that_changes_something_takes_a_request_id() -> None:
     # and stores nothing.
     webhook_writes = {"CreateWebhook", "UpdateWebhook", "DeleteWebhook"}
     assert takes_id == {rpc for rpc, _ in WRITES.values()} | webhook_writes
-    assert takes_id == {m.name for m in SERVICE.methods} - reads - ACCESS_WRITES - {"TestWebhook"}
+    assert takes_id == (
+        {m.name for m in SERVICE.methods}
+        - reads
+        - ACCESS_WRITES
+        - REQUEST_ANSWERS
+        - {"TestWebhook"}
+    )
 
 
 # Writes without a request_id: setting or deleting a grant and revoking a token are idempotent by
@@ -145,6 +158,14 @@ ACCESS_WRITES = {
     "RevokeAccessToken",
     "SetRegisteredModelPermission",
     "DeleteRegisteredModelPermission",
+}
+# Answers to a transition request need no request_id: a repeat finds the request no longer
+# pending (FAILED_PRECONDITION, or ABORTED with the etag read) and changes nothing
+# (tests/test_transition_requests.py).
+REQUEST_ANSWERS = {
+    "ApproveTransitionRequest",
+    "RejectTransitionRequest",
+    "CancelTransitionRequest",
 }
 
 
