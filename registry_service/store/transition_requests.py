@@ -308,8 +308,8 @@ def _check_change(
 
 
 def _check_resolution(request_key: int, etag: str, comment: str) -> int | None:
-    if request_key <= 0:
-        raise InvalidArgument(f"id must be a request's id, got {request_key}", field="id")
+    # Ids are numbered like versions: within the database's integer.
+    validation.check_version(request_key, "id")
     validation.check_text("comment", comment, MAX_COMMENT_LENGTH)
     return validation.check_etag(etag)
 
@@ -442,7 +442,7 @@ def _request_not_found(request_key: int) -> NotFound:
 def _page_position(token: str) -> int:
     if not token:
         return 0
-    if not token.isdigit() or len(token) > 19:
+    if not token.isdigit() or len(token) > 10 or int(token) > validation.MAX_VERSION:
         raise InvalidArgument(
             f"page_token {token[:40]!r} is not a token of this list", field="page_token"
         )
