@@ -122,6 +122,21 @@ class Aborted(RegistryError):
     reason = "ABORTED"
 
 
+class FailedPrecondition(RegistryError):
+    """The request is well formed but the system is not in a state to serve it (say, an as_of
+    older than the retained history); retrying unchanged will not help. MLflow's word for it is
+    INVALID_STATE."""
+
+    reason = "INVALID_STATE"
+
+
+class OutOfRange(RegistryError):
+    """A position past what the server can serve, such as a WatchEvents start_after whose events
+    were pruned: the caller must start again from a fresh snapshot."""
+
+    reason = "OUT_OF_RANGE"
+
+
 class DeadlineExceeded(RegistryError):
     """The call's deadline passed before its database work finished; nothing was changed."""
 

@@ -27,6 +27,7 @@ from registry_service.health import DatabaseHealth
 from registry_service.interceptors import CallInterceptor
 from registry_service.lineage import LineageResolver
 from registry_service.metrics import MetricsEndpoint, ServerMetrics
+from registry_service.retention import RetentionWorker
 from registry_service.servicer import RegistryService
 from registry_service.shutdown import ShutdownRequests
 from registry_service.store import schema
@@ -58,6 +59,7 @@ class RunningServer:
     feed: EventFeed
     # The webhook delivery worker; None when --webhooks is off.
     webhooks: WebhookWorker | None = None
+    retention: RetentionWorker | None = None
 
     def stop(self, grace: float | None = None) -> None:
         """Health NOT_SERVING first, then stop taking calls (gRPC and HTTP) and give those in
@@ -67,6 +69,8 @@ class RunningServer:
         self.feed.close()
         if self.webhooks is not None:
             self.webhooks.stop()
+        if self.retention is not None:
+            self.retention.stop()
         stopped = self.server.stop(grace)
         if self.http is not None:
             self.http.stop(grace)
@@ -227,6 +231,8 @@ def start(
     webhooks = WebhookWorker(store.webhooks, sender, settings) if settings.webhooks else None
     if webhooks is not None:
         webhooks.start()
+    retention = RetentionWorker(store.retention, settings)
+    retention.start()
     return RunningServer(
         server=server,
         port=port,
@@ -236,6 +242,7 @@ def start(
         http=http,
         feed=feed,
         webhooks=webhooks,
+        retention=retention,
     )
 
 

@@ -325,6 +325,7 @@ class RegistryService:
         transport answers it with an error status; what goes wrong later ends the stream."""
         check_event_filters(request.start_after, request.model_names)
         event_types = event_types_of(request.event_types)
+        self._store.retention.check_watch_start(request.start_after)
         watched = self._feed.watch(
             request.start_after, list(request.model_names), event_types, wanted
         )

@@ -11,7 +11,7 @@ from registry_service import validation
 from registry_service.domain import Event, EventType, ModelVersion, Page
 from registry_service.errors import InvalidArgument, NotFound
 from registry_service.search import effective_page_size
-from registry_service.store import model_access, outbox
+from registry_service.store import model_access, model_state, outbox, retention
 from registry_service.store.model_rows import readable_by_caller
 from registry_service.store.tables import events
 from registry_service.store.transactions import Transactions
@@ -67,6 +67,9 @@ class EventHistory(Transactions):
                 readable_by_caller(events.c.model_id),
                 high,
             )
+            # After the read: on PostgreSQL each statement sees the latest commit, so a prune
+            # that removed events this read missed has moved the horizon by now.
+            retention.check_watch_start(connection, start_after)
         if len(found) == limit:
             return found, found[-1].sequence
         return found, max(high, start_after)
@@ -91,10 +94,11 @@ def event_page_token(token: str) -> int:
     return int(token)
 
 
-def state_at(connection: Connection, name: str, as_of: int) -> outbox.ModelState:
+def state_at(connection: Connection, name: str, as_of: int) -> model_state.ModelState:
     if as_of < 0:
         raise InvalidArgument(f"as_of must not be negative, got {as_of}", field="as_of")
-    state = outbox.state_at(connection, name, as_of)
+    retention.check_as_of(connection, as_of)
+    state = model_state.state_at(connection, name, as_of)
     # The model that held the name then need not be the one holding it now: a caller who may not
     # read that one learns no more than that there was none.
     if state is None or not model_access.readable(connection, state.model_id):
@@ -104,7 +108,7 @@ def state_at(connection: Connection, name: str, as_of: int) -> outbox.ModelState
     return state
 
 
-def alias_at(state: outbox.ModelState, name: str, alias: str) -> ModelVersion:
+def alias_at(state: model_state.ModelState, name: str, alias: str) -> ModelVersion:
     if alias.lower() == validation.LATEST_ALIAS:
         if not state.versions:
             raise NotFound(f"registered model {name!r} had no versions then", field="alias")
