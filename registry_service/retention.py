@@ -8,10 +8,10 @@ running several costs nothing but the odd empty turn.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
+from registry_service.background import BackgroundLoop
 from registry_service.config import Settings
 from registry_service.store.retention import Retention
 
@@ -28,20 +28,12 @@ INTERVAL_S = 60.0
 Prune = Callable[[int, int], int]
 
 
-class RetentionWorker:
+class RetentionWorker(BackgroundLoop):
     def __init__(self, retention: Retention, settings: Settings) -> None:
+        super().__init__("retention", INTERVAL_S)
         self._retention = retention
-        self._event_retention_ms = round(settings.event_retention * 1000)
-        self._delivery_retention_ms = round(settings.delivery_log_retention * 1000)
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join()
+        self._event_retention_ms = settings.event_retention * 1000
+        self._delivery_retention_ms = settings.delivery_log_retention * 1000
 
     def run_once(self) -> tuple[int, int]:
         """One turn: prune until nothing is old enough; returns (events, deliveries) pruned."""
@@ -59,19 +51,10 @@ class RetentionWorker:
 
     def _drain(self, prune: Prune, older_than: int) -> int:
         total = 0
-        while not self._stopped.is_set():
+        while not self.stopped.is_set():
             pruned = prune(older_than, BATCH)
             total += pruned
             if pruned < BATCH:
                 break
-            self._stopped.wait(PAUSE_S)
+            self.stopped.wait(PAUSE_S)
         return total
-
-    def _run(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                self.run_once()
-            except Exception:
-                # The database may be down; the next turn tries again.
-                log.exception("retention turn failed")
-            self._stopped.wait(INTERVAL_S)

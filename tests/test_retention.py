@@ -109,6 +109,18 @@ def answers(store: RegistryStore, at: int) -> dict[str, Any]:
     return found
 
 
+def subscribe(store: RegistryStore, *event_types: EventType) -> None:
+    fields = WebhookFields(
+        url="https://hooks.example.com/registry",
+        event_types=list(event_types),
+        secret="",
+        enabled=True,
+        description="",
+        name="",
+    )
+    store.webhooks.create_webhook(fields)
+
+
 def play(script: Script, now: list[int]) -> None:
     for at, step in script:
         now[0] = at
@@ -174,16 +186,7 @@ def test_events_webhooks_still_need_are_kept(
     clocked: tuple[RegistryStore, list[int]],
 ) -> None:
     store, now = clocked
-    store.webhooks.create_webhook(
-        WebhookFields(
-            url="https://hooks.example.com/registry",
-            event_types=[EventType.REGISTERED_MODEL_CREATED],
-            secret="",
-            enabled=True,
-            description="",
-            name="",
-        )
-    )
+    subscribe(store, EventType.REGISTERED_MODEL_CREATED)
     play(history_script(store)[:4], now)
     # Nothing fanned out yet: every event is still owed to the webhook.
     assert store.retention.prune_events(10**12, 100) == 0
@@ -204,16 +207,7 @@ def test_finished_deliveries_are_pruned_with_their_attempts_and_pending_ones_kep
     clocked: tuple[RegistryStore, list[int]],
 ) -> None:
     store, now = clocked
-    store.webhooks.create_webhook(
-        WebhookFields(
-            url="https://hooks.example.com/registry",
-            event_types=[EventType.REGISTERED_MODEL_CREATED, EventType.MODEL_VERSION_CREATED],
-            secret="",
-            enabled=True,
-            description="",
-            name="",
-        )
-    )
+    subscribe(store, EventType.REGISTERED_MODEL_CREATED, EventType.MODEL_VERSION_CREATED)
     play(history_script(store)[:4], now)
     now[0] = 5_000
     store.webhooks.fan_out_events(100)
