@@ -40,7 +40,7 @@ export function markdown(text) {
     if (heading) {
       // The page's sections are h2: a description's own headings sit below them.
       const level = Math.min(heading[1].length + 2, 6);
-      fragment.append(h(`h${level}`, { class: "md-heading" }, inline(heading[2] ?? "")));
+      if (heading[2]) fragment.append(h(`h${level}`, { class: "md-heading" }, inline(heading[2])));
       index += 1;
       continue;
     }
@@ -91,8 +91,16 @@ function withBreaks(lines) {
   return lines.flatMap((line, position) => (position ? [h("br"), ...inline(line)] : inline(line)));
 }
 
+// Longest link label and address looked for: beyond them a "[" is plain text, so that no line
+// of brackets costs more than linear time.
+const MAX_LABEL = 300;
+const MAX_ADDRESS = 2048;
+
 /** Inline Markdown as nodes: code spans, links, strong, emphasis, backslash escapes. */
 export function inline(text, inLink = false) {
+  // Where a search for each emphasis marker's closer found none: a closer is judged by the
+  // characters around it alone, so none is found from any later opener either.
+  const unclosed = {};
   const nodes = [];
   let plain = "";
   const flush = () => {
@@ -130,7 +138,7 @@ export function inline(text, inLink = false) {
       }
     }
     if (char === "*" || char === "_") {
-      const span = emphasisAt(text, at);
+      const span = emphasisAt(text, at, unclosed);
       if (span) {
         flush();
         nodes.push(h(span.strong ? "strong" : "em", {}, inline(span.inner, inLink)));
@@ -149,7 +157,7 @@ export function inline(text, inLink = false) {
 function linkAt(text, at) {
   let depth = 0;
   let close = -1;
-  for (let i = at; i < text.length; i += 1) {
+  for (let i = at; i < Math.min(text.length, at + MAX_LABEL); i += 1) {
     if (text[i] === "\\") i += 1;
     else if (text[i] === "[") depth += 1;
     else if (text[i] === "]" && --depth === 0) {
@@ -159,7 +167,7 @@ function linkAt(text, at) {
   }
   if (close < 0 || text[close + 1] !== "(") return null;
   depth = 0;
-  for (let i = close + 1; i < text.length; i += 1) {
+  for (let i = close + 1; i < Math.min(text.length, close + MAX_ADDRESS); i += 1) {
     if (text[i] === "(") depth += 1;
     else if (text[i] === ")" && --depth === 0) {
       // An optional "title" after the address is dropped.
@@ -192,10 +200,11 @@ function linkNode(label, target) {
 }
 
 /** `**strong**`, `__strong__`, `*em*` or `_em_` at `at`; underscores only between words. */
-function emphasisAt(text, at) {
+function emphasisAt(text, at, unclosed) {
   const char = text[at];
   const double = text[at + 1] === char;
   const marker = double ? char + char : char;
+  if (at >= (unclosed[marker] ?? Infinity)) return null;
   const after = text[at + marker.length];
   if (after === undefined || /\s/.test(after) || after === char) return null;
   const wordChar = /[\p{L}\p{N}]/u;
@@ -203,7 +212,10 @@ function emphasisAt(text, at) {
   let from = at + marker.length;
   while (from < text.length) {
     const close = text.indexOf(marker, from);
-    if (close < 0) return null;
+    if (close < 0) {
+      unclosed[marker] = Math.min(at, unclosed[marker] ?? Infinity);
+      return null;
+    }
     const next = text[close + marker.length];
     const closes =
       !/\s/.test(text[close - 1]) &&
