@@ -224,13 +224,17 @@ def test_history_shows_who_what_when_and_before_after_newest_first_pages_and_fil
     ui.shot(ui.sized("history-version"))
 
 
-def test_history_shows_loading_and_errors_in_place_and_tries_again(admin_ui: Ui) -> None:
+def test_history_shows_errors_in_place_and_tries_again(admin_ui: Ui) -> None:
     ui = admin_ui
     ui.call("POST", "registered-models/create", name=MODEL)
-    failing = True
+    # 21 changes: one more than a page.
+    for step in range(20):
+        ui.call("POST", "registered-models/set-tag", name=MODEL, key="step", value=str(step))
+    failing = {"first": True, "older": False}
 
     def answer(route: Route) -> None:
-        if failing:
+        older = "page_token=" in route.request.url
+        if failing["older" if older else "first"]:
             route.fulfill(
                 status=503,
                 content_type="application/json",
@@ -242,16 +246,26 @@ def test_history_shows_loading_and_errors_in_place_and_tries_again(admin_ui: Ui)
     ui.page.route(f"**{EVENTS_API}*", answer)
     ui.open(f"/models/{MODEL}")
     history = ui.section("History")
+    items = history.locator(".history-item")
     alert = history.get_by_role("alert")
     expect(alert).to_contain_text("The history could not be loaded")
     expect(alert).to_contain_text("the database is busy")
     expect(alert).to_contain_text("TEMPORARILY_UNAVAILABLE")
     ui.shot(ui.sized("history-error"))
-    failing = False
+    failing["first"] = False
     alert.get_by_role("button", name="Try again").click()
-    expect(history.locator(".history-item")).to_have_count(1)
-    expect(history.locator(".history-item")).to_contain_text("Model created")
-    expect(history.get_by_role("alert")).to_have_count(0)
+    expect(items).to_have_count(20)
+    expect(alert).to_have_count(0)
+    # Older changes that fail to load: the error shows by the button, the loaded ones stay.
+    failing["older"] = True
+    history.get_by_role("button", name="Load older changes").click()
+    expect(alert).to_contain_text("Older changes could not be loaded")
+    expect(items).to_have_count(20)
+    failing["older"] = False
+    alert.get_by_role("button", name="Try again").click()
+    expect(items).to_have_count(21)
+    expect(items.last).to_contain_text("Model created")
+    expect(alert).to_have_count(0)
 
 
 HOSTILE = """# Release notes

@@ -59,12 +59,14 @@ export function historySection({ name, version, query, signal }) {
   const list = h("ol", { class: "history-list", "aria-label": "Changes, newest first" });
   const status = h("div", { class: "history-status" });
   const more = h("button", { type: "button", class: "button", hidden: true, onclick: () => load(true) }, "Load older changes");
+  // A failure to load older changes shows beside the button that asked for them.
+  const moreStatus = h("div");
   const element = section(
     "History",
     h("div", { class: "history-controls" }, h("div", { class: "field-inline" }, h("label", { for: selectId }, "Show"), select)),
     status,
     list,
-    h("div", { class: "history-more" }, more),
+    h("div", { class: "history-more" }, moreStatus, more),
   );
   element.classList.add("history");
 
@@ -85,6 +87,7 @@ export function historySection({ name, version, query, signal }) {
     const mine = requests;
     const abort = () => mine.abort();
     signal.addEventListener("abort", abort, { once: true });
+    replace(moreStatus);
     if (!older) {
       token = "";
       list.replaceChildren();
@@ -114,7 +117,7 @@ export function historySection({ name, version, query, signal }) {
     } catch (error) {
       if (isAbort(error) || mine.signal.aborted) return;
       const retry = () => load(older);
-      if (older) replace(status, errorBox(error, { title: "Older changes could not be loaded", retry }));
+      if (older) replace(moreStatus, errorBox(error, { title: "Older changes could not be loaded", retry }));
       else replace(status, errorBox(error, { title: "The history could not be loaded", retry }));
     } finally {
       signal.removeEventListener("abort", abort);
