@@ -49,7 +49,7 @@ export function markdown(text) {
       continue;
     }
     const paragraph = [];
-    while (index < lines.length && lines[index].trim() && !startsBlock(lines[index])) {
+    while (index < lines.length && lines[index].trim() && !interrupts(lines[index])) {
       paragraph.push(lines[index].trim());
       index += 1;
     }
@@ -60,6 +60,12 @@ export function markdown(text) {
 
 function startsBlock(line) {
   return FENCE.test(line) || HEADING.test(line) || BULLET.test(line) || NUMBERED.test(line);
+}
+
+/** A line that ends a paragraph; a numbered line only as "1." ("In 2024. sales…" does not). */
+function interrupts(line) {
+  const numbered = NUMBERED.exec(line);
+  return numbered ? numbered[1] === "1" : startsBlock(line);
 }
 
 /** A list of bullet or numbered items; indented lines continue the item above. */
