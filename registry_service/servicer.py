@@ -344,6 +344,8 @@ class RegistryService:
             event_types_of(request.event_types),
             request.page_size,
             request.page_token,
+            newest_first=request.newest_first,
+            version=request.version,
         )
         return events_pb2.ListEventsResponse(
             events=[event_message(e) for e in page.items], next_page_token=page.next_page_token

@@ -27,22 +27,36 @@ class EventHistory(Transactions):
         event_types: Sequence[EventType] = (),
         page_size: int = 0,
         page_token: str = "",
+        *,
+        newest_first: bool = False,
+        version: int = 0,
     ) -> Page[Event]:
-        """Committed events in sequence order; the page token is the last sequence read."""
+        """Committed events in sequence order, or newest first; the page token is the last
+        sequence read (prefixed with ``<`` newest first, so a token serves only its order)."""
         check_event_filters(start_after, model_names)
+        if version < 0:
+            raise InvalidArgument(
+                f"version must be 0 or a version number, got {version}", field="version"
+            )
         size = effective_page_size(page_size)
-        after = max(start_after, event_page_token(page_token))
+        position = event_page_token(page_token, newest_first)
         with self.reading() as connection:
             found = outbox.read(
                 connection,
-                after,
+                start_after if newest_first else max(start_after, position),
                 model_names,
                 event_types,
                 size + 1,
                 readable_by_caller(events.c.model_id),
+                position - 1 if newest_first and position else None,
+                version=version,
+                descending=newest_first,
             )
         page = found[:size]
-        return Page(page, str(page[-1].sequence) if len(found) > size else "")
+        if len(found) <= size:
+            return Page(page, "")
+        last = page[-1].sequence
+        return Page(page, f"<{last}" if newest_first else str(last))
 
     def read_events(
         self,
@@ -84,14 +98,15 @@ def check_event_filters(start_after: int, model_names: Sequence[str]) -> None:
         validation.check_model_name(name, "model_names")
 
 
-def event_page_token(token: str) -> int:
+def event_page_token(token: str, newest_first: bool = False) -> int:
     if not token:
         return 0
-    if not token.isdigit() or len(token) > 19:
+    digits = token.removeprefix("<") if newest_first else token
+    if not digits.isdigit() or len(digits) > 19 or (digits == token and newest_first):
         raise InvalidArgument(
             f"page_token {token[:40]!r} is not a token of this list", field="page_token"
         )
-    return int(token)
+    return int(digits)
 
 
 def state_at(connection: Connection, name: str, as_of: int) -> model_state.ModelState:

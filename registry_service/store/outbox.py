@@ -112,9 +112,13 @@ def read(
     limit: int,
     readable: ColumnElement[bool],
     up_to: int | None = None,
+    *,
+    version: int = 0,
+    descending: bool = False,
 ) -> list[Event]:
-    """Up to ``limit`` events after ``start_after`` (and at most ``up_to``) in sequence order,
-    filtered, of the models the ``readable`` condition on ``events`` admits."""
+    """Up to ``limit`` events after ``start_after`` (and at most ``up_to``) in sequence order
+    (newest first when ``descending``), filtered, of the models the ``readable`` condition on
+    ``events`` admits."""
     statement: Select[Any] = select(events).where(events.c.sequence > start_after).where(readable)
     if up_to is not None:
         statement = statement.where(events.c.sequence <= up_to)
@@ -122,7 +126,10 @@ def read(
         statement = statement.where(events.c.model_name.in_(list(model_names)))
     if event_types:
         statement = statement.where(events.c.event_type.in_([t.value for t in event_types]))
-    rows = connection.execute(statement.order_by(events.c.sequence).limit(limit)).all()
+    if version:
+        statement = statement.where(events.c.version == version)
+    order = events.c.sequence.desc() if descending else events.c.sequence
+    rows = connection.execute(statement.order_by(order).limit(limit)).all()
     return [event_of(row) for row in rows]
 
 

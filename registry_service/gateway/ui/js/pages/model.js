@@ -8,6 +8,7 @@ import { confirmDialog } from "../dialogs.js";
 import { openRegisterDialog } from "../register-dialog.js";
 import { modelUrl, navigate } from "../router.js";
 import { versionsSection } from "../versions-table.js";
+import { historySection } from "../history.js";
 import { loadFailure } from "./missing.js";
 
 export async function modelPage({ main, signal, params, query }) {
@@ -90,6 +91,7 @@ export async function modelPage({ main, signal, params, query }) {
       ),
     ),
     versions.element,
+    historySection({ name, query, signal }).element,
   );
 }
 

@@ -10,8 +10,9 @@ import { stageMenu } from "../stage-menu.js";
 import { modelUrl, navigate } from "../router.js";
 import { usage } from "../usage.js";
 import { loadFailure } from "./missing.js";
+import { historySection } from "../history.js";
 
-export async function versionPage({ main, signal, params }) {
+export async function versionPage({ main, signal, params, query }) {
   const { name, version: number } = params;
   document.title = `${name} version ${number} · Model Registry`;
   const stage = h("div", { class: "head-actions" });
@@ -54,6 +55,7 @@ export async function versionPage({ main, signal, params }) {
     replace(body, details(current));
   }
   draw(version);
+  main.append(historySection({ name, version: version.version, query, signal }).element);
 }
 
 function details(version) {
