@@ -5,18 +5,21 @@
 
 In one run, on one machine:
 
-1. the ceiling: bench/echo.py's no-op method on the registry's own gRPC server construction
-   (same --threads and --workers), measured at every client count;
-2. for SQLite, then PostgreSQL (--postgres-url, a scratch database dropped and created): a fresh
+1. for SQLite, then PostgreSQL (--postgres-url, a scratch database dropped and created): a fresh
    registry seeded through bulk inserts (bench/seed.py; 1 000 models / 100 000 versions with
-   tags and aliases, model-000000 with 10 000), served by `registry-service serve` with the same
-   --threads and --workers, and each scenario of bench/api_scenarios.py measured at every client
-   count for --seconds after a warm-up.
+   tags and aliases, model-000000 with 10 000);
+2. right before that database's scenarios, the two ceilings: bench/echo.py's no-op method on the
+   registry's own gRPC server construction (same --threads and --workers), once through the call
+   pipeline (the interceptor) and once bare, without it, each at every client count;
+3. the registry on it, served by `registry-service serve` with the same --threads and --workers,
+   and each scenario of bench/api_scenarios.py measured at every client count for --seconds
+   after a warm-up.
 
 Clients are grpc.aio loops in --client-processes spawned processes (several clients each), one
-channel per client. The table gives calls/s, p50, p99, errors, the ratio to the ceiling at the
-same client count, server and client CPU (100 % = one core), and the issue's targets at 16
-clients; the JSON (--out) holds everything, with the memory of each server worker at the end.
+channel per client. The table gives calls/s, p50, p99, errors, the ratios to both ceilings at
+the same client count (measured just before, in the same backend's rows), server and client CPU
+(100 % = one core), and the issue's targets at 16 clients; the JSON (--out) holds everything,
+with the memory of each server worker at the end.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from bench.api_scenarios import api_scenarios, ceiling
+from bench.api_scenarios import api_scenarios, bare_ceiling, ceiling
 from bench.load import Workers, balanced, summarize
 from bench.machine import machine
 from bench.processes import ServerProcess, start_server
@@ -82,16 +85,6 @@ def main(argv: list[str] | None = None) -> int:
         "seed_seconds": {},
     }
 
-    echo = start_server(
-        [sys.executable, "-m", "bench.echo", *_server_options(args.threads, args.workers)],
-        args.out.parent / "echo.log",
-    )
-    try:
-        report["results"] += _measure("echo", echo, ceiling, [0], clients, processes, args)
-    finally:
-        echo.stop()
-    ceilings = {row["clients"]: row["calls_per_s"] for row in report["results"]}
-
     cases = api_scenarios(shape)
     chosen = [
         index
@@ -104,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         described = machine(url)
         report.setdefault("machine", described)
         report.setdefault("databases", {})[backend] = described["database"]
+        # Both ceilings back to back with this database's scenarios, under the same load.
+        ceilings = _ceiling(backend, ceiling, [], clients, processes, args, report)
+        bare = _ceiling(backend, bare_ceiling, ["--bare"], clients, processes, args, report)
         server = serve_registry(url, args.threads, args.workers, args.out.parent)
         catalog = partial(api_scenarios, shape)
         try:
@@ -113,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         for row in rows:
             row["ceiling_ratio"] = row["calls_per_s"] / ceilings[row["clients"]]
+            row["bare_ratio"] = row["calls_per_s"] / bare[row["clients"]]
             row["target"] = _target(row)
         report["results"] += rows
 
@@ -123,6 +120,33 @@ def main(argv: list[str] | None = None) -> int:
     print(table(report))
     print(f"\nresults: {args.out}")
     return 0
+
+
+def _ceiling(
+    backend: str,
+    catalog: Any,
+    options: list[str],
+    clients: list[int],
+    processes: int,
+    args: argparse.Namespace,
+    report: dict[str, Any],
+) -> dict[int, float]:
+    """Measure an echo (bench/echo.py with ``options``) into ``report`` as ``backend``'s; its
+    calls/s per client count."""
+    echo = start_server(
+        [
+            *(sys.executable, "-m", "bench.echo"),
+            *_server_options(args.threads, args.workers),
+            *options,
+        ],
+        args.out.parent / f"echo{''.join(options)}.log",
+    )
+    try:
+        rows = _measure(backend, echo, catalog, [0], clients, processes, args)
+    finally:
+        echo.stop()
+    report["results"] += rows
+    return {row["clients"]: row["calls_per_s"] for row in rows}
 
 
 def _server_options(threads: int, workers: int) -> list[str]:
@@ -215,6 +239,9 @@ def _target(row: dict[str, Any]) -> str:
         checks.append(
             (f"≥ {READ_RATIO_TARGET:.0%} of ceiling", row["ceiling_ratio"] >= READ_RATIO_TARGET)
         )
+        checks.append(
+            (f"≥ {READ_RATIO_TARGET:.0%} of bare echo", row["bare_ratio"] >= READ_RATIO_TARGET)
+        )
     if method in POINT_READS:
         checks.append((f"p99 ≤ {READ_P99_TARGET_MS:g} ms", row["p99_ms"] <= READ_P99_TARGET_MS))
     if method in MLFLOW_BEST:
@@ -237,16 +264,17 @@ def _line(row: dict[str, Any]) -> str:
 def table(report: dict[str, Any]) -> str:
     lines = [
         "| backend | scenario | clients | calls/s | p50 ms | p99 ms | errors | of ceiling "
-        "| server CPU | client CPU | target (16 clients) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| of bare echo | server CPU | client CPU | target (16 clients) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in report["results"]:
         errors = ", ".join(f"{code} {count}" for code, count in sorted(row["errors"].items()))
         ratio = f"{row['ceiling_ratio']:.0%}" if "ceiling_ratio" in row else ""
+        bare = f"{row['bare_ratio']:.0%}" if "bare_ratio" in row else ""
         lines.append(
             f"| {row['backend']} | {row['scenario']} | {row['clients']} | "
             f"{row['calls_per_s']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | "
-            f"{errors or 0} | {ratio} | {row['server_cpu_percent']:.0f} % | "
+            f"{errors or 0} | {ratio} | {bare} | {row['server_cpu_percent']:.0f} % | "
             f"{row['client_cpu_percent']:.0f} % | {row.get('target', '')} |"
         )
     lines.append("")
