@@ -230,9 +230,14 @@ class LabelOperations(Transactions):
             and alias.lower() != validation.LATEST_ALIAS
             and not model_access.checks_caller()
         ):
-            rows = self.read_alone(VERSION_BY_ALIAS, {"name": name, "alias": alias})
-            if rows:
-                return labelled_versions(rows)[0]
+
+            def load() -> ModelVersion | None:
+                rows = self.read_alone(VERSION_BY_ALIAS, {"name": name, "alias": alias})
+                return labelled_versions(rows)[0] if rows else None
+
+            found = self.cached(("alias", name, alias), load)
+            if found is not None:
+                return found
         with self.reading() as connection:
             if as_of is not None:
                 return alias_at(state_at(connection, name, as_of), name, alias)

@@ -9,7 +9,7 @@ idempotency) and flushes the change's events into the outbox in the change's own
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -31,6 +31,7 @@ from registry_service.store.engine import (
     holding,
     is_sqlite,
 )
+from registry_service.store.read_cache import ReadCache
 from registry_service.store.writer_lock import writer_lock
 
 T = TypeVar("T")
@@ -61,6 +62,7 @@ class Transactions:
         self._timeout = timeout
         self._idempotency_window_ms = round(idempotency_window * 1000)
         self._lone_reads = LoneReads(engine)
+        self._read_cache = ReadCache(engine, self.read_alone)
 
     @property
     def engine(self) -> Engine:
@@ -89,6 +91,12 @@ class Transactions:
                 connection = DriverConnection.around(pooled)
                 with bounded_statement(connection) as timeout_ms:
                     return statement.rows_alone(connection, parameters, timeout_ms)
+
+    def cached(self, key: Hashable, load: Callable[[], T | None]) -> T | None:
+        """What ``load`` (a point read) returns, from memory when the database has not changed
+        since it last returned it for ``key`` (see read_cache). Only for callers whose access
+        needs no per-model decision (``model_access.checks_caller()`` false); None is not kept."""
+        return self._read_cache.read(key, load)
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:

@@ -154,9 +154,14 @@ class ModelVersionOperations(Transactions):
     def get_model_version(self, name: str, version: int) -> ModelVersion:
         check_version_key(name, version)
         if not model_access.checks_caller():
-            rows = self.read_alone(VERSION_BY_NAME, {"name": name, "version": version})
-            if rows:
-                return labelled_versions(rows)[0]
+
+            def load() -> ModelVersion | None:
+                rows = self.read_alone(VERSION_BY_NAME, {"name": name, "version": version})
+                return labelled_versions(rows)[0] if rows else None
+
+            found = self.cached(("version", name, version), load)
+            if found is not None:
+                return found
         with self.reading() as connection:
             return load_version(connection, model_id_by_name(connection, name), name, version)
 

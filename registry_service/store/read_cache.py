@@ -1,0 +1,171 @@
+"""Point reads answered from memory while the database has not changed since they were read.
+
+A serving fleet asks the same few questions over and over (which version is ``champion`` of
+model X, what is in Production), and nothing changes between most of them. So the results of the
+point reads (a version, a version by alias, the latest versions, a model) are kept in memory,
+each under the *change token* the database had when it was read, and served again as long as the
+database still has that token. The token is:
+
+- on SQLite, ``PRAGMA data_version`` on a connection of the cache's own that never writes: it
+  changes whenever any other connection commits, this process's own and every other process's;
+- on PostgreSQL, the outbox's ``event_counter.last_sequence``: every change to models, versions,
+  tags and aliases records its events, and so moves the counter, in its own transaction (see
+  outbox), and a replica's commit is there for every other replica's next read of it.
+
+Exact, not eventual: every read observes the token *after* it began, so a read that starts after
+a write was acknowledged sees that write's token, which no entry read before the write carries.
+An entry is stored under a token observed *before* its rows were read, so its rows are at least
+as new as the token says. A read whose token matches an entry's therefore returns what a read of
+the database would have (or something newer, from a write concurrent with it). Etags and the one
+Production version come from the very rows the database returned; a rename, a delete, an alias
+move or an archiving transition changes the token, and everything read before it is dropped.
+
+Observing the token is a statement, and a statement per read would cost about what the point
+read does. So concurrent reads share them (``SharedObservations``): a read waits for the next
+observation that *begins* after it did, and one observation answers every read that arrived
+while the previous one ran. Under load that is one statement for many reads; alone, one read
+makes one.
+
+Only the callers whose access needs no per-model decision (admins, and everyone on a server
+without authentication) are served from here; every other caller's read goes to the database,
+where its permission is decided on the row it reads (see model_access).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
+
+from registry_service.errors import DeadlineExceeded
+from registry_service.store.driver_sql import DriverStatement
+from registry_service.store.engine import is_sqlite, time_left
+from registry_service.store.tables import event_counter
+
+T = TypeVar("T")
+
+# Results kept per process at most; when full, the cache starts again empty (a fleet's hot set is
+# far smaller: a model's aliases and latest versions, for some thousands of models).
+MAX_ENTRIES = 20_000
+
+_COUNTER = DriverStatement(select(event_counter.c.last_sequence).where(event_counter.c.id == 1))
+
+
+class SharedObservations:
+    """The value of ``observe()`` as of a moment after the call to ``now()``, with one
+    ``observe()`` running at a time and its result shared by every caller that waited for it."""
+
+    def __init__(self, observe: Callable[[], int]) -> None:
+        self._observe = observe
+        self._changed = threading.Condition(threading.Lock())
+        # How many observations have begun; which one ``_value`` is the result of.
+        self._begun = 0
+        self._done = 0
+        self._value = 0
+        self._running = False
+
+    def now(self) -> int:
+        with self._changed:
+            # The first observation to begin from here on sees every commit made before now.
+            wanted = self._begun + 1
+            while self._done < wanted:
+                if not self._running:
+                    self._running = True
+                    self._begun += 1
+                    number = self._begun
+                    break
+                if not self._changed.wait(time_left()):
+                    raise DeadlineExceeded("the call's deadline passed while it read the database")
+            else:
+                return self._value
+        value = None
+        try:
+            value = self._observe()
+            return value
+        finally:
+            with self._changed:
+                self._running = False
+                if value is not None:
+                    self._value, self._done = value, number
+                # On failure the waiters try again, one of them observing.
+                self._changed.notify_all()
+
+
+class ReadCache:
+    """Results of point reads, valid while the database's change token stays what it was when
+    they were read (see the module's docstring)."""
+
+    def __init__(self, engine: Engine, read_alone: Callable[..., Any]) -> None:
+        self._max_entries = MAX_ENTRIES
+        self._lock = threading.Lock()
+        # The token the entries were read under, and the entries: replaced together, as one.
+        self._generation: tuple[int, dict[Hashable, Any]] = (-1, {})
+        if is_sqlite(engine):
+            self.enabled = engine.url.database not in (None, "", ":memory:")
+            observe = _sqlite_data_version(engine) if self.enabled else _never
+        else:
+            self.enabled = True
+
+            def observe() -> int:
+                return int(read_alone(_COUNTER, {})[0][0])
+
+        self._token = SharedObservations(observe)
+
+    def read(self, key: Hashable, load: Callable[[], T | None]) -> T | None:
+        """What ``load`` returns (None: nothing to keep), from memory when the database has not
+        changed since it last returned it for ``key``."""
+        if not self.enabled:
+            return load()
+        token = self._token.now()
+        held, entries = self._generation
+        if held == token:
+            value: T | None = entries.get(key)
+            if value is not None:
+                return value
+        value = load()
+        if value is not None:
+            self._keep(token, key, value)
+        return value
+
+    def _keep(self, token: int, key: Hashable, value: Any) -> None:
+        with self._lock:
+            held, entries = self._generation
+            if held != token:
+                if token < held:
+                    # Read under a token older than the entries': newer reads have replaced it.
+                    return
+                entries = {}
+            elif len(entries) >= self._max_entries:
+                entries = {}
+            entries[key] = value
+            self._generation = (token, entries)
+
+
+def _never() -> int:
+    return 0
+
+
+def _sqlite_data_version(engine: Engine) -> Callable[[], int]:
+    """``PRAGMA data_version`` on a connection of its own, which never writes: so every commit,
+    by this process or another, changes it. Opened through the engine (its configuration, its
+    file) on first use, then kept out of the pool, and closed with the engine. Calls are one at a
+    time (``SharedObservations``)."""
+    opened: list[Any] = []
+
+    def close(_engine: Engine) -> None:
+        while opened:
+            opened.pop().close()
+
+    event.listen(engine, "engine_disposed", close)
+
+    def observe() -> int:
+        if not opened:
+            pooled = engine.raw_connection()
+            pooled.detach()
+            opened.append(pooled)
+        return int(opened[0].dbapi_connection.execute("PRAGMA data_version").fetchone()[0])
+
+    return observe
