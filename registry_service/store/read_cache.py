@@ -33,6 +33,7 @@ where its permission is decided on the row it reads (see model_access).
 
 from __future__ import annotations
 
+import mmap
 import threading
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
@@ -102,24 +103,25 @@ class ReadCache:
         self._max_entries = MAX_ENTRIES
         self._lock = threading.Lock()
         # The token the entries were read under, and the entries: replaced together, as one.
-        self._generation: tuple[int, dict[Hashable, Any]] = (-1, {})
+        self._generation: tuple[Hashable, dict[Hashable, Any]] = (None, {})
+        self._now: Callable[[], Hashable]
         if is_sqlite(engine):
             self.enabled = engine.url.database not in (None, "", ":memory:")
-            observe = _sqlite_data_version(engine) if self.enabled else _never
+            self._now = _sqlite_token(engine) if self.enabled else _never
         else:
             self.enabled = True
 
             def observe() -> int:
                 return int(read_alone(_COUNTER, {})[0][0])
 
-        self._token = SharedObservations(observe)
+            self._now = SharedObservations(observe).now
 
     def read(self, key: Hashable, load: Callable[[], T | None]) -> T | None:
         """What ``load`` returns (None: nothing to keep), from memory when the database has not
         changed since it last returned it for ``key``."""
         if not self.enabled:
             return load()
-        token = self._token.now()
+        token = self._now()
         held, entries = self._generation
         if held == token:
             value: T | None = entries.get(key)
@@ -130,15 +132,12 @@ class ReadCache:
             self._keep(token, key, value)
         return value
 
-    def _keep(self, token: int, key: Hashable, value: Any) -> None:
+    def _keep(self, token: Hashable, key: Hashable, value: Any) -> None:
         with self._lock:
             held, entries = self._generation
-            if held != token:
-                if token < held:
-                    # Read under a token older than the entries': newer reads have replaced it.
-                    return
-                entries = {}
-            elif len(entries) >= self._max_entries:
+            # A token other than the entries' is newer (or, rarely, a read that observed an older
+            # one stored last): either way the entries start again, which costs misses only.
+            if held != token or len(entries) >= self._max_entries:
                 entries = {}
             entries[key] = value
             self._generation = (token, entries)
@@ -146,6 +145,62 @@ class ReadCache:
 
 def _never() -> int:
     return 0
+
+
+def _sqlite_token(engine: Engine) -> Callable[[], Hashable]:
+    """SQLite's change token: the WAL index header (``_wal_index_header``), or where there is
+    no WAL index to read, ``PRAGMA data_version`` (``_sqlite_data_version``)."""
+    data_version = SharedObservations(_sqlite_data_version(engine)).now
+    chosen: list[Callable[[], Hashable]] = []
+    choosing = threading.Lock()
+
+    def now() -> Hashable:
+        if chosen:
+            return chosen[0]()
+        # The first observation opens the data_version connection, which then keeps the WAL
+        # index where it is.
+        token = data_version()
+        with choosing:
+            if not chosen:
+                chosen.append(_wal_index_header(engine, data_version) or data_version)
+        return token
+
+    return now
+
+
+# The WAL index header (https://sqlite.org/walformat.html#the_wal_index_header): two copies of
+# 48 bytes at the start of the "-shm" file. A commit writes the second copy, then the first.
+_HEADER_BYTES = 48
+
+
+def _wal_index_header(engine: Engine, fallback: Callable[[], int]) -> Callable[[], Hashable] | None:
+    """The WAL index header of the engine's database, read from the "-shm" file mapped into
+    memory: a read of memory, with no statement, lock or system call. A commit changes it (its
+    change counter, last frame and salts) before the commit returns, and it changes with nothing
+    else SQLite does not count as a write either (a checkpoint, a recovery): so it is a change
+    token for every connection of every process. None where the database has no such file
+    (not in WAL mode, a URI filename): the caller uses ``PRAGMA data_version`` instead.
+
+    The file stays where it is while the data_version connection is open: SQLite removes or
+    truncates it only when closing the last connection to the database, and a connection in WAL
+    mode holds its shared lock on the database as long as it is open. When the two copies differ
+    a commit is writing them; ``fallback`` (data_version) answers that read instead."""
+    path = engine.url.database
+    if not path or engine.url.query.get("uri") or path.startswith("file:"):
+        return None
+    try:
+        with open(f"{path}-shm", "rb") as file:
+            index = mmap.mmap(file.fileno(), 2 * _HEADER_BYTES, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return None
+
+    def observe() -> Hashable:
+        first = index[:_HEADER_BYTES]
+        if first == index[_HEADER_BYTES : 2 * _HEADER_BYTES]:
+            return first
+        return fallback()
+
+    return observe
 
 
 def _sqlite_data_version(engine: Engine) -> Callable[[], int]:
