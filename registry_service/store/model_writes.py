@@ -234,12 +234,16 @@ class RegisteredModelOperations(Transactions):
         if as_of is None:
             if not model_access.checks_caller():
                 statement = latest_by_name_statement(self.engine.dialect.name, wanted)
-
-                def load() -> list[ModelVersion] | None:
-                    # None (nothing kept) when there are none: the model may be missing.
-                    return labelled_versions(self.read_alone(statement, {"name": name})) or None
-
-                found = self.cached(("latest", name, *wanted), load) or []
+                # None (nothing kept) when there are none: the model may be missing.
+                found = (
+                    self.cached_rows(
+                        ("latest", name, *wanted),
+                        statement,
+                        {"name": name},
+                        lambda rows: labelled_versions(rows) or None,
+                    )
+                    or []
+                )
             if not found:
                 # The model's id first: NotFound when it is missing or hidden from the caller;
                 # then its versions by that id, so that they are the checked model's.

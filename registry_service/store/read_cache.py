@@ -35,10 +35,10 @@ from __future__ import annotations
 
 import mmap
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import event, select
+from sqlalchemy import event, literal, select
 from sqlalchemy.engine import Engine
 
 from registry_service.errors import DeadlineExceeded
@@ -52,7 +52,10 @@ T = TypeVar("T")
 # far smaller: a model's aliases and latest versions, for some thousands of models).
 MAX_ENTRIES = 20_000
 
-_COUNTER = DriverStatement(select(event_counter.c.last_sequence).where(event_counter.c.id == 1))
+# PostgreSQL's change token, the outbox's counter (its one row's key is 1).
+_COUNTER_SQL = f"SELECT {event_counter.c.last_sequence.name} FROM {event_counter.name} WHERE id = 1"
+# A statement that reads nothing, for a token observed on its own.
+_NOTHING = DriverStatement(select(literal(1)).where(literal(False)))
 
 
 class SharedObservations:
@@ -99,7 +102,16 @@ class ReadCache:
     """Results of point reads, valid while the database's change token stays what it was when
     they were read (see the module's docstring)."""
 
-    def __init__(self, engine: Engine, read_alone: Callable[..., Any]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        read_alone_after: Callable[
+            [DriverStatement, Mapping[str, object], str], tuple[Sequence[Any], Sequence[Any]]
+        ],
+    ) -> None:
+        self._read_alone_after = read_alone_after
+        # PostgreSQL's token is a query, sent with the rows of a read not in memory.
+        self._token_query = ""
         self._max_entries = MAX_ENTRIES
         self._lock = threading.Lock()
         # The token the entries were read under, and the entries: replaced together, as one.
@@ -111,8 +123,10 @@ class ReadCache:
         else:
             self.enabled = True
 
+            self._token_query = _COUNTER_SQL
+
             def observe() -> int:
-                return int(read_alone(_COUNTER, {})[0][0])
+                return int(read_alone_after(_NOTHING, {}, _COUNTER_SQL)[0][0][0])
 
             self._now = SharedObservations(observe).now
 
@@ -131,6 +145,25 @@ class ReadCache:
         if value is not None:
             self._keep(token, key, value)
         return value
+
+    def read_rows(
+        self,
+        key: Hashable,
+        statement: DriverStatement,
+        parameters: Mapping[str, object],
+        decode: Callable[[Sequence[Any]], T | None],
+    ) -> T | None:
+        """``read`` of ``decode(rows of statement)``. Where the token is a query (PostgreSQL), a
+        key with nothing in memory skips observing it on its own: the token is read with the
+        rows, just ahead of them in the same round trip, so a read that misses costs what it
+        did without the cache."""
+        if self._token_query and key not in self._generation[1]:
+            (token_row,), rows = self._read_alone_after(statement, parameters, self._token_query)
+            value = decode(rows)
+            if value is not None:
+                self._keep(int(token_row[0]), key, value)
+            return value
+        return self.read(key, lambda: decode(self._read_alone_after(statement, parameters, "")[1]))
 
     def _keep(self, token: Hashable, key: Hashable, value: Any) -> None:
         with self._lock:
