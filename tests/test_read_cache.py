@@ -12,10 +12,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from modelregistry.v1 import registry_service_pb2 as pb
 
 from registry_service.domain import Stage
 from registry_service.errors import NotFound
 from registry_service.identity import calling_as
+from registry_service.servicer import RegistryService
 from registry_service.store.engine import make_engine
 from registry_service.store.read_cache import SharedObservations
 from registry_service.store.registry_store import RegistryStore
@@ -252,3 +254,34 @@ def test_a_read_waits_for_an_observation_that_began_after_it_did() -> None:
     early.join(10)
     late.join(10)
     assert seen == {"early": 1, "late": 2}
+
+
+def test_responses_made_once_are_made_anew_after_a_change(
+    store: RegistryStore, other: RegistryStore
+) -> None:
+    """The servicer keeps the response it made for a record the cache handed out; a record read
+    after a change is another one, and so is its response."""
+    _registered(store)
+    service = RegistryService(store)
+    get = pb.GetModelVersionRequest(name="m", version=1)
+    by_alias = pb.GetModelVersionByAliasRequest(name="m", alias="champion")
+    latest = pb.GetLatestVersionsRequest(name="m", stages=["Production"])
+    model = pb.GetRegisteredModelRequest(name="m")
+    for _ in range(2):
+        assert service.GetModelVersion(get).model_version.description == ""
+        assert service.GetModelVersionByAlias(by_alias).model_version.version == 1
+        assert [v.version for v in service.GetLatestVersions(latest).model_versions] == [1]
+        assert service.GetRegisteredModel(model).registered_model.description == ""
+    changed = other.update_model_version("m", 1, "changed")
+    other.set_registered_model_alias("m", "champion", 2)
+    other.transition_model_version_stage(
+        "m", 2, Stage.PRODUCTION.value, archive_existing_versions=True
+    )
+    other.update_registered_model("m", "changed too")
+
+    version = service.GetModelVersion(get).model_version
+    assert (version.description, version.current_stage) == ("changed", "Archived")
+    assert version.etag != changed.etag  # archived since
+    assert service.GetModelVersionByAlias(by_alias).model_version.version == 2
+    assert [v.version for v in service.GetLatestVersions(latest).model_versions] == [2]
+    assert service.GetRegisteredModel(model).registered_model.description == "changed too"
