@@ -6,8 +6,11 @@ point reads (a version, a version by alias, the latest versions, a model) are ke
 each under the *change token* the database had when it was read, and served again as long as the
 database still has that token. The token is:
 
-- on SQLite, ``PRAGMA data_version`` on a connection of the cache's own that never writes: it
-  changes whenever any other connection commits, this process's own and every other process's;
+- on SQLite, the WAL index header, read from the "-shm" file in shared memory: every commit
+  of every connection of every process changes it before the commit returns
+  (``_wal_index_header``); where there is none, ``PRAGMA data_version`` on a connection of the
+  cache's own that never writes, which changes whenever any other connection commits, this
+  process's own and every other process's;
 - on PostgreSQL, the outbox's ``event_counter.last_sequence``: every change to models, versions,
   tags and aliases records its events, and so moves the counter, in its own transaction (see
   outbox), and a replica's commit is there for every other replica's next read of it.
@@ -20,11 +23,12 @@ the database would have (or something newer, from a write concurrent with it). E
 Production version come from the very rows the database returned; a rename, a delete, an alias
 move or an archiving transition changes the token, and everything read before it is dropped.
 
-Observing the token is a statement, and a statement per read would cost about what the point
-read does. So concurrent reads share them (``SharedObservations``): a read waits for the next
-observation that *begins* after it did, and one observation answers every read that arrived
-while the previous one ran. Under load that is one statement for many reads; alone, one read
-makes one.
+On PostgreSQL observing the token is a round trip, and one per read would cost about what the
+point read does. So concurrent reads share them (``SharedObservations``): a read waits for the
+next observation that *begins* after it did, and one observation answers every read that
+arrived while the previous one ran. Under load that is one statement for many reads; alone, one
+read makes one. A read of a key with nothing in memory does not wait for one: it reads the
+token just ahead of its rows, in the same round trip (``read_rows``).
 
 Only the callers whose access needs no per-model decision (admins, and everyone on a server
 without authentication) are served from here; every other caller's read goes to the database,
