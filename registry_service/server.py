@@ -155,13 +155,16 @@ def channel_options(settings: Settings, *, reuse_port: bool) -> list[tuple[str, 
     return options
 
 
-def grpc_server(settings: Settings, pipeline: CallPipeline, *, reuse_port: bool) -> grpc.Server:
+def grpc_server(
+    settings: Settings, pipeline: CallPipeline | None, *, reuse_port: bool
+) -> grpc.Server:
     """The bare gRPC server of one process: its threads, call pipeline, channel options and call
-    limit, with no service added yet. bench/echo.py serves its no-op ceiling on this too, so that
-    the benchmark's ratios compare like with like."""
+    limit, with no service added yet. bench/echo.py serves its no-op ceilings on this too, so that
+    the benchmark's ratios compare like with like; ``pipeline`` None (its bare echo only): no
+    interceptor at all."""
     return grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="rpc"),
-        interceptors=[CallInterceptor(pipeline)],
+        interceptors=[] if pipeline is None else [CallInterceptor(pipeline)],
         options=channel_options(settings, reuse_port=reuse_port),
         maximum_concurrent_rpcs=settings.max_concurrent_calls or None,
     )

@@ -21,6 +21,7 @@ from registry_service.config import Settings
 from registry_service.errors import InvalidArgument
 from registry_service.lineage import LineageResolver, Origin
 from registry_service.proto_mapping import (
+    Responses,
     conflict_policy_of,
     delivery_message,
     delivery_status_of,
@@ -69,6 +70,8 @@ class RegistryService:
         )
         self._access = access or AccessStore(store)
         self._webhooks = store.webhooks
+        # The point reads' responses, made once per record the store's read cache hands out.
+        self._responses = Responses()
 
     # -- registered models -------------------------------------------------------------------
 
@@ -84,7 +87,10 @@ class RegistryService:
         self, request: pb.GetRegisteredModelRequest
     ) -> pb.GetRegisteredModelResponse:
         model = self._store.get_registered_model(request.name)
-        return pb.GetRegisteredModelResponse(registered_model=registered_model_message(model))
+        return self._responses.of(
+            (model,),
+            lambda: pb.GetRegisteredModelResponse(registered_model=registered_model_message(model)),
+        )
 
     def RenameRegisteredModel(
         self, request: pb.RenameRegisteredModelRequest
@@ -128,8 +134,11 @@ class RegistryService:
         versions = self._store.get_latest_versions(
             request.name, list(request.stages), _as_of(request)
         )
-        return pb.GetLatestVersionsResponse(
-            model_versions=[model_version_message(v) for v in versions]
+        return self._responses.of(
+            versions,
+            lambda: pb.GetLatestVersionsResponse(
+                model_versions=[model_version_message(v) for v in versions]
+            ),
         )
 
     # -- model versions ----------------------------------------------------------------------
@@ -164,7 +173,10 @@ class RegistryService:
 
     def GetModelVersion(self, request: pb.GetModelVersionRequest) -> pb.GetModelVersionResponse:
         version = self._store.get_model_version(request.name, request.version)
-        return pb.GetModelVersionResponse(model_version=model_version_message(version))
+        return self._responses.of(
+            (version,),
+            lambda: pb.GetModelVersionResponse(model_version=model_version_message(version)),
+        )
 
     def UpdateModelVersion(
         self, request: pb.UpdateModelVersionRequest
@@ -292,7 +304,10 @@ class RegistryService:
         version = self._store.get_model_version_by_alias(
             request.name, request.alias, _as_of(request)
         )
-        return pb.GetModelVersionByAliasResponse(model_version=model_version_message(version))
+        return self._responses.of(
+            (version,),
+            lambda: pb.GetModelVersionByAliasResponse(model_version=model_version_message(version)),
+        )
 
     # -- import ------------------------------------------------------------------------------
 
