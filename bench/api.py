@@ -5,18 +5,24 @@
 
 In one run, on one machine:
 
-1. the ceiling: bench/echo.py's no-op method on the registry's own gRPC server construction
-   (same --threads and --workers), measured at every client count;
-2. for SQLite, then PostgreSQL (--postgres-url, a scratch database dropped and created): a fresh
+1. for SQLite, then PostgreSQL (--postgres-url, a scratch database dropped and created): a fresh
    registry seeded through bulk inserts (bench/seed.py; 1 000 models / 100 000 versions with
-   tags and aliases, model-000000 with 10 000), served by `registry-service serve` with the same
-   --threads and --workers, and each scenario of bench/api_scenarios.py measured at every client
-   count for --seconds after a warm-up.
+   tags and aliases, model-000000 with 10 000);
+2. served side by side on it: the two ceilings, bench/echo.py's no-op method on the registry's
+   own gRPC server construction (same --threads and --workers), once through the call pipeline
+   (the interceptor) and once bare, without any interceptor; and the registry, served by
+   `registry-service serve` with the same --threads and --workers;
+3. both ceilings at every client count, then each scenario of bench/api_scenarios.py at every
+   client count for --seconds after a warm-up, the reads (GetModelVersion, by alias,
+   GetLatestVersions) each right after both ceilings again, so that a read and its ceilings
+   share the machine's load of the moment.
 
 Clients are grpc.aio loops in --client-processes spawned processes (several clients each), one
-channel per client. The table gives calls/s, p50, p99, errors, the ratio to the ceiling at the
-same client count, server and client CPU (100 % = one core), and the issue's targets at 16
-clients; the JSON (--out) holds everything, with the memory of each server worker at the end.
+channel per client. The table gives calls/s, p50, p99, errors, the ratios to both ceilings at
+the same client count (those measured right before it, for a read), server and client CPU
+(100 % = one core), and the issue's targets at 16 clients; a second table puts each read beside
+its two ceilings, p99 included. The JSON (--out) holds everything, with the memory of each
+server worker at the end.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from bench.api_scenarios import api_scenarios, ceiling
+from bench.api_scenarios import api_scenarios, bare_ceiling, ceiling
 from bench.load import Workers, balanced, summarize
 from bench.machine import machine
 from bench.processes import ServerProcess, start_server
@@ -48,6 +54,8 @@ READ_RATIO_TARGET = 0.60
 READ_P99_TARGET_MS = 15.0
 TARGET_CLIENTS = 16
 POINT_READS = {"GetModelVersion", "GetModelVersionByAlias"}
+# The scenarios held to a share of the ceilings: each is measured right after both.
+READS = POINT_READS | {"GetLatestVersions"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,16 +90,6 @@ def main(argv: list[str] | None = None) -> int:
         "seed_seconds": {},
     }
 
-    echo = start_server(
-        [sys.executable, "-m", "bench.echo", *_server_options(args.threads, args.workers)],
-        args.out.parent / "echo.log",
-    )
-    try:
-        report["results"] += _measure("echo", echo, ceiling, [0], clients, processes, args)
-    finally:
-        echo.stop()
-    ceilings = {row["clients"]: row["calls_per_s"] for row in report["results"]}
-
     cases = api_scenarios(shape)
     chosen = [
         index
@@ -104,17 +102,37 @@ def main(argv: list[str] | None = None) -> int:
         described = machine(url)
         report.setdefault("machine", described)
         report.setdefault("databases", {})[backend] = described["database"]
-        server = serve_registry(url, args.threads, args.workers, args.out.parent)
-        catalog = partial(api_scenarios, shape)
+        # Both ceilings and the registry serve side by side (idle but for the one measured), so
+        # that the ceilings of each read are measured right before it, under the same load.
+        echo = _Measured(backend, _echo(args, []), ceiling, processes, args)
+        bare = _Measured(backend, _echo(args, ["--bare"]), bare_ceiling, processes, args)
+        registry = _Measured(
+            backend,
+            serve_registry(url, args.threads, args.workers, args.out.parent),
+            partial(api_scenarios, shape),
+            processes,
+            args,
+        )
         try:
-            rows = _measure(backend, server, catalog, chosen, clients, processes, args)
-            report["memory_mib"][backend] = server.rss_mib()
+            first = {count: (echo.cell(0, count), bare.cell(0, count)) for count in clients}
+            for pair in first.values():
+                report["results"] += pair
+            for index in chosen:
+                for count in clients:
+                    beside = first[count]
+                    if _method({"scenario": cases[index].name}) in READS:
+                        beside = (echo.cell(0, count), bare.cell(0, count))
+                    row = registry.cell(index, count)
+                    for name, measured in zip(("ceiling", "bare"), beside, strict=True):
+                        row[f"{name}_per_s"] = measured["calls_per_s"]
+                        row[f"{name}_p99_ms"] = measured["p99_ms"]
+                        row[f"{name}_ratio"] = row["calls_per_s"] / measured["calls_per_s"]
+                    row["target"] = _target(row)
+                    report["results"].append(row)
+            report["memory_mib"][backend] = registry.server.rss_mib()
         finally:
-            server.stop()
-        for row in rows:
-            row["ceiling_ratio"] = row["calls_per_s"] / ceilings[row["clients"]]
-            row["target"] = _target(row)
-        report["results"] += rows
+            for measured in (echo, bare, registry):
+                measured.close()
 
     report["load_average_1m"] = {"before": load_before[0], "after": os.getloadavg()[0]}
     report["total_seconds"] = round(time.perf_counter() - started)
@@ -123,6 +141,18 @@ def main(argv: list[str] | None = None) -> int:
     print(table(report))
     print(f"\nresults: {args.out}")
     return 0
+
+
+def _echo(args: argparse.Namespace, options: list[str]) -> ServerProcess:
+    """bench/echo.py with ``options``, served as the registry is."""
+    return start_server(
+        [
+            *(sys.executable, "-m", "bench.echo"),
+            *_server_options(args.threads, args.workers),
+            *options,
+        ],
+        args.out.parent / f"echo{''.join(options)}.log",
+    )
 
 
 def _server_options(threads: int, workers: int) -> list[str]:
@@ -159,46 +189,57 @@ def seeded(
     return url, time.perf_counter() - started
 
 
-def _measure(
-    backend: str,
-    server: ServerProcess,
-    catalog: Any,
-    chosen: list[int],
-    clients: list[int],
-    processes: int,
-    args: argparse.Namespace,
-) -> list[dict[str, Any]]:
-    cases: list[Scenario] = catalog()
-    workers = Workers(processes, server.target, catalog)
-    rows = []
-    try:
-        for index in chosen:
-            for count in clients:
-                run = workers.run(
-                    index,
-                    count,
-                    args.seconds,
-                    10**9,
-                    probe=server.cpu_seconds,
-                    connections=server.connections_per_worker,
-                )
-                row = summarize(run.outcomes)
-                del row["by_label"]
-                server_cpu = run.server_cpu_seconds or 0.0
-                row.update(
-                    backend=backend,
-                    scenario=cases[index].name,
-                    describes=cases[index].describes,
-                    clients=count,
-                    server_cpu_percent=server_cpu / row["window_s"] * 100,
-                    connections_per_worker=run.connections_per_worker,
-                    reconnects=run.reconnects,
-                )
-                rows.append(row)
-                print(_line(row), flush=True)
-    finally:
-        workers.close()
-    return rows
+class _Measured:
+    """A server, its scenarios (``catalog``) and the client processes that call it."""
+
+    def __init__(
+        self,
+        backend: str,
+        server: ServerProcess,
+        catalog: Any,
+        processes: int,
+        args: argparse.Namespace,
+    ) -> None:
+        self.backend = backend
+        self.server = server
+        self._cases: list[Scenario] = catalog()
+        self._args = args
+        try:
+            self._workers = Workers(processes, server.target, catalog)
+        except BaseException:
+            server.stop()
+            raise
+
+    def cell(self, index: int, count: int) -> dict[str, Any]:
+        """Scenario ``index`` at ``count`` clients: its row, also printed."""
+        run = self._workers.run(
+            index,
+            count,
+            self._args.seconds,
+            10**9,
+            probe=self.server.cpu_seconds,
+            connections=self.server.connections_per_worker,
+        )
+        row = summarize(run.outcomes)
+        del row["by_label"]
+        server_cpu = run.server_cpu_seconds or 0.0
+        row.update(
+            backend=self.backend,
+            scenario=self._cases[index].name,
+            describes=self._cases[index].describes,
+            clients=count,
+            server_cpu_percent=server_cpu / row["window_s"] * 100,
+            connections_per_worker=run.connections_per_worker,
+            reconnects=run.reconnects,
+        )
+        print(_line(row), flush=True)
+        return row
+
+    def close(self) -> None:
+        try:
+            self._workers.close()
+        finally:
+            self.server.stop()
 
 
 def _method(row: dict[str, Any]) -> str:
@@ -211,9 +252,12 @@ def _target(row: dict[str, Any]) -> str:
         return ""
     method = _method(row)
     checks: list[tuple[str, bool]] = []
-    if method in POINT_READS or method == "GetLatestVersions":
+    if method in READS:
         checks.append(
             (f"≥ {READ_RATIO_TARGET:.0%} of ceiling", row["ceiling_ratio"] >= READ_RATIO_TARGET)
+        )
+        checks.append(
+            (f"≥ {READ_RATIO_TARGET:.0%} of bare echo", row["bare_ratio"] >= READ_RATIO_TARGET)
         )
     if method in POINT_READS:
         checks.append((f"p99 ≤ {READ_P99_TARGET_MS:g} ms", row["p99_ms"] <= READ_P99_TARGET_MS))
@@ -237,18 +281,36 @@ def _line(row: dict[str, Any]) -> str:
 def table(report: dict[str, Any]) -> str:
     lines = [
         "| backend | scenario | clients | calls/s | p50 ms | p99 ms | errors | of ceiling "
-        "| server CPU | client CPU | target (16 clients) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| of bare echo | server CPU | client CPU | target (16 clients) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in report["results"]:
         errors = ", ".join(f"{code} {count}" for code, count in sorted(row["errors"].items()))
         ratio = f"{row['ceiling_ratio']:.0%}" if "ceiling_ratio" in row else ""
+        bare = f"{row['bare_ratio']:.0%}" if "bare_ratio" in row else ""
         lines.append(
             f"| {row['backend']} | {row['scenario']} | {row['clients']} | "
             f"{row['calls_per_s']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | "
-            f"{errors or 0} | {ratio} | {row['server_cpu_percent']:.0f} % | "
+            f"{errors or 0} | {ratio} | {bare} | {row['server_cpu_percent']:.0f} % | "
             f"{row['client_cpu_percent']:.0f} % | {row.get('target', '')} |"
         )
+    reads = [row for row in report["results"] if "bare_per_s" in row and _method(row) in READS]
+    if reads:
+        lines += [
+            "",
+            "Reads against both ceilings, each measured right before the read (calls/s, p99 ms):",
+            "",
+            "| backend | scenario | clients | calls/s | p99 | echo | p99 | of echo "
+            "| bare echo | p99 | of bare echo |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {row['backend']} | {row['scenario']} | {row['clients']} | "
+            f"{row['calls_per_s']:.0f} | {row['p99_ms']:.1f} | {row['ceiling_per_s']:.0f} | "
+            f"{row['ceiling_p99_ms']:.1f} | {row['ceiling_ratio']:.0%} | "
+            f"{row['bare_per_s']:.0f} | {row['bare_p99_ms']:.1f} | {row['bare_ratio']:.0%} |"
+            for row in reads
+        ]
     lines.append("")
     lines.append(
         f"server: {report['server']['workers']} worker(s) x {report['server']['threads']} "

@@ -25,6 +25,17 @@ def ceiling() -> list[Scenario]:
     return [Scenario("echo (ceiling)", "no-op call on the same gRPC server", METHOD, _echo)]
 
 
+def bare_ceiling() -> list[Scenario]:
+    return [
+        Scenario(
+            "bare echo (ceiling)",
+            "no-op call on the same gRPC server without its interceptor",
+            METHOD,
+            _echo,
+        )
+    ]
+
+
 def _echo(_rng: random.Random) -> bytes:
     return ECHO_PAYLOAD
 

@@ -1,6 +1,7 @@
-"""The ceiling of `make bench`: a no-op service on the registry's own gRPC server.
+"""The ceilings of `make bench`: a no-op service on the registry's own gRPC server.
 
-    python -m bench.echo --threads 16 --workers 2
+    python -m bench.echo --threads 16 --workers 2          # through the call pipeline
+    python -m bench.echo --threads 16 --workers 2 --bare   # without any interceptor
 
 Each process builds its server with registry_service.server.grpc_server (the registry's thread
 pool, interceptor with its access log and metrics, channel options and call limit) and serves one
@@ -8,6 +9,10 @@ method, /bench.Echo/Echo, that answers with the request's bytes, unparsed. With 
 runs N such processes on one port (SO_REUSEPORT, metrics in a shared multiprocess directory) as
 `registry-service serve --workers N` does, so the registry's figures divided by this one's say
 what the registry itself costs on top of the same gRPC stack.
+
+With --bare the server is the same (threads, channel options, call limit, workers) but has no
+interceptor: no request id, deadline, metrics or access log. That is the second, higher ceiling,
+the cost of gRPC alone; the registry's figures divided by it include what the pipeline costs.
 
 With --floor KIND the method first does the least database work of that kind (bench/floor_work.py)
 on --database-url: bench/floors.py measures those floors against the plain echo.
@@ -45,13 +50,18 @@ def serve(
     ready: Any = None,
     floor: str = "none",
     database_url: str = "",
+    bare: bool = False,
 ) -> None:
     """Serve the echo, with its ``floor`` of work on ``database_url``, on ``settings.port``
-    until SIGTERM or SIGINT."""
+    until SIGTERM or SIGINT; ``bare``: with no interceptor."""
     logs.configure(settings.log_level)
     shutdown = ShutdownRequests()
     # The echo is no registry service: its calls pass the pipeline with no one to authorize.
-    pipeline = CallPipeline(ServerMetrics(CollectorRegistry()), settings.max_deadline, None)
+    pipeline = (
+        None
+        if bare
+        else CallPipeline(ServerMetrics(CollectorRegistry()), settings.max_deadline, None)
+    )
     server = grpc_server(settings, pipeline, reuse_port=reuse_port)
     method = grpc.unary_unary_rpc_method_handler(handler(floor, database_url))
     server.add_generic_rpc_handlers(
@@ -75,10 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default=Settings.log_level)
     parser.add_argument("--floor", choices=KINDS, default="none")
     parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--bare", action="store_true", help="no interceptor: gRPC alone, without the pipeline"
+    )
     args = parser.parse_args(argv)
     settings = Settings(port=args.port, threads=args.threads, log_level=args.log_level)
     if args.workers == 1:
-        serve(settings, False, None, args.floor, args.database_url)
+        serve(settings, False, None, args.floor, args.database_url, args.bare)
         return 0
     logs.configure(settings.log_level)
     shutdown = ShutdownRequests()
@@ -94,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.workers):
             ours, theirs = context.Pipe()
             process = context.Process(
-                target=serve, args=(settings, True, theirs, args.floor, args.database_url)
+                target=serve,
+                args=(settings, True, theirs, args.floor, args.database_url, args.bare),
             )
             process.start()
             ours.recv()

@@ -140,6 +140,18 @@ class Settings:
         "other calls; at most --threads - 1 whatever this says",
         minimum=1,
     )
+    event_retention: int = _setting(
+        365 * 24 * 3600,
+        "seconds events are kept (default 365 days); older ones are pruned in small batches, "
+        "and as_of or WatchEvents start_after before what is kept is refused; 0: keep for ever",
+        minimum=0,
+    )
+    delivery_log_retention: int = _setting(
+        30 * 24 * 3600,
+        "seconds finished webhook deliveries and their attempts are kept (default 30 days); "
+        "0: keep for ever",
+        minimum=0,
+    )
     webhooks: bool = _setting(True, "deliver webhooks from this process")
     webhook_poll_interval: float = _setting(
         1.0,

@@ -122,6 +122,22 @@ class Aborted(RegistryError):
     reason = "ABORTED"
 
 
+class FailedPrecondition(RegistryError):
+    """The request is well formed but the system is not in a state to serve it (say, an as_of
+    older than the retained history, or a transition request no longer pending); retrying
+    unchanged will not help. MLflow's word for it is
+    INVALID_STATE."""
+
+    reason = "INVALID_STATE"
+
+
+class OutOfRange(RegistryError):
+    """A position past what the server can serve, such as a WatchEvents start_after whose events
+    were pruned: the caller must start again from a fresh snapshot."""
+
+    reason = "OUT_OF_RANGE"
+
+
 class DeadlineExceeded(RegistryError):
     """The call's deadline passed before its database work finished; nothing was changed."""
 
@@ -146,14 +162,6 @@ class ResourceExhausted(RegistryError):
     call may be retried later or on another replica."""
 
     reason = "RESOURCE_EXHAUSTED"
-
-
-class FailedPrecondition(RegistryError):
-    """The resource is not in a state the call can act on (a transition request that is no
-    longer pending); reading it again shows why. Retrying the same call will not help. The reason
-    is MLflow's word for the state a call cannot act on."""
-
-    reason = "INVALID_STATE"
 
 
 class PermissionDenied(RegistryError):

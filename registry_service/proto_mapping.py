@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
+from google.protobuf.message import Message
 from modelregistry.v1 import (
     events_pb2,
     model_version_pb2,
@@ -28,6 +30,39 @@ from registry_service.domain import (
 )
 from registry_service.errors import InvalidArgument
 from registry_service.store.webhook_rows import WebhookFields
+
+M = TypeVar("M", bound=Message)
+
+# Responses kept by ``Responses`` at most; when full it starts again empty.
+MAX_RESPONSES = 4096
+
+
+class Responses:
+    """Response messages made once per set of records, not once per call.
+
+    The store's read cache (store/read_cache.py) hands out the very same record objects for the
+    same read while the database is unchanged, so a response made from them is the same too:
+    it is kept with the records it was made from, and found again by their identity (not their
+    value, so a record read anew, after a change, gets a response of its own). Records are never
+    changed once read (see domain), and a response is only ever serialized, never changed."""
+
+    def __init__(self, limit: int = MAX_RESPONSES) -> None:
+        self._limit = limit
+        self._made: dict[tuple[object, ...], tuple[tuple[object, ...], Message]] = {}
+
+    def of(self, records: Sequence[object], make: Callable[[], M]) -> M:
+        """The response ``make()`` gives for ``records``, made on their first call."""
+        key = (make.__code__, *map(id, records))
+        held = self._made.get(key)
+        if held is not None and all(a is b for a, b in zip(held[0], records, strict=True)):
+            return held[1]  # type: ignore[return-value]
+        message = make()
+        if len(self._made) >= self._limit:
+            self._made = {}
+        # The records are held with it: their ids cannot be reused by others while it is kept.
+        self._made[key] = (tuple(records), message)
+        return message
+
 
 _STATUS = {
     VersionStatus.PENDING_REGISTRATION: (

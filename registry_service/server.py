@@ -27,6 +27,7 @@ from registry_service.health import DatabaseHealth
 from registry_service.interceptors import CallInterceptor
 from registry_service.lineage import LineageResolver
 from registry_service.metrics import MetricsEndpoint, ServerMetrics
+from registry_service.retention import RetentionWorker
 from registry_service.servicer import RegistryService
 from registry_service.shutdown import ShutdownRequests
 from registry_service.store import schema
@@ -58,6 +59,7 @@ class RunningServer:
     feed: EventFeed
     # The webhook delivery worker; None when --webhooks is off.
     webhooks: WebhookWorker | None = None
+    retention: RetentionWorker | None = None
 
     def stop(self, grace: float | None = None) -> None:
         """Health NOT_SERVING first, then stop taking calls (gRPC and HTTP) and give those in
@@ -67,6 +69,8 @@ class RunningServer:
         self.feed.close()
         if self.webhooks is not None:
             self.webhooks.stop()
+        if self.retention is not None:
+            self.retention.stop()
         stopped = self.server.stop(grace)
         if self.http is not None:
             self.http.stop(grace)
@@ -151,13 +155,16 @@ def channel_options(settings: Settings, *, reuse_port: bool) -> list[tuple[str, 
     return options
 
 
-def grpc_server(settings: Settings, pipeline: CallPipeline, *, reuse_port: bool) -> grpc.Server:
+def grpc_server(
+    settings: Settings, pipeline: CallPipeline | None, *, reuse_port: bool
+) -> grpc.Server:
     """The bare gRPC server of one process: its threads, call pipeline, channel options and call
-    limit, with no service added yet. bench/echo.py serves its no-op ceiling on this too, so that
-    the benchmark's ratios compare like with like."""
+    limit, with no service added yet. bench/echo.py serves its no-op ceilings on this too, so that
+    the benchmark's ratios compare like with like; ``pipeline`` None (its bare echo only): no
+    interceptor at all."""
     return grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="rpc"),
-        interceptors=[CallInterceptor(pipeline)],
+        interceptors=[] if pipeline is None else [CallInterceptor(pipeline)],
         options=channel_options(settings, reuse_port=reuse_port),
         maximum_concurrent_rpcs=settings.max_concurrent_calls or None,
     )
@@ -227,6 +234,8 @@ def start(
     webhooks = WebhookWorker(store.webhooks, sender, settings) if settings.webhooks else None
     if webhooks is not None:
         webhooks.start()
+    retention = RetentionWorker(store.retention, settings)
+    retention.start()
     return RunningServer(
         server=server,
         port=port,
@@ -236,6 +245,7 @@ def start(
         http=http,
         feed=feed,
         webhooks=webhooks,
+        retention=retention,
     )
 
 

@@ -21,6 +21,7 @@ from registry_service.config import Settings
 from registry_service.errors import InvalidArgument
 from registry_service.lineage import LineageResolver, Origin
 from registry_service.proto_mapping import (
+    Responses,
     conflict_policy_of,
     delivery_message,
     delivery_status_of,
@@ -71,6 +72,8 @@ class RegistryService:
         self._access = access or AccessStore(store)
         self._webhooks = store.webhooks
         self._requests = store.transition_requests
+        # The point reads' responses, made once per record the store's read cache hands out.
+        self._responses = Responses()
 
     # -- registered models -------------------------------------------------------------------
 
@@ -86,7 +89,10 @@ class RegistryService:
         self, request: pb.GetRegisteredModelRequest
     ) -> pb.GetRegisteredModelResponse:
         model = self._store.get_registered_model(request.name)
-        return pb.GetRegisteredModelResponse(registered_model=registered_model_message(model))
+        return self._responses.of(
+            (model,),
+            lambda: pb.GetRegisteredModelResponse(registered_model=registered_model_message(model)),
+        )
 
     def RenameRegisteredModel(
         self, request: pb.RenameRegisteredModelRequest
@@ -130,8 +136,11 @@ class RegistryService:
         versions = self._store.get_latest_versions(
             request.name, list(request.stages), _as_of(request)
         )
-        return pb.GetLatestVersionsResponse(
-            model_versions=[model_version_message(v) for v in versions]
+        return self._responses.of(
+            versions,
+            lambda: pb.GetLatestVersionsResponse(
+                model_versions=[model_version_message(v) for v in versions]
+            ),
         )
 
     # -- model versions ----------------------------------------------------------------------
@@ -166,7 +175,10 @@ class RegistryService:
 
     def GetModelVersion(self, request: pb.GetModelVersionRequest) -> pb.GetModelVersionResponse:
         version = self._store.get_model_version(request.name, request.version)
-        return pb.GetModelVersionResponse(model_version=model_version_message(version))
+        return self._responses.of(
+            (version,),
+            lambda: pb.GetModelVersionResponse(model_version=model_version_message(version)),
+        )
 
     def UpdateModelVersion(
         self, request: pb.UpdateModelVersionRequest
@@ -294,7 +306,10 @@ class RegistryService:
         version = self._store.get_model_version_by_alias(
             request.name, request.alias, _as_of(request)
         )
-        return pb.GetModelVersionByAliasResponse(model_version=model_version_message(version))
+        return self._responses.of(
+            (version,),
+            lambda: pb.GetModelVersionByAliasResponse(model_version=model_version_message(version)),
+        )
 
     # -- import ------------------------------------------------------------------------------
 
@@ -327,6 +342,7 @@ class RegistryService:
         transport answers it with an error status; what goes wrong later ends the stream."""
         check_event_filters(request.start_after, request.model_names)
         event_types = event_types_of(request.event_types)
+        self._store.retention.check_watch_start(request.start_after)
         watched = self._feed.watch(
             request.start_after, list(request.model_names), event_types, wanted
         )
@@ -345,6 +361,8 @@ class RegistryService:
             event_types_of(request.event_types),
             request.page_size,
             request.page_token,
+            newest_first=request.newest_first,
+            version=request.version,
         )
         return events_pb2.ListEventsResponse(
             events=[event_message(e) for e in page.items], next_page_token=page.next_page_token

@@ -26,7 +26,6 @@ import hmac
 import ipaddress
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -37,6 +36,7 @@ from typing import Any
 import httpx
 
 from registry_service import webhook_addresses
+from registry_service.background import BackgroundLoop
 from registry_service.config import Settings
 from registry_service.domain import Event, EventType
 from registry_service.errors import InvalidArgument
@@ -287,25 +287,16 @@ def example_event(event_type: EventType, timestamp: int) -> Event:
     return Event(0, timestamp, "", event_type, "example_model", version, before, after)
 
 
-class WebhookWorker:
+class WebhookWorker(BackgroundLoop):
     """The delivery loop of one server process: fan out new events, then send what is due."""
 
     def __init__(self, store: WebhookStore, sender: WebhookSender, settings: Settings) -> None:
+        super().__init__("webhooks", settings.webhook_poll_interval)
         self._store = store
         self._sender = sender
-        self._poll_interval = settings.webhook_poll_interval
         self._max_attempts = settings.webhook_max_attempts
         self._backoff = settings.webhook_retry_backoff
         self._lease_ms = round((settings.webhook_timeout + LEASE_MARGIN_S) * 1000)
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join()
 
     def run_once(self) -> int:
         """One turn: queue deliveries for new events, then send the due ones; returns how many
@@ -313,7 +304,7 @@ class WebhookWorker:
         while self._store.fan_out_events(FANOUT_BATCH) == FANOUT_BATCH:
             pass
         sent = 0
-        while not self._stopped.is_set():
+        while not self.stopped.is_set():
             claimed = self._store.claim_deliveries(self._lease_ms, 1)
             if not claimed:
                 break
@@ -336,12 +327,3 @@ class WebhookWorker:
             return None
         wait: float = min(self._backoff * 2.0 ** (attempts - 1), MAX_BACKOFF_S)
         return self._store.now() + round(wait * 1000)
-
-    def _run(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                self.run_once()
-            except Exception:
-                # The database may be down; the next turn tries again.
-                log.exception("webhook delivery turn failed")
-            self._stopped.wait(self._poll_interval)

@@ -78,9 +78,10 @@ def empty_postgres(url: str) -> None:
     tables = ", ".join(table.name for table in metadata.sorted_tables)
     with engine.begin() as connection:
         connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-        # The single-row counters the migration seeds (see store/outbox.py, webhooks).
+        # The single-row counters the migrations seed (see store/outbox.py, webhooks, retention).
         for counter in ("event_counter", "webhook_cursor"):
             connection.exec_driver_sql(f"INSERT INTO {counter} VALUES (1, 0)")
+        connection.exec_driver_sql("INSERT INTO event_horizon VALUES (1, 0, 0)")
     engine.dispose()
 
 

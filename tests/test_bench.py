@@ -1,5 +1,5 @@
 """`make bench`'s harness runs end to end in a tiny configuration (timings are never asserted):
-the echo ceiling and every scenario on SQLite are measured, without errors, into the JSON."""
+both echo ceilings and every scenario on SQLite are measured, without errors, into the JSON."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def test_bench_runs_every_scenario(tmp_path: Path, capsys: pytest.CaptureFixture
     )
     report = json.loads(out.read_text())
     rows = {(row["backend"], row["scenario"]): row for row in report["results"]}
-    expected = [("echo", "echo (ceiling)")] + [
+    expected = [("sqlite", "echo (ceiling)"), ("sqlite", "bare echo (ceiling)")] + [
         ("sqlite", case.name) for case in api_scenarios(Shape(200, 5000))
     ]
     assert list(rows) == expected

@@ -52,6 +52,18 @@ def test_ui_files_are_served_with_their_types_and_revalidated(base: str) -> None
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_scripts_and_styles_are_sent_compressed_to_browsers_that_accept_it(base: str) -> None:
+    for path in ("/ui/js/main.js", "/ui/js/history.js", "/ui/style.css"):
+        packed = requests.get(f"{base}{path}", headers={"Accept-Encoding": "gzip"}, timeout=10)
+        assert packed.headers["content-encoding"] == "gzip", path
+        assert "accept-encoding" in packed.headers["vary"].lower(), path
+        plain = requests.get(f"{base}{path}", headers={"Accept-Encoding": "identity"}, timeout=10)
+        assert "content-encoding" not in plain.headers, path
+        assert packed.text == plain.text, path
+        assert int(packed.headers["content-length"]) < len(plain.content) / 2, path
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("path", ["/experiments/12", "/models", "/models/a/b/c/d", "/api"])
 def test_an_unknown_page_is_a_404_that_serves_the_app_and_its_not_found_page(
     base: str, path: str

@@ -53,10 +53,37 @@ class DriverStatement:
         with the SET, the statement and COMMIT took three. SQLite needs no timeout statement (its
         bounds are set on the connection): the statement alone, as ``rows``.
         """
+        return self._alone(connection, parameters, timeout_ms, "")[1]
+
+    def rows_alone_after(
+        self,
+        connection: DriverConnection,
+        parameters: Mapping[str, Any],
+        timeout_ms: int | None,
+        before: str,
+    ) -> tuple[Sequence[Any], Sequence[Any]]:
+        """The rows of the query ``before`` (driver SQL without parameters), then this
+        statement's, as ``rows_alone`` runs it: on PostgreSQL in the same round trip, ``before``
+        just ahead of the statement, each with a snapshot of its own (store/read_cache.py reads
+        its change token so)."""
+        return self._alone(connection, parameters, timeout_ms, before)
+
+    def _alone(
+        self,
+        connection: DriverConnection,
+        parameters: Mapping[str, Any],
+        timeout_ms: int | None,
+        before: str,
+    ) -> tuple[Sequence[Any], Sequence[Any]]:
         compiled = self._compiled_for(connection.dialect)
         arguments = compiled.arguments(parameters)
         if compiled.prepared is None:
-            return _run_on(
+            ahead = (
+                _run_on(connection.dbapi_connection, connection.dialect, None, before, {})
+                if before
+                else ()
+            )
+            return ahead, _run_on(
                 connection.dbapi_connection,
                 connection.dialect,
                 connection.listened,
@@ -72,7 +99,8 @@ class DriverStatement:
         if timeout_ms is not None:
             settings.append(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
         placeholders = ", ".join(["%s"] * len(values))
-        execute = "; ".join([*settings, f"EXECUTE {self._name}({placeholders})"])
+        statements = [*settings, before] if before else settings
+        execute = "; ".join([*statements, f"EXECUTE {self._name}({placeholders})"])
         prepared: set[str] = connection.info.setdefault(_PREPARED, set())
         # One cursor per connection for these reads: making and closing one per read was a
         # quarter of psycopg's part of it (122k → 90k instructions).
@@ -103,8 +131,12 @@ class DriverStatement:
                     continue
                 for _setting in settings:
                     cursor.nextset()
+                first: Sequence[Any] = ()
+                if before:
+                    first = cursor.fetchall()
+                    cursor.nextset()
                 rows: Sequence[Any] = cursor.fetchall()
-                return rows
+                return first, rows
         raise AssertionError("unreachable")  # pragma: no cover
 
     def run_many(self, connection: Connection, parameter_sets: Sequence[Mapping[str, Any]]) -> None:

@@ -11,7 +11,7 @@ from registry_service import validation
 from registry_service.domain import Event, EventType, ModelVersion, Page
 from registry_service.errors import InvalidArgument, NotFound
 from registry_service.search import effective_page_size
-from registry_service.store import model_access, outbox
+from registry_service.store import model_access, model_state, outbox, retention
 from registry_service.store.model_rows import readable_by_caller
 from registry_service.store.tables import events
 from registry_service.store.transactions import Transactions
@@ -27,22 +27,36 @@ class EventHistory(Transactions):
         event_types: Sequence[EventType] = (),
         page_size: int = 0,
         page_token: str = "",
+        *,
+        newest_first: bool = False,
+        version: int = 0,
     ) -> Page[Event]:
-        """Committed events in sequence order; the page token is the last sequence read."""
+        """Committed events in sequence order, or newest first; the page token is the last
+        sequence read (prefixed with ``<`` newest first, so a token serves only its order)."""
         check_event_filters(start_after, model_names)
+        if version < 0:
+            raise InvalidArgument(
+                f"version must be 0 or a version number, got {version}", field="version"
+            )
         size = effective_page_size(page_size)
-        after = max(start_after, event_page_token(page_token))
+        position = event_page_token(page_token, newest_first)
         with self.reading() as connection:
             found = outbox.read(
                 connection,
-                after,
+                start_after if newest_first else max(start_after, position),
                 model_names,
                 event_types,
                 size + 1,
                 readable_by_caller(events.c.model_id),
+                position - 1 if newest_first and position else None,
+                version=version,
+                descending=newest_first,
             )
         page = found[:size]
-        return Page(page, str(page[-1].sequence) if len(found) > size else "")
+        if len(found) <= size:
+            return Page(page, "")
+        last = page[-1].sequence
+        return Page(page, f"<{last}" if newest_first else str(last))
 
     def read_events(
         self,
@@ -67,6 +81,9 @@ class EventHistory(Transactions):
                 readable_by_caller(events.c.model_id),
                 high,
             )
+            # After the read: on PostgreSQL each statement sees the latest commit, so a prune
+            # that removed events this read missed has moved the horizon by now.
+            retention.check_watch_start(connection, start_after)
         if len(found) == limit:
             return found, found[-1].sequence
         return found, max(high, start_after)
@@ -81,20 +98,22 @@ def check_event_filters(start_after: int, model_names: Sequence[str]) -> None:
         validation.check_model_name(name, "model_names")
 
 
-def event_page_token(token: str) -> int:
+def event_page_token(token: str, newest_first: bool = False) -> int:
     if not token:
         return 0
-    if not token.isdigit() or len(token) > 19:
+    digits = token.removeprefix("<") if newest_first else token
+    if not digits.isdigit() or len(digits) > 19 or (digits == token and newest_first):
         raise InvalidArgument(
             f"page_token {token[:40]!r} is not a token of this list", field="page_token"
         )
-    return int(token)
+    return int(digits)
 
 
-def state_at(connection: Connection, name: str, as_of: int) -> outbox.ModelState:
+def state_at(connection: Connection, name: str, as_of: int) -> model_state.ModelState:
     if as_of < 0:
         raise InvalidArgument(f"as_of must not be negative, got {as_of}", field="as_of")
-    state = outbox.state_at(connection, name, as_of)
+    retention.check_as_of(connection, as_of)
+    state = model_state.state_at(connection, name, as_of)
     # The model that held the name then need not be the one holding it now: a caller who may not
     # read that one learns no more than that there was none.
     if state is None or not model_access.readable(connection, state.model_id):
@@ -104,7 +123,7 @@ def state_at(connection: Connection, name: str, as_of: int) -> outbox.ModelState
     return state
 
 
-def alias_at(state: outbox.ModelState, name: str, alias: str) -> ModelVersion:
+def alias_at(state: model_state.ModelState, name: str, alias: str) -> ModelVersion:
     if alias.lower() == validation.LATEST_ALIAS:
         if not state.versions:
             raise NotFound(f"registered model {name!r} had no versions then", field="alias")

@@ -10,7 +10,7 @@ from registry_service import validation
 from registry_service.domain import EventType, ModelVersion
 from registry_service.store import idempotency, model_access, outbox
 from registry_service.store.history import alias_at, state_at
-from registry_service.store.loading import labelled_versions
+from registry_service.store.loading import first_version
 from registry_service.store.model_rows import (
     check_version_key,
     count_revision,
@@ -184,9 +184,14 @@ class LabelOperations(Transactions):
             and alias.lower() != validation.LATEST_ALIAS
             and not model_access.checks_caller()
         ):
-            rows = self.read_alone(VERSION_BY_ALIAS, {"name": name, "alias": alias})
-            if rows:
-                return labelled_versions(rows)[0]
+            found = self.cached_rows(
+                ("alias", name, alias),
+                VERSION_BY_ALIAS,
+                {"name": name, "alias": alias},
+                first_version,
+            )
+            if found is not None:
+                return found
         with self.reading() as connection:
             if as_of is not None:
                 return alias_at(state_at(connection, name, as_of), name, alias)

@@ -132,6 +132,11 @@ def labelled_versions(rows: Sequence[Any]) -> list[ModelVersion]:
     return versions
 
 
+def first_version(rows: Sequence[Any]) -> ModelVersion | None:
+    """The version of the first row of a ``labelled`` statement; None when there is none."""
+    return labelled_versions(rows[:1])[0] if rows else None
+
+
 def with_columns(row: Sequence[Any], **values: Any) -> tuple[Any, ...]:
     """A labelled row with ``values`` in place of its columns of those names."""
     changed = list(row)

@@ -106,8 +106,16 @@ class RegisteredModelOperations(Transactions):
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         validation.check_model_name(name)
-        with self.reading() as connection:
-            return load_model(connection, model_id_by_name(connection, name))
+
+        def load() -> RegisteredModel:
+            with self.reading() as connection:
+                return load_model(connection, model_id_by_name(connection, name))
+
+        if model_access.checks_caller():
+            return load()
+        found = self.cached(("model", name), load)
+        assert found is not None
+        return found
 
     def rename_registered_model(
         self, name: str, new_name: str, etag: str = "", request_id: str = ""
@@ -226,7 +234,16 @@ class RegisteredModelOperations(Transactions):
         if as_of is None:
             if not model_access.checks_caller():
                 statement = latest_by_name_statement(self.engine.dialect.name, wanted)
-                found = labelled_versions(self.read_alone(statement, {"name": name}))
+                # None (nothing kept) when there are none: the model may be missing.
+                found = (
+                    self.cached_rows(
+                        ("latest", name, *wanted),
+                        statement,
+                        {"name": name},
+                        lambda rows: labelled_versions(rows) or None,
+                    )
+                    or []
+                )
             if not found:
                 # The model's id first: NotFound when it is missing or hidden from the caller;
                 # then its versions by that id, so that they are the checked model's.

@@ -11,16 +11,15 @@ admits one writer at a time, so the same holds there trivially.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
-from registry_service.domain import Event, EventType, ModelVersion, Stage, VersionStatus
+from registry_service.domain import Event, EventType, ModelVersion
 from registry_service.store.driver_sql import DriverStatement, bound_values, value_parameters
 from registry_service.store.tables import event_counter, events
 
@@ -113,9 +112,13 @@ def read(
     limit: int,
     readable: ColumnElement[bool],
     up_to: int | None = None,
+    *,
+    version: int = 0,
+    descending: bool = False,
 ) -> list[Event]:
-    """Up to ``limit`` events after ``start_after`` (and at most ``up_to``) in sequence order,
-    filtered, of the models the ``readable`` condition on ``events`` admits."""
+    """Up to ``limit`` events after ``start_after`` (and at most ``up_to``) in sequence order
+    (newest first when ``descending``), filtered, of the models the ``readable`` condition on
+    ``events`` admits."""
     statement: Select[Any] = select(events).where(events.c.sequence > start_after).where(readable)
     if up_to is not None:
         statement = statement.where(events.c.sequence <= up_to)
@@ -123,7 +126,10 @@ def read(
         statement = statement.where(events.c.model_name.in_(list(model_names)))
     if event_types:
         statement = statement.where(events.c.event_type.in_([t.value for t in event_types]))
-    rows = connection.execute(statement.order_by(events.c.sequence).limit(limit)).all()
+    if version:
+        statement = statement.where(events.c.version == version)
+    order = events.c.sequence.desc() if descending else events.c.sequence
+    rows = connection.execute(statement.order_by(order).limit(limit)).all()
     return [event_of(row) for row in rows]
 
 
@@ -138,116 +144,6 @@ def event_of(row: Row[Any]) -> Event:
         before=json.loads(row.before),
         after=json.loads(row.after),
     )
-
-
-# -- point-in-time state ---------------------------------------------------------------------
-
-
-@dataclass
-class ModelState:
-    """A model as its events left it at some time: its versions and aliases."""
-
-    name: str
-    # The row id of the model, which the name may have passed to another since.
-    model_id: int
-    versions: dict[int, ModelVersion] = field(default_factory=dict)
-    aliases: dict[str, int] = field(default_factory=dict)
-    deleted: bool = False
-
-    def version_with_aliases(self, number: int) -> ModelVersion:
-        version = self.versions[number]
-        names = sorted(alias for alias, target in self.aliases.items() if target == number)
-        return _replaced(version, aliases=names)
-
-
-def state_at(connection: Connection, name: str, as_of: int) -> ModelState | None:
-    """The model named ``name`` at ``as_of`` (epoch milliseconds) rebuilt from its events, or None
-    when the outbox knows no model of that name then (it did not exist, or its history began
-    before the outbox did)."""
-    latest = connection.execute(
-        select(events.c.model_id)
-        .where(events.c.model_name == name)
-        .where(events.c.timestamp <= as_of)
-        .order_by(events.c.sequence.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    if latest is None:
-        return None
-    rows = connection.execute(
-        select(events)
-        .where(events.c.model_id == latest)
-        .where(events.c.timestamp <= as_of)
-        .order_by(events.c.sequence)
-    ).all()
-    state: ModelState | None = None
-    for row in rows:
-        event = event_of(row)
-        if event.event_type is EventType.REGISTERED_MODEL_CREATED:
-            state = ModelState(event.model_name, latest)
-        elif state is not None:
-            _apply(state, event)
-    if state is None or state.deleted or state.name != name:
-        return None
-    return state
-
-
-def _apply(state: ModelState, event: Event) -> None:
-    kind, after, number = event.event_type, event.after, event.version
-    if kind.value.startswith("transition_request."):
-        return  # a request changes nothing; an approved one's change has its own events
-    version = state.versions.get(number)
-    if kind is EventType.REGISTERED_MODEL_RENAMED:
-        state.name = str(after["name"])
-        state.versions = {n: _replaced(v, name=state.name) for n, v in state.versions.items()}
-    elif kind is EventType.REGISTERED_MODEL_DELETED:
-        state.deleted = True
-    elif kind is EventType.MODEL_VERSION_CREATED:
-        state.versions[number] = _created_version(state.name, event)
-    elif kind is EventType.MODEL_VERSION_DELETED:
-        state.versions.pop(number, None)
-        state.aliases = {a: v for a, v in state.aliases.items() if v != number}
-    elif kind in (EventType.MODEL_VERSION_ALIAS_CREATED, EventType.MODEL_VERSION_ALIAS_MOVED):
-        state.aliases[str(after["alias"])] = int(after["version"])
-    elif kind is EventType.MODEL_VERSION_ALIAS_DELETED:
-        state.aliases.pop(str(event.before["alias"]), None)
-    elif version is not None:
-        changes: dict[str, Any] = {"last_updated_timestamp": event.timestamp}
-        if kind is EventType.MODEL_VERSION_UPDATED:
-            changes["description"] = str(after["description"])
-        elif kind is EventType.MODEL_VERSION_STAGE_CHANGED:
-            changes["current_stage"] = Stage(after["current_stage"])
-        elif kind is EventType.MODEL_VERSION_TAG_SET:
-            changes["tags"] = {**version.tags, str(after["key"]): str(after["value"])}
-        elif kind is EventType.MODEL_VERSION_TAG_DELETED:
-            key = str(event.before["key"])
-            changes["tags"] = {k: v for k, v in version.tags.items() if k != key}
-        state.versions[number] = _replaced(version, **changes)
-
-
-def _created_version(name: str, event: Event) -> ModelVersion:
-    after = event.after
-    return ModelVersion(
-        name=name,
-        version=event.version,
-        creation_timestamp=int(after.get("creation_timestamp", event.timestamp)),
-        last_updated_timestamp=event.timestamp,
-        user_id=str(after.get("user_id", "")),
-        current_stage=Stage(after.get("current_stage", Stage.NONE.value)),
-        description=str(after.get("description", "")),
-        source=str(after.get("source", "")),
-        run_id=str(after.get("run_id", "")),
-        run_link=str(after.get("run_link", "")),
-        experiment_id=str(after.get("experiment_id", "")),
-        status=VersionStatus(after.get("status", VersionStatus.READY.value)),
-        status_message=str(after.get("status_message", "")),
-        tags=dict(after.get("tags", {})),
-        model_id=str(after.get("model_id", "")),
-        storage_location=str(after.get("storage_location", "")),
-    )
-
-
-def _replaced(version: ModelVersion, **changes: Any) -> ModelVersion:
-    return dataclasses.replace(version, **changes)
 
 
 def version_fields(version: ModelVersion) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from registry_service.store.history import EventHistory
 from registry_service.store.label_writes import LabelOperations
 from registry_service.store.model_import import ModelImport
 from registry_service.store.model_writes import RegisteredModelOperations
+from registry_service.store.retention import Retention
 from registry_service.store.transition_requests import TransitionRequests
 from registry_service.store.version_writes import ModelVersionOperations
 from registry_service.store.webhook_store import WebhookStore
@@ -40,3 +41,8 @@ class RegistryStore(
     def transition_requests(self) -> TransitionRequests:
         """The transition requests, in this store's transactions."""
         return TransitionRequests(self)
+
+    @cached_property
+    def retention(self) -> Retention:
+        """The pruning of old events and delivery logs, in this store's transactions."""
+        return Retention(self)

@@ -246,6 +246,29 @@ event_counter = Table(
     Column("last_sequence", BigInteger, nullable=False),
 )
 
+# A single row (id 1): the last event pruned by --event-retention (sequence 0 before any). Events up
+# to its sequence are gone; point-in-time reads before its timestamp are refused.
+event_horizon = Table(
+    "event_horizon",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)
+
+# Per model, its state as the pruned events left it: as_of starts from here and replays the
+# events after ``sequence``. JSON of the model's versions and aliases (see model_state.ModelState).
+model_snapshots = Table(
+    "model_snapshots",
+    metadata,
+    Column("model_id", Integer, primary_key=True, autoincrement=False),
+    Column("model_name", String(limits.MAX_NAME_LENGTH), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("state", Text, nullable=False),
+    # as_of finds a name's model here once its events are gone.
+    Index("ix_model_snapshots_model_name", "model_name"),
+)
+
 webhooks = Table(
     "webhooks",
     metadata,
@@ -294,6 +317,8 @@ webhook_deliveries = Table(
     UniqueConstraint("webhook_id", "event_sequence"),
     # The sender's query: pending deliveries that are due.
     Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    # Retention prunes the oldest deliveries first.
+    Index("ix_webhook_deliveries_creation_timestamp", "creation_timestamp"),
 )
 
 # Every attempt of every delivery, for the delivery log.

@@ -9,7 +9,7 @@ idempotency) and flushes the change's events into the outbox in the change's own
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -31,6 +31,7 @@ from registry_service.store.engine import (
     holding,
     is_sqlite,
 )
+from registry_service.store.read_cache import ReadCache
 from registry_service.store.writer_lock import writer_lock
 
 T = TypeVar("T")
@@ -61,6 +62,7 @@ class Transactions:
         self._timeout = timeout
         self._idempotency_window_ms = round(idempotency_window * 1000)
         self._lone_reads = LoneReads(engine)
+        self._read_cache = ReadCache(engine, self.read_alone_after)
 
     @property
     def engine(self) -> Engine:
@@ -81,14 +83,40 @@ class Transactions:
         """The rows of a read that is one statement, run on its own: no BEGIN and COMMIT, and
         on PostgreSQL one round trip (see ``DriverStatement.rows_alone``), and outside
         SQLAlchemy's pool (see ``LoneReads``)."""
+        return self.read_alone_after(statement, parameters, "")[1]
+
+    def read_alone_after(
+        self, statement: DriverStatement, parameters: Mapping[str, object], before: str
+    ) -> tuple[Sequence[Any], Sequence[Any]]:
+        """``read_alone`` with the rows of the query ``before`` (driver SQL, no parameters)
+        read just ahead of the statement, on PostgreSQL in the same round trip (see
+        ``DriverStatement.rows_alone_after``); "": none."""
         with _database_errors_as_unavailable():
             if self._lone_reads.usable():
                 with self._lone_reads.bounded() as (connection, timeout_ms):
-                    return statement.rows_alone(connection, parameters, timeout_ms)
+                    return statement.rows_alone_after(connection, parameters, timeout_ms, before)
             with self._engine.connect() as pooled:
                 connection = DriverConnection.around(pooled)
                 with bounded_statement(connection) as timeout_ms:
-                    return statement.rows_alone(connection, parameters, timeout_ms)
+                    return statement.rows_alone_after(connection, parameters, timeout_ms, before)
+
+    def cached(self, key: Hashable, load: Callable[[], T | None]) -> T | None:
+        """What ``load`` (a point read) returns, from memory when the database has not changed
+        since it last returned it for ``key`` (see read_cache). Only for callers whose access
+        needs no per-model decision (``model_access.checks_caller()`` false); None is not kept."""
+        return self._read_cache.read(key, load)
+
+    def cached_rows(
+        self,
+        key: Hashable,
+        statement: DriverStatement,
+        parameters: Mapping[str, object],
+        decode: Callable[[Sequence[Any]], T | None],
+    ) -> T | None:
+        """``cached`` for a read that is one statement (``read_alone``), ``decode``d from its
+        rows: on PostgreSQL a read not in memory observes the change token in the same round
+        trip as its rows."""
+        return self._read_cache.read_rows(key, statement, parameters, decode)
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:

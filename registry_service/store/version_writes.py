@@ -14,8 +14,8 @@ from registry_service.errors import InvalidArgument
 from registry_service.store import idempotency, model_access, outbox
 from registry_service.store.driver_sql import DriverStatement, bound_values, value_parameters
 from registry_service.store.loading import (
+    first_version,
     inserted_version,
-    labelled_versions,
     version_select,
     versions_from_rows,
 )
@@ -154,9 +154,14 @@ class ModelVersionOperations(Transactions):
     def get_model_version(self, name: str, version: int) -> ModelVersion:
         check_version_key(name, version)
         if not model_access.checks_caller():
-            rows = self.read_alone(VERSION_BY_NAME, {"name": name, "version": version})
-            if rows:
-                return labelled_versions(rows)[0]
+            found = self.cached_rows(
+                ("version", name, version),
+                VERSION_BY_NAME,
+                {"name": name, "version": version},
+                first_version,
+            )
+            if found is not None:
+                return found
         with self.reading() as connection:
             return load_version(connection, model_id_by_name(connection, name), name, version)
 

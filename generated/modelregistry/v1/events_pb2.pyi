@@ -90,18 +90,22 @@ class WatchEventsResponse(_message.Message):
     def __init__(self, event: _Optional[_Union[Event, _Mapping]] = ..., high_water_sequence: _Optional[int] = ...) -> None: ...
 
 class ListEventsRequest(_message.Message):
-    __slots__ = ("start_after", "model_names", "event_types", "page_size", "page_token")
+    __slots__ = ("start_after", "model_names", "event_types", "page_size", "page_token", "newest_first", "version")
     START_AFTER_FIELD_NUMBER: _ClassVar[int]
     MODEL_NAMES_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    NEWEST_FIRST_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     start_after: int
     model_names: _containers.RepeatedScalarFieldContainer[str]
     event_types: _containers.RepeatedScalarFieldContainer[EventType]
     page_size: int
     page_token: str
-    def __init__(self, start_after: _Optional[int] = ..., model_names: _Optional[_Iterable[str]] = ..., event_types: _Optional[_Iterable[_Union[EventType, str]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    newest_first: bool
+    version: int
+    def __init__(self, start_after: _Optional[int] = ..., model_names: _Optional[_Iterable[str]] = ..., event_types: _Optional[_Iterable[_Union[EventType, str]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., newest_first: _Optional[bool] = ..., version: _Optional[int] = ...) -> None: ...
 
 class ListEventsResponse(_message.Message):
     __slots__ = ("events", "next_page_token")

@@ -1,11 +1,16 @@
-// The registry's MLflow-compatible JSON API: the only thing this UI talks to.
+// The registry's JSON API: MLflow's routes for models and versions, and the registry's own
+// ListEvents route for the History panel, and the transition requests' routes
+// (transition-requests.js, through apiCall). Nothing else is fetched.
 
 const BASE = "/api/2.0/mlflow";
+const EVENTS = "/api/2.0/modelregistry/events/list";
 // The access token of a server run with --auth token. Kept for this tab only (sessionStorage):
 // closing the tab signs out, and other sites' pages cannot read it.
 const TOKEN_KEY = "registry-token";
 // Dispatched on window when the server refuses a call for want of a valid token.
 export const UNAUTHENTICATED_EVENT = "registry-unauthenticated";
+// Dispatched on window after every change the UI makes (any call but a GET that succeeded).
+export const CHANGED_EVENT = "registry-changed";
 
 export function signedIn() {
   return sessionStorage.getItem(TOKEN_KEY) !== null;
@@ -44,7 +49,6 @@ export async function apiCall(method, path, options) {
 }
 
 async function call(method, path, { query, body, signal } = {}) {
-  // A path of its own (/api/2.0/modelregistry/...) is taken as it is.
   let url = path.startsWith("/api/") ? path : BASE + path;
   if (query) {
     const params = new URLSearchParams();
@@ -87,6 +91,7 @@ async function call(method, path, { query, body, signal } = {}) {
     throw new ApiError(response.status, data?.error_code || "", message);
   }
   if (data === null) throw new ApiError(response.status, "", "The server's answer is not JSON.");
+  if (method !== "GET") window.dispatchEvent(new Event(CHANGED_EVENT));
   return data;
 }
 
@@ -156,4 +161,18 @@ export const api = {
     call("POST", "/model-versions/set-tag", { body: { name, version, key, value } }),
   deleteVersionTag: (name, version, key) =>
     call("DELETE", "/model-versions/delete-tag", { body: { name, version, key } }),
+
+  /** One page of a model's (or one version's) events, newest first. */
+  listEvents: ({ name, version, types, pageSize, pageToken }, signal) =>
+    call("GET", EVENTS, {
+      query: {
+        model_names: name,
+        version,
+        event_types: types,
+        page_size: pageSize,
+        page_token: pageToken,
+        newest_first: "true",
+      },
+      signal,
+    }),
 };

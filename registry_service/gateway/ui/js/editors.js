@@ -4,6 +4,7 @@
 import { h, replace, uniqueId } from "./dom.js";
 import { aliasChip, inlineError, muted, section } from "./components.js";
 import { tagPairs } from "./api.js";
+import { markdown } from "./markdown.js";
 
 /** Run `action` with `button` showing it is busy; errors go to `error`. True on success. */
 async function busy(button, error, action) {
@@ -32,7 +33,7 @@ export function descriptionEditor({ description, save }) {
     const edit = h("button", { type: "button", class: "button small", onclick: startEditing }, "Edit description");
     replace(
       body,
-      text ? h("p", { class: "description-text" }, text) : h("p", { class: "muted" }, "No description yet."),
+      text ? h("div", { class: "description-text markdown" }, markdown(text)) : h("p", { class: "muted" }, "No description yet."),
       h("div", { class: "row-actions" }, edit),
     );
     return edit;

@@ -28,7 +28,9 @@ function viewOf(query) {
 }
 
 function queryOf(view) {
-  const params = new URLSearchParams();
+  // Whatever else the page keeps in the URL (the History panel's filter) stays.
+  const params = new URLSearchParams(location.search);
+  for (const key of Object.keys(DEFAULT_VIEW)) params.delete(key);
   const sorted = view.sort !== DEFAULT_VIEW.sort || view.dir !== DEFAULT_VIEW.dir;
   for (const [key, value] of Object.entries(view)) {
     // Sort and direction go together, so the URL says what it is sorted by.

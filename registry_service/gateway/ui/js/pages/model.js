@@ -9,6 +9,7 @@ import { openRegisterDialog } from "../register-dialog.js";
 import { modelUrl, navigate, refresh } from "../router.js";
 import { versionsSection } from "../versions-table.js";
 import { requestsPanel } from "../transition-requests.js";
+import { historySection } from "../history.js";
 import { loadFailure } from "./missing.js";
 
 export async function modelPage({ main, signal, params, query }) {
@@ -92,6 +93,7 @@ export async function modelPage({ main, signal, params, query }) {
       ),
     ),
     versions.element,
+    historySection({ name, query, signal }).element,
   );
 }
 

@@ -11,8 +11,9 @@ import { modelUrl, navigate, refresh } from "../router.js";
 import { usage } from "../usage.js";
 import { requestsPanel } from "../transition-requests.js";
 import { loadFailure } from "./missing.js";
+import { historySection } from "../history.js";
 
-export async function versionPage({ main, signal, params }) {
+export async function versionPage({ main, signal, params, query }) {
   const { name, version: number } = params;
   document.title = `${name} version ${number} · Model Registry`;
   const stage = h("div", { class: "head-actions" });
@@ -55,6 +56,7 @@ export async function versionPage({ main, signal, params }) {
     replace(body, requestsPanel({ name, version: current.version, signal, changed: () => refresh() }), details(current));
   }
   draw(version);
+  main.append(historySection({ name, version: version.version, query, signal }).element);
 }
 
 function details(version) {
