@@ -38,6 +38,10 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# The longest lifetime a token may ask for: its expiry must fit the database's integers.
+MAX_EXPIRES_IN = 100 * 365 * 24 * 3600
+
+
 class AccessStore:
     """Tokens and permissions, in the transactions of ``store``. ``max_ttl`` (seconds, 0: none)
     caps a new token's lifetime and is the lifetime of one created without ``expires_in``."""
@@ -131,6 +135,12 @@ class AccessStore:
             raise InvalidArgument(
                 f"expires_in must be a number of seconds, or 0 for the server's default; "
                 f"got {expires_in}",
+                field="expires_in",
+            )
+        if expires_in > MAX_EXPIRES_IN:
+            raise InvalidArgument(
+                f"expires_in {expires_in} is more than {MAX_EXPIRES_IN} seconds (100 years); "
+                "0 means the server's default",
                 field="expires_in",
             )
         if max_ttl and expires_in > max_ttl:
