@@ -152,3 +152,10 @@ class PermissionDenied(RegistryError):
     """The caller may see the resource but lacks the permission the call needs."""
 
     reason = "PERMISSION_DENIED"
+
+
+class FailedPrecondition(RegistryError):
+    """The call cannot be made in the current state (restore a version whose model is deleted:
+    restore the model first). MLflow's word for it is INVALID_STATE."""
+
+    reason = "INVALID_STATE"

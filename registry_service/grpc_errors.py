@@ -25,6 +25,7 @@ from registry_service.errors import (
     AlreadyExists,
     Cancelled,
     DeadlineExceeded,
+    FailedPrecondition,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -53,6 +54,7 @@ _CODE_OF_ERROR: dict[type[RegistryError], grpc.StatusCode] = {
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
 }
 _ERROR_OF_CODE = {code: error for error, code in _CODE_OF_ERROR.items()}
 

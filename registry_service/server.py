@@ -27,6 +27,7 @@ from registry_service.health import DatabaseHealth
 from registry_service.interceptors import CallInterceptor
 from registry_service.lineage import LineageResolver
 from registry_service.metrics import MetricsEndpoint, ServerMetrics
+from registry_service.purge_worker import PurgeWorker
 from registry_service.servicer import RegistryService
 from registry_service.shutdown import ShutdownRequests
 from registry_service.store import schema
@@ -58,6 +59,8 @@ class RunningServer:
     feed: EventFeed
     # The webhook delivery worker; None when --webhooks is off.
     webhooks: WebhookWorker | None = None
+    # The purge of deleted models and versions past --deleted-retention.
+    purge: PurgeWorker | None = None
 
     def stop(self, grace: float | None = None) -> None:
         """Health NOT_SERVING first, then stop taking calls (gRPC and HTTP) and give those in
@@ -67,6 +70,8 @@ class RunningServer:
         self.feed.close()
         if self.webhooks is not None:
             self.webhooks.stop()
+        if self.purge is not None:
+            self.purge.stop()
         stopped = self.server.stop(grace)
         if self.http is not None:
             self.http.stop(grace)
@@ -167,6 +172,7 @@ def start(
     settings: Settings, store: RegistryStore | None = None, *, reuse_port: bool = False
 ) -> RunningServer:
     store = store or open_store(settings)
+    store.deleted_retention = settings.deleted_retention
     warn_if_open(settings)
     # One for both: the servicer's token writes and the calls' token checks share the lifetime
     # cap and the last-use bookkeeping.
@@ -227,6 +233,8 @@ def start(
     webhooks = WebhookWorker(store.webhooks, sender, settings) if settings.webhooks else None
     if webhooks is not None:
         webhooks.start()
+    purge = PurgeWorker(store)
+    purge.start()
     return RunningServer(
         server=server,
         port=port,
@@ -236,6 +244,7 @@ def start(
         http=http,
         feed=feed,
         webhooks=webhooks,
+        purge=purge,
     )
 
 

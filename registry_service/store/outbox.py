@@ -199,6 +199,16 @@ def _apply(state: ModelState, event: Event) -> None:
         state.versions = {n: _replaced(v, name=state.name) for n, v in state.versions.items()}
     elif kind is EventType.REGISTERED_MODEL_DELETED:
         state.deleted = True
+    elif kind is EventType.REGISTERED_MODEL_RESTORED:
+        # Back as it was deleted (nothing changes in the trash), maybe under a new name.
+        state.deleted = False
+        state.name = str(after["name"])
+        state.versions = {n: _replaced(v, name=state.name) for n, v in state.versions.items()}
+    elif kind is EventType.MODEL_VERSION_RESTORED:
+        restored = _created_version(state.name, event)
+        updated = int(after.get("last_updated_timestamp", event.timestamp))
+        state.versions[number] = _replaced(restored, last_updated_timestamp=updated)
+        state.aliases.update(dict.fromkeys(map(str, after.get("aliases", [])), number))
     elif kind is EventType.MODEL_VERSION_CREATED:
         state.versions[number] = _created_version(state.name, event)
     elif kind is EventType.MODEL_VERSION_DELETED:
