@@ -38,8 +38,8 @@ export function isAbort(error) {
   return error?.name === "AbortError";
 }
 
-async function call(method, path, { query, body, signal } = {}) {
-  let url = BASE + path;
+async function call(method, path, { query, body, signal, base = BASE } = {}) {
+  let url = base + path;
   if (query) {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) {
@@ -151,3 +151,8 @@ export const api = {
   deleteVersionTag: (name, version, key) =>
     call("DELETE", "/model-versions/delete-tag", { body: { name, version, key } }),
 };
+
+/** A call to the registry's own API (/api/2.0/modelregistry/…), with the same token and errors. */
+export function registryCall(method, path, options = {}) {
+  return call(method, path, { ...options, base: "/api/2.0/modelregistry" });
+}
