@@ -435,3 +435,26 @@ def test_a_restore_fires_webhooks(store: RegistryStore) -> None:
         EventType.MODEL_VERSION_RESTORED,
         EventType.REGISTERED_MODEL_RESTORED,
     ]
+
+
+def test_purges_running_at_once_share_the_work(store: RegistryStore) -> None:
+    """As on several replicas: each row is purged once, and neither purge fails."""
+    for index in range(12):
+        store.create_registered_model(f"m{index}")
+        store.delete_registered_model(f"m{index}")
+    store.deleted_retention = 0.001
+    time.sleep(0.01)
+    counts: list[int] = []
+    barrier = threading.Barrier(3)
+
+    def purge() -> None:
+        barrier.wait()
+        counts.append(store.purge_deleted(batch=2))
+
+    threads = [threading.Thread(target=purge) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(counts) == 3 and sum(counts) == 12, counts
+    assert store.list_deleted_registered_models().items == []
