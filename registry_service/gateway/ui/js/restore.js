@@ -95,7 +95,7 @@ async function restoreModel(name) {
  * are none. `restored()` runs after a restore (the page's versions table reloads).
  */
 export function deletedVersionsSection(name, signal, { restored }) {
-  const element = h("div", {});
+  const element = h("div", { class: "deleted-versions" });
   async function load() {
     let versions;
     try {
