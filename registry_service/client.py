@@ -35,7 +35,13 @@ from typing import Any, TypeVar, cast
 
 import grpc
 from google.protobuf import field_mask_pb2
-from modelregistry.v1 import access_pb2, events_pb2, registry_service_pb2_grpc, webhooks_pb2
+from modelregistry.v1 import (
+    access_pb2,
+    events_pb2,
+    registry_service_pb2_grpc,
+    trash_pb2,
+    webhooks_pb2,
+)
 from modelregistry.v1 import registry_service_pb2 as pb
 from modelregistry.v1.events_pb2 import Event
 from modelregistry.v1.model_version_pb2 import ModelVersion
@@ -531,6 +537,51 @@ class RegistryClient:
         request = pb.GetModelVersionByAliasRequest(name=name, alias=alias, as_of=as_of)
         result: ModelVersion = self._call(self._stub.GetModelVersionByAlias, request).model_version
         return result
+
+    # -- restore after delete ----------------------------------------------------------------
+
+    def restore_registered_model(
+        self, name: str, new_name: str = "", *, request_id: str | None = None
+    ) -> RegisteredModel:
+        """The deleted model ``name`` back (under ``new_name`` when given)."""
+        request = trash_pb2.RestoreRegisteredModelRequest(
+            name=name, new_name=new_name, request_id=_request_id(request_id)
+        )
+        model: RegisteredModel = self._call(
+            self._stub.RestoreRegisteredModel, request
+        ).registered_model
+        return model
+
+    def restore_model_version(
+        self, name: str, version: int, *, request_id: str | None = None
+    ) -> ModelVersion:
+        """The deleted version back, under its old number."""
+        request = trash_pb2.RestoreModelVersionRequest(
+            name=name, version=version, request_id=_request_id(request_id)
+        )
+        restored: ModelVersion = self._call(self._stub.RestoreModelVersion, request).model_version
+        return restored
+
+    def list_deleted_registered_models(
+        self, page_size: int = 0
+    ) -> list[trash_pb2.DeletedRegisteredModel]:
+        """Every deleted model still restorable that the caller may see, fetched page by page."""
+        found: list[trash_pb2.DeletedRegisteredModel] = []
+        token = ""
+        while True:
+            request = trash_pb2.ListDeletedRegisteredModelsRequest(
+                page_size=page_size, page_token=token
+            )
+            response = self._call(self._stub.ListDeletedRegisteredModels, request)
+            found.extend(response.deleted_registered_models)
+            token = response.next_page_token
+            if not token:
+                return found
+
+    def list_deleted_model_versions(self, name: str) -> list[trash_pb2.DeletedModelVersion]:
+        """The deleted versions of the model ``name`` still restorable."""
+        request = trash_pb2.ListDeletedModelVersionsRequest(name=name)
+        return list(self._call(self._stub.ListDeletedModelVersions, request).deleted_model_versions)
 
     # -- import ------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from dataclasses import Field, dataclass, field, fields
 from typing import Any, TypeVar, get_type_hints
 from urllib.parse import urlsplit
 
-from registry_service.defaults import DATABASE_TIMEOUT_S, IDEMPOTENCY_WINDOW_S
+from registry_service.defaults import DATABASE_TIMEOUT_S, DELETED_RETENTION_S, IDEMPOTENCY_WINDOW_S
 
 DEFAULT_DATABASE_URL = "sqlite:///registry.db"
 DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
@@ -195,6 +195,12 @@ class Settings:
         0.0,
         "most seconds an access token lives, and the lifetime of one created without "
         "expires_in; 0: tokens live until revoked unless created with expires_in",
+        minimum=0,
+    )
+    deleted_retention: float = _setting(
+        DELETED_RETENTION_S,
+        "seconds a deleted model or version stays restorable (30 days) before a background "
+        "purge removes it for good; 0: deletes are final at once, nothing is kept",
         minimum=0,
     )
     protected_aliases: str | None = _setting(

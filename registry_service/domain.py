@@ -128,6 +128,9 @@ class EventType(enum.StrEnum):
     MODEL_VERSION_ALIAS_CREATED = "model_version_alias.created"
     MODEL_VERSION_ALIAS_MOVED = "model_version_alias.moved"
     MODEL_VERSION_ALIAS_DELETED = "model_version_alias.deleted"
+    # Restore after delete (store/trash.py): the model or version is back, as it was.
+    REGISTERED_MODEL_RESTORED = "registered_model.restored"
+    MODEL_VERSION_RESTORED = "model_version.restored"
 
 
 @dataclass(frozen=True)
@@ -235,3 +238,28 @@ class ModelPermission:
     name: str
     user_id: str
     permission: Permission
+
+
+@dataclass(frozen=True)
+class DeletedRegisteredModel:
+    """A deleted model kept for restore: the model as it was when deleted (its latest_versions
+    empty), and who deleted it when."""
+
+    model: RegisteredModel
+    deletion_timestamp: int
+    # Who deleted it; empty without authentication.
+    deleted_by: str
+    # Its versions at deletion, all restored with it.
+    version_count: int
+    # When the purge may remove it for good (epoch milliseconds).
+    purge_timestamp: int
+
+
+@dataclass(frozen=True)
+class DeletedModelVersion:
+    """A deleted version of a live model, kept for restore."""
+
+    version: ModelVersion
+    deletion_timestamp: int
+    deleted_by: str
+    purge_timestamp: int

@@ -174,6 +174,7 @@ def start(
     settings: Settings, store: RegistryStore | None = None, *, reuse_port: bool = False
 ) -> RunningServer:
     store = store or open_store(settings)
+    store.deleted_retention = settings.deleted_retention
     warn_if_open(settings)
     # One for both: the servicer's token writes and the calls' token checks share the lifetime
     # cap and the last-use bookkeeping.
@@ -234,7 +235,7 @@ def start(
     webhooks = WebhookWorker(store.webhooks, sender, settings) if settings.webhooks else None
     if webhooks is not None:
         webhooks.start()
-    retention = RetentionWorker(store.retention, settings)
+    retention = RetentionWorker(store, settings)
     retention.start()
     return RunningServer(
         server=server,

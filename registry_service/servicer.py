@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 
-from modelregistry.v1 import access_pb2, events_pb2, webhooks_pb2
+from modelregistry.v1 import access_pb2, events_pb2, trash_pb2, webhooks_pb2
 from modelregistry.v1 import registry_service_pb2 as pb
 
 from registry_service import identity, validation
@@ -39,6 +39,7 @@ from registry_service.store.access_store import AccessStore
 from registry_service.store.history import check_event_filters
 from registry_service.store.registry_store import RegistryStore
 from registry_service.store.webhook_rows import WebhookFields
+from registry_service.trash_mapping import deleted_model_message, deleted_version_message
 from registry_service.watch_feed import EventFeed
 from registry_service.webhooks import UrlPolicy, WebhookSender
 
@@ -328,6 +329,43 @@ class RegistryService:
         return pb.ImportRegisteredModelResponse(
             registered_model=registered_model_message(result.model),
             outcome=import_outcome_message(result.outcome),
+        )
+
+    # -- restore after delete ----------------------------------------------------------------
+
+    def RestoreRegisteredModel(
+        self, request: trash_pb2.RestoreRegisteredModelRequest
+    ) -> trash_pb2.RestoreRegisteredModelResponse:
+        model = self._store.restore_registered_model(
+            request.name, request.new_name, request_id=request.request_id
+        )
+        return trash_pb2.RestoreRegisteredModelResponse(
+            registered_model=registered_model_message(model)
+        )
+
+    def RestoreModelVersion(
+        self, request: trash_pb2.RestoreModelVersionRequest
+    ) -> trash_pb2.RestoreModelVersionResponse:
+        version = self._store.restore_model_version(
+            request.name, request.version, request_id=request.request_id
+        )
+        return trash_pb2.RestoreModelVersionResponse(model_version=model_version_message(version))
+
+    def ListDeletedRegisteredModels(
+        self, request: trash_pb2.ListDeletedRegisteredModelsRequest
+    ) -> trash_pb2.ListDeletedRegisteredModelsResponse:
+        page = self._store.list_deleted_registered_models(request.page_size, request.page_token)
+        return trash_pb2.ListDeletedRegisteredModelsResponse(
+            deleted_registered_models=[deleted_model_message(m) for m in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    def ListDeletedModelVersions(
+        self, request: trash_pb2.ListDeletedModelVersionsRequest
+    ) -> trash_pb2.ListDeletedModelVersionsResponse:
+        versions = self._store.list_deleted_model_versions(request.name)
+        return trash_pb2.ListDeletedModelVersionsResponse(
+            deleted_model_versions=[deleted_version_message(v) for v in versions]
         )
 
     # -- events ------------------------------------------------------------------------------

@@ -38,6 +38,10 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# The longest lifetime a token can be given: about a century.
+MAX_EXPIRES_IN_S = 100 * 365 * 86_400
+
+
 class AccessStore:
     """Tokens and permissions, in the transactions of ``store``. ``max_ttl`` (seconds, 0: none)
     caps a new token's lifetime and is the lifetime of one created without ``expires_in``."""
@@ -131,6 +135,12 @@ class AccessStore:
             raise InvalidArgument(
                 f"expires_in must be a number of seconds, or 0 for the server's default; "
                 f"got {expires_in}",
+                field="expires_in",
+            )
+        # Past this the expiry time would not fit the column (a century is plenty).
+        if expires_in > MAX_EXPIRES_IN_S:
+            raise InvalidArgument(
+                f"expires_in must be at most {MAX_EXPIRES_IN_S} seconds; got {expires_in}",
                 field="expires_in",
             )
         if max_ttl and expires_in > max_ttl:

@@ -26,6 +26,8 @@ class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_TYPE_MODEL_VERSION_ALIAS_CREATED: _ClassVar[EventType]
     EVENT_TYPE_MODEL_VERSION_ALIAS_MOVED: _ClassVar[EventType]
     EVENT_TYPE_MODEL_VERSION_ALIAS_DELETED: _ClassVar[EventType]
+    EVENT_TYPE_REGISTERED_MODEL_RESTORED: _ClassVar[EventType]
+    EVENT_TYPE_MODEL_VERSION_RESTORED: _ClassVar[EventType]
 EVENT_TYPE_UNSPECIFIED: EventType
 EVENT_TYPE_REGISTERED_MODEL_CREATED: EventType
 EVENT_TYPE_REGISTERED_MODEL_RENAMED: EventType
@@ -42,6 +44,8 @@ EVENT_TYPE_MODEL_VERSION_TAG_DELETED: EventType
 EVENT_TYPE_MODEL_VERSION_ALIAS_CREATED: EventType
 EVENT_TYPE_MODEL_VERSION_ALIAS_MOVED: EventType
 EVENT_TYPE_MODEL_VERSION_ALIAS_DELETED: EventType
+EVENT_TYPE_REGISTERED_MODEL_RESTORED: EventType
+EVENT_TYPE_MODEL_VERSION_RESTORED: EventType
 
 class Event(_message.Message):
     __slots__ = ("sequence", "timestamp", "actor", "event_type", "model_name", "version", "before", "after")

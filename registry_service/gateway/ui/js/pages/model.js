@@ -9,6 +9,7 @@ import { openRegisterDialog } from "../register-dialog.js";
 import { modelUrl, navigate } from "../router.js";
 import { versionsSection } from "../versions-table.js";
 import { historySection } from "../history.js";
+import { deletedVersionsSection } from "../restore.js";
 import { loadFailure } from "./missing.js";
 
 export async function modelPage({ main, signal, params, query }) {
@@ -91,6 +92,7 @@ export async function modelPage({ main, signal, params, query }) {
       ),
     ),
     versions.element,
+    deletedVersionsSection(name, signal, { restored: () => versions.reload() }),
     historySection({ name, query, signal }).element,
   );
 }
@@ -123,7 +125,7 @@ async function remove(name) {
       {},
       "Delete ",
       h("strong", {}, name),
-      " with all its versions, tags and aliases? This cannot be undone.",
+      " with all its versions, tags and aliases? It can be restored from Recently deleted until it is purged.",
     ),
     confirmLabel: "Delete model",
     danger: true,
