@@ -140,6 +140,12 @@ class Settings:
         "other calls; at most --threads - 1 whatever this says",
         minimum=1,
     )
+    watch_buffer: int = _setting(
+        4096,
+        "events a WatchEvents stream may fall behind the feed before it ends with "
+        "RESOURCE_EXHAUSTED (its client resumes from the last sequence it received)",
+        positive=True,
+    )
     webhooks: bool = _setting(True, "deliver webhooks from this process")
     webhook_poll_interval: float = _setting(
         1.0,

@@ -178,6 +178,7 @@ def start(
         settings.event_poll_interval,
         settings.event_heartbeat_interval,
         min(settings.max_watch_streams, settings.threads - 1),
+        settings.watch_buffer,
     )
     sender = WebhookSender(
         UrlPolicy(frozenset(settings.webhook_scheme_list), settings.webhook_allow_private),

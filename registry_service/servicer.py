@@ -61,6 +61,7 @@ class RegistryService:
             defaults.event_poll_interval,
             defaults.event_heartbeat_interval,
             min(defaults.max_watch_streams, defaults.threads - 1),
+            defaults.watch_buffer,
         )
         self._sender = sender or WebhookSender(
             UrlPolicy(frozenset(defaults.webhook_scheme_list), defaults.webhook_allow_private),
