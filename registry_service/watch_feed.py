@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from registry_service import identity
 from registry_service.domain import Event, EventType
 from registry_service.errors import ResourceExhausted
+from registry_service.store.commit_notifications import CommitNotifications
 from registry_service.store.history import FeedBatch
 from registry_service.store.registry_store import RegistryStore
 
@@ -141,6 +142,12 @@ class EventFeed:
         self._wake = threading.Event()
         self._closed = False
         store.on_events_committed(self.wake)
+        # On PostgreSQL, commits of other processes and replicas wake the tail too.
+        self._notifications = (
+            CommitNotifications(store.engine.url, self.wake)
+            if store.engine.dialect.name == "postgresql"
+            else None
+        )
 
     def wake(self) -> None:
         """Events committed: the tail reads now rather than at its next poll."""
@@ -156,6 +163,8 @@ class EventFeed:
         self._wake.set()
         if tail is not None:
             tail.join()
+            if self._notifications is not None:
+                self._notifications.stop()
 
     # -- streams ---------------------------------------------------------------------------
 
@@ -301,6 +310,8 @@ class EventFeed:
                 self._position = position
                 self._tail = threading.Thread(target=self._run_tail, name="watch-tail", daemon=True)
                 self._tail.start()
+                if self._notifications is not None:
+                    self._notifications.start()
 
     def _run_tail(self) -> None:
         wait = FIRST_WAIT
@@ -316,6 +327,9 @@ class EventFeed:
                 continue
             if found:
                 wait = FIRST_WAIT
+            if self._notifications is not None and self._notifications.listening.is_set():
+                # Every replica's commits wake the tail: the poll is only a fallback.
+                wait = self._poll_interval
             woken = self._wake.wait(wait)
             self._wake.clear()
             wait = FIRST_WAIT if woken else min(wait * 2, self._poll_interval)

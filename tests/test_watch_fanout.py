@@ -5,6 +5,7 @@ stream that falls a whole buffer behind ends with RESOURCE_EXHAUSTED while the o
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,9 +19,12 @@ from registry_service.errors import ResourceExhausted
 from registry_service.proto_mapping import event_types_of
 from registry_service.server import RunningServer, start
 from registry_service.servicer import RegistryService
+from registry_service.store.commit_notifications import CommitNotifications
+from registry_service.store.engine import make_engine
 from registry_service.store.registry_store import RegistryStore
 from registry_service.watch_feed import EventFeed
 
+from .conftest import empty_postgres
 from .processes import PATIENCE_S
 
 WRITERS, PER_WRITER = 4, 12
@@ -152,3 +156,61 @@ def test_a_stuck_subscriber_ends_with_resource_exhausted_and_the_others_keep_rec
         live.close()
     finally:
         feed.close()
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> str:
+    empty_postgres(postgres_url)
+    return postgres_url
+
+
+def test_postgres_tells_a_listener_of_each_commit_of_another_process(
+    postgres_database: str,
+) -> None:
+    heard = threading.Event()
+    engine = make_engine(postgres_database)
+    notifications = CommitNotifications(engine.url, heard.set)
+    notifications.start()
+    try:
+        assert notifications.listening.wait(PATIENCE_S)
+        heard.clear()
+        # Another process's store: its commits reach this one only through PostgreSQL.
+        writer_engine = make_engine(postgres_database)
+        RegistryStore(writer_engine).create_registered_model("fraud")
+        writer_engine.dispose()
+        assert heard.wait(PATIENCE_S)
+    finally:
+        notifications.stop()
+        engine.dispose()
+
+
+def test_a_write_on_another_replica_reaches_a_stream_long_before_the_poll_interval(
+    postgres_database: str,
+) -> None:
+    running = start(
+        Settings(
+            port=0,
+            http_port=-1,
+            webhooks=False,
+            database_url=postgres_database,
+            # Far beyond the test's patience: only NOTIFY can deliver in time.
+            event_poll_interval=PATIENCE_S * 20,
+            event_heartbeat_interval=0.2,
+        )
+    )
+    writer_engine = make_engine(postgres_database)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            stub = registry_service_pb2_grpc.ModelRegistryServiceStub(channel)
+            call = stub.WatchEvents(events_pb2.WatchEventsRequest(), timeout=PATIENCE_S)
+            responses = iter(call)
+            assert not next(responses).HasField("event")
+            # Past the tail's first quick polls after it started.
+            time.sleep(2)
+            RegistryStore(writer_engine).create_registered_model("fraud")
+            event = next(r for r in responses if r.HasField("event")).event
+            assert (event.model_name, event.sequence) == ("fraud", 1)
+            call.cancel()
+    finally:
+        writer_engine.dispose()
+        running.stop(None)
