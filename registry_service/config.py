@@ -134,10 +134,10 @@ class Settings:
         15.0, "seconds between heartbeats on an idle WatchEvents stream", positive=True
     )
     max_watch_streams: int = _setting(
-        8,
-        "WatchEvents streams one process serves at once (each holds one of --threads); more are "
-        "refused with RESOURCE_EXHAUSTED, so that watchers never take every thread from the "
-        "other calls; at most --threads - 1 whatever this says",
+        10_000,
+        "WatchEvents streams one process serves at once; more are refused with "
+        "RESOURCE_EXHAUSTED. A stream holds no thread (it waits on the event loop) and counts "
+        "towards no other limit: this bounds their memory",
         minimum=1,
     )
     watch_buffer: int = _setting(

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent import futures
+from contextlib import aclosing
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from google.protobuf import message_factory
+from grpc import aio
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
 from registry_service.addresses import format_address
+from registry_service.aio_calls import AioCallInterceptor
+from registry_service.aio_server import AioServer, LoopHealth, ServerLoop
 from registry_service.auth import Access, warn_if_open
 from registry_service.calls import CallPipeline
 from registry_service.config import Settings
@@ -48,7 +53,7 @@ HEALTH_SERVICES = (health.OVERALL_HEALTH, REGISTRY_SERVICE)
 class RunningServer:
     """A started server and the port it really listens on."""
 
-    server: grpc.Server
+    server: AioServer
     port: int
     store: RegistryStore
     health: DatabaseHealth
@@ -56,6 +61,9 @@ class RunningServer:
     # The HTTP/JSON gateway on the same servicer; None when HTTP is off.
     http: HttpServer | None
     feed: EventFeed
+    # The asyncio server's loop, and the threads of its unary calls.
+    loop: ServerLoop
+    pool: futures.ThreadPoolExecutor
     # The webhook delivery worker; None when --webhooks is off.
     webhooks: WebhookWorker | None = None
 
@@ -71,6 +79,8 @@ class RunningServer:
         if self.http is not None:
             self.http.stop(grace)
         stopped.wait()
+        self.loop.close()
+        self.pool.shutdown()
         if self.metrics is not None:
             self.metrics.stop()
         self.store.engine.dispose()
@@ -100,11 +110,22 @@ def open_store(settings: Settings) -> RegistryStore:
     )
 
 
-def add_registry_service(server: grpc.Server, registry: RegistryService) -> None:
+def add_registry_service(
+    server: grpc.Server | aio.Server, registry: RegistryService, *, on_loop: bool = False
+) -> None:
     """What the generated add_ModelRegistryServiceServicer_to_server does for ``registry``'s
     context-free methods (see ``grpc_errors.grpc_servicer``), except that request bytes that do
-    not parse are answered with INVALID_ARGUMENT (see ``tolerant_parser``)."""
+    not parse are answered with INVALID_ARGUMENT (see ``tolerant_parser``). ``on_loop``: for the
+    asyncio server, whose WatchEvents streams wait on its loop (``WatchEventsAsync``)."""
     servicer = grpc_servicer(registry, SERVICE)
+    if on_loop:
+
+        async def watch(request: Any, _: aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            async with aclosing(registry.WatchEventsAsync(request)) as responses:
+                async for response in responses:
+                    yield response
+
+        servicer.WatchEvents = watch
     handlers = {
         method.name: (
             grpc.unary_stream_rpc_method_handler
@@ -163,6 +184,22 @@ def grpc_server(settings: Settings, pipeline: CallPipeline, *, reuse_port: bool)
     )
 
 
+def aio_server(
+    settings: Settings,
+    pipeline: CallPipeline,
+    pool: futures.ThreadPoolExecutor,
+    *,
+    reuse_port: bool,
+) -> aio.Server:
+    """The asyncio gRPC server of one process (``aio_server``), built on its loop: unary calls
+    in ``pool``, everything through the call pipeline, the same channel options and call limit
+    as ``grpc_server``."""
+    return aio.server(
+        interceptors=[AioCallInterceptor(pipeline, pool, settings.max_concurrent_calls)],
+        options=channel_options(settings, reuse_port=reuse_port),
+    )
+
+
 def start(
     settings: Settings, store: RegistryStore | None = None, *, reuse_port: bool = False
 ) -> RunningServer:
@@ -172,12 +209,19 @@ def start(
     metrics_registry = CollectorRegistry()
     # One pipeline for both transports: the same steps, series and access log.
     pipeline = CallPipeline(ServerMetrics(metrics_registry), settings.max_deadline, access)
-    server = grpc_server(settings, pipeline, reuse_port=reuse_port)
+    loop = ServerLoop()
+    pool = futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="rpc")
+
+    async def build() -> aio.Server:
+        return aio_server(settings, pipeline, pool, reuse_port=reuse_port)
+
+    server = AioServer(loop.run(build()), loop)
+    # Streams hold no thread: they are bounded by memory, not by --threads.
     feed = EventFeed(
         store,
         settings.event_poll_interval,
         settings.event_heartbeat_interval,
-        min(settings.max_watch_streams, settings.threads - 1),
+        settings.max_watch_streams,
         settings.watch_buffer,
     )
     sender = WebhookSender(
@@ -186,12 +230,12 @@ def start(
     )
     tracking = None if settings.tracking_uri is None else TrackingServer(settings.tracking_uri)
     registry = RegistryService(store, feed, sender, LineageResolver(tracking))
-    add_registry_service(server, registry)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    add_registry_service(server.server, registry, on_loop=True)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server.server)
     if settings.reflection:
         reflection.enable_server_reflection(
-            (REGISTRY_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+            (REGISTRY_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server.server
         )
     address = format_address(settings.host, settings.port)
     credentials = server_credentials(settings)
@@ -213,7 +257,10 @@ def start(
     if http is not None:
         log.info("http listening on %s", format_address(settings.host, http.port))
     database_health = DatabaseHealth(
-        health_servicer, store.engine, HEALTH_SERVICES, settings.health_check_interval
+        LoopHealth(health_servicer, loop),
+        store.engine,
+        HEALTH_SERVICES,
+        settings.health_check_interval,
     )
     database_health.start()
     metrics = (
@@ -233,6 +280,8 @@ def start(
         metrics=metrics,
         http=http,
         feed=feed,
+        loop=loop,
+        pool=pool,
         webhooks=webhooks,
     )
 

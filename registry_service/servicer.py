@@ -6,7 +6,8 @@ Both transports call these through the one call pipeline (``calls``): gRPC throu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
+from contextlib import aclosing
 
 from modelregistry.v1 import access_pb2, events_pb2, webhooks_pb2
 from modelregistry.v1 import registry_service_pb2 as pb
@@ -60,7 +61,7 @@ class RegistryService:
             store,
             defaults.event_poll_interval,
             defaults.event_heartbeat_interval,
-            min(defaults.max_watch_streams, defaults.threads - 1),
+            defaults.max_watch_streams,
             defaults.watch_buffer,
         )
         self._sender = sender or WebhookSender(
@@ -335,6 +336,27 @@ class RegistryService:
             )
             for event, position in watched
         )
+
+    async def WatchEventsAsync(
+        self, request: events_pb2.WatchEventsRequest | InvalidArgument
+    ) -> AsyncGenerator[events_pb2.WatchEventsResponse, None]:
+        """WatchEvents on an event loop, as the asyncio server serves it: the same stream,
+        holding no thread while it waits; it ends when its task is cancelled (the caller went
+        away). A request that did not parse arrives as its InvalidArgument."""
+        if isinstance(request, InvalidArgument):
+            raise request
+        check_event_filters(request.start_after, request.model_names)
+        event_types = event_types_of(request.event_types)
+        watched = self._feed.watch_async(
+            request.start_after, list(request.model_names), event_types
+        )
+        # Closed with this stream, the feed's own frees its place at once.
+        async with aclosing(watched):
+            async for event, position in watched:
+                yield events_pb2.WatchEventsResponse(
+                    event=None if event is None else event_message(event),
+                    high_water_sequence=position,
+                )
 
     def ListEvents(self, request: events_pb2.ListEventsRequest) -> events_pb2.ListEventsResponse:
         page = self._store.list_events(

@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 
 from registry_service import identity
 from registry_service.domain import Event, EventType
@@ -205,7 +205,7 @@ class EventFeed:
 
     async def watch_async(
         self, start_after: int, model_names: Sequence[str], event_types: Sequence[EventType]
-    ) -> AsyncIterator[Item]:
+    ) -> AsyncGenerator[Item, None]:
         """``watch`` on the running event loop, holding no thread while it waits: it ends when
         the feed closes or its task is cancelled (the caller went away). The replay's reads run
         in the loop's default executor, as the caller."""

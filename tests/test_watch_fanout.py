@@ -214,3 +214,25 @@ def test_a_write_on_another_replica_reaches_a_stream_long_before_the_poll_interv
     finally:
         writer_engine.dispose()
         running.stop(None)
+
+
+def test_hundreds_of_streams_hold_no_threads_and_each_gets_every_write(
+    server: RunningServer, store: RegistryStore
+) -> None:
+    streams = 300
+    store.create_registered_model("fraud")
+    threads_before = threading.active_count()
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = registry_service_pb2_grpc.ModelRegistryServiceStub(channel)
+        # More than --max-concurrent-calls (100): streams are bounded by --max-watch-streams.
+        calls = [stub.WatchEvents(events_pb2.WatchEventsRequest()) for _ in range(streams)]
+        for call in calls:
+            assert next(call).event.model_name == "fraud"
+        # Every stream is open and waiting; the process runs about as many threads as before
+        # (the loop's few helpers at most), not one per stream.
+        assert threading.active_count() - threads_before < 30
+        store.create_model_version("fraud", "s3://b/1")
+        for call in calls:
+            response = next(r for r in call if r.HasField("event"))
+            assert (response.event.sequence, response.event.version) == (2, 1)
+            call.cancel()
