@@ -15,9 +15,9 @@ import asyncio
 import contextvars
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import aclosing, contextmanager
 from typing import Any, cast
 
 import grpc
@@ -208,20 +208,24 @@ class AioCallInterceptor(aio.ServerInterceptor):
         }[handler.request_streaming, handler.response_streaming]
         registry = path.startswith(f"/{SERVICE_NAME}/")
 
-        async def stream(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+        async def stream(request: Any, context: aio.ServicerContext[Any, Any]) -> None:
+            # A coroutine writing each message, not an async generator: its cleanup (the
+            # pipeline's context variables, the feed's place) then runs in the call's own task
+            # when the call is cancelled, not in a finalizer task of the loop's.
             with self._counted(limited) as admitted:
                 if not admitted:
                     await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, LIMIT_MESSAGE)
                 with pipeline.call(_arrival(context, path, kind)) as active:
                     async with _observed(active, context):
-                        if registry and pipeline.access is not None:
-                            # Who the caller is may take a database read: not on the loop.
-                            await asyncio.to_thread(active.identify)
+                        if registry:
+                            await _identified(active, pipeline)
                         with active.authorized(request):
-                            async for message in _rechecked(
-                                active, behavior(request, context), registry
-                            ):
-                                yield message
+                            messages = _rechecked(
+                                active, pipeline, behavior(request, context), registry
+                            )
+                            async with aclosing(messages):
+                                async for message in messages:
+                                    await context.write(message)
 
         async def unary(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
             with self._counted(limited) as admitted:
@@ -296,9 +300,20 @@ def _outcome(context: aio.ServicerContext[Any, Any], error: BaseException | None
     return "OK" if error is None else "UNKNOWN"
 
 
+async def _identified(active: ActiveCall, pipeline: CallPipeline) -> None:
+    """``active.identify()``, in a thread when it reads the database (not on the loop)."""
+    if pipeline.access is not None and pipeline.access.reads_database:
+        await asyncio.to_thread(active.identify)
+    else:
+        active.identify()
+
+
 async def _rechecked(
-    active: ActiveCall, messages: AsyncIterator[Any], registry: bool
-) -> AsyncIterator[Any]:
+    active: ActiveCall,
+    pipeline: CallPipeline,
+    messages: AsyncGenerator[Any, None],
+    registry: bool,
+) -> AsyncGenerator[Any, None]:
     """``ActiveCall.streamed`` on the loop: the caller's credentials are checked again (in a
     thread: a token is looked up in the database) at most every STREAM_RECHECK_SECONDS."""
     checked = asyncio.get_running_loop().time()
@@ -306,10 +321,8 @@ async def _rechecked(
         async for message in messages:
             now = asyncio.get_running_loop().time()
             if registry and now - checked >= STREAM_RECHECK_SECONDS:
-                await asyncio.to_thread(active.identify)
+                await _identified(active, pipeline)
                 checked = now
             yield message
     finally:
-        close = getattr(messages, "aclose", None)
-        if close is not None:
-            await close()
+        await messages.aclose()

@@ -127,7 +127,8 @@ class Settings:
     )
     event_poll_interval: float = _setting(
         1.0,
-        "most seconds a WatchEvents stream waits between reads of the event table while idle",
+        "most seconds the WatchEvents feed waits between reads of the event table while idle "
+        "(commits of this process, and on PostgreSQL of any replica, wake it at once)",
         positive=True,
     )
     event_heartbeat_interval: float = _setting(

@@ -6,6 +6,7 @@ Both transports call these through the one call pipeline (``calls``): gRPC throu
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Generator
 from contextlib import aclosing
 
@@ -19,6 +20,7 @@ from registry_service.access_mapping import (
     permission_of,
 )
 from registry_service.config import Settings
+from registry_service.domain import Event
 from registry_service.errors import InvalidArgument
 from registry_service.lineage import LineageResolver, Origin
 from registry_service.proto_mapping import (
@@ -41,6 +43,9 @@ from registry_service.store.registry_store import RegistryStore
 from registry_service.store.webhook_rows import WebhookFields
 from registry_service.watch_feed import EventFeed
 from registry_service.webhooks import UrlPolicy, WebhookSender
+
+# WatchEvents responses kept for the streams still to send them: the latest this many events.
+STREAMED_KEPT = 4096
 
 # The fields of a webhook that UpdateWebhook's update_mask may name.
 WEBHOOK_FIELDS = ("url", "event_types", "secret", "enabled", "description", "name")
@@ -70,6 +75,9 @@ class RegistryService:
         )
         self._access = AccessStore(store)
         self._webhooks = store.webhooks
+        self._streamed: OrderedDict[int, tuple[Event, events_pb2.WatchEventsResponse]] = (
+            OrderedDict()
+        )
 
     # -- registered models -------------------------------------------------------------------
 
@@ -353,10 +361,24 @@ class RegistryService:
         # Closed with this stream, the feed's own frees its place at once.
         async with aclosing(watched):
             async for event, position in watched:
-                yield events_pb2.WatchEventsResponse(
-                    event=None if event is None else event_message(event),
-                    high_water_sequence=position,
-                )
+                if event is None:
+                    yield events_pb2.WatchEventsResponse(high_water_sequence=position)
+                else:
+                    yield self._streamed_event(event)
+
+    def _streamed_event(self, event: Event) -> events_pb2.WatchEventsResponse:
+        """The response carrying ``event``, built once for all the streams it fans out to (the
+        feed hands each of them the same Event). Only the event loop calls this."""
+        kept = self._streamed.get(event.sequence)
+        if kept is not None and kept[0] is event:
+            return kept[1]
+        response = events_pb2.WatchEventsResponse(
+            event=event_message(event), high_water_sequence=event.sequence
+        )
+        self._streamed[event.sequence] = (event, response)
+        if len(self._streamed) > STREAMED_KEPT:
+            self._streamed.popitem(last=False)
+        return response
 
     def ListEvents(self, request: events_pb2.ListEventsRequest) -> events_pb2.ListEventsResponse:
         page = self._store.list_events(
