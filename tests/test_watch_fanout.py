@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 import pytest
 from modelregistry.v1 import events_pb2, registry_service_pb2_grpc
+from modelregistry.v1 import registry_service_pb2 as pb
 
 from registry_service.client import RegistryClient
 from registry_service.config import Settings
@@ -236,3 +237,57 @@ def test_hundreds_of_streams_hold_no_threads_and_each_gets_every_write(
             response = next(r for r in call if r.HasField("event"))
             assert (response.event.sequence, response.event.version) == (2, 1)
             call.cancel()
+
+
+def test_the_fan_out_gives_each_caller_the_events_of_the_models_it_may_read(
+    store: RegistryStore, tokens: dict[str, str]
+) -> None:
+    settings = Settings(
+        port=0,
+        http_port=-1,
+        webhooks=False,
+        auth="token",
+        default_permission="NONE",
+        event_heartbeat_interval=0.2,
+    )
+    running = start(settings, store=store)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            stub = registry_service_pb2_grpc.ModelRegistryServiceStub(channel)
+
+            def as_user(user: str) -> tuple[tuple[str, str]]:
+                return (("authorization", f"Bearer {tokens[user]}"),)
+
+            calls = {
+                user: stub.WatchEvents(events_pb2.WatchEventsRequest(), metadata=as_user(user))
+                for user in ("admin", "alice", "mallory")
+            }
+            # Joined the fan-out (each has its first heartbeat) before anything is written.
+            for call in calls.values():
+                assert not next(call).HasField("event")
+            for user in ("alice", "mallory"):
+                stub.CreateRegisteredModel(
+                    pb.CreateRegisteredModelRequest(name=f"{user}-model"), metadata=as_user(user)
+                )
+                stub.CreateModelVersion(
+                    pb.CreateModelVersionRequest(name=f"{user}-model", source="s3://b/1"),
+                    metadata=as_user(user),
+                )
+            expected = {
+                user: [
+                    e.sequence
+                    for e in stub.ListEvents(
+                        events_pb2.ListEventsRequest(), metadata=as_user(user)
+                    ).events
+                ]
+                for user in calls
+            }
+            assert expected["admin"] == [1, 2, 3, 4]
+            assert expected["alice"] == [1, 2]
+            assert expected["mallory"] == [3, 4]
+            for user, call in calls.items():
+                received: list[events_pb2.Event] = []
+                read_events(call, len(expected[user]), received)
+                assert [e.sequence for e in received] == expected[user], user
+    finally:
+        running.stop(None)
