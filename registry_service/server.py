@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from concurrent import futures
 from contextlib import aclosing
@@ -16,6 +17,7 @@ from google.protobuf import message_factory
 from grpc import aio
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from modelregistry.v1 import events_pb2
 from prometheus_client import CollectorRegistry
 
 from registry_service.addresses import format_address
@@ -126,6 +128,12 @@ def add_registry_service(
                     yield response
 
         servicer.WatchEvents = watch
+    serializers: dict[str, Callable[[Any], bytes]] = {
+        method.name: message_factory.GetMessageClass(method.output_type).SerializeToString
+        for method in SERVICE.methods
+    }
+    if on_loop:
+        serializers["WatchEvents"] = SerializedOnce()
     handlers = {
         method.name: (
             grpc.unary_stream_rpc_method_handler
@@ -136,9 +144,7 @@ def add_registry_service(
             request_deserializer=tolerant_parser(
                 message_factory.GetMessageClass(method.input_type)
             ),
-            response_serializer=message_factory.GetMessageClass(
-                method.output_type
-            ).SerializeToString,
+            response_serializer=serializers[method.name],
         )
         for method in SERVICE.methods
     }
@@ -146,6 +152,31 @@ def add_registry_service(
         (grpc.method_handlers_generic_handler(REGISTRY_SERVICE, handlers),)
     )
     server.add_registered_method_handlers(REGISTRY_SERVICE, handlers)
+
+
+class SerializedOnce:
+    """The WatchEvents serializer of the asyncio server: an event's response is serialized once
+    for every stream that sends it (the fan-out hands them all the same message, see
+    ``RegistryService.WatchEventsAsync``). Only the event loop calls it."""
+
+    # Event responses kept with their bytes: those of the latest events.
+    KEPT = 1024
+
+    def __init__(self) -> None:
+        # By id: messages are not hashable. Keeping the message keeps its id from being reused.
+        self._kept: OrderedDict[int, tuple[Any, bytes]] = OrderedDict()
+
+    def __call__(self, message: events_pb2.WatchEventsResponse) -> bytes:
+        kept = self._kept.get(id(message))
+        if kept is not None and kept[0] is message:
+            return kept[1]
+        data = message.SerializeToString()
+        # Heartbeats are each a message of their own stream.
+        if message.HasField("event"):
+            self._kept[id(message)] = (message, data)
+            if len(self._kept) > self.KEPT:
+                self._kept.popitem(last=False)
+        return data
 
 
 def channel_options(settings: Settings, *, reuse_port: bool) -> list[tuple[str, int]]:

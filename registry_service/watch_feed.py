@@ -13,7 +13,9 @@ Each stream's buffer is bounded: a stream that falls ``capacity`` events behind 
 and ends with ResourceExhausted naming the buffer, so one slow reader costs the others nothing;
 its client resumes after the last sequence it received. A stream waits for its events without a
 thread: ``watch_async`` on an event loop, or ``watch`` for a thread that may block (the HTTP
-gateway's). Idle streams beat every heartbeat interval with the sequence read up to.
+gateway's). Idle streams beat every heartbeat interval with the sequence read up to; those on an
+event loop are woken for it by the tail's sweep every half interval, rather than each arming a
+timer for every wait.
 """
 
 from __future__ import annotations
@@ -74,9 +76,11 @@ class _LoopSignal:
         if waiter is not None:
             self._loop.call_soon_threadsafe(_resolve, waiter)
 
-    async def wait(self, timeout: float) -> None:
+    async def wait(self) -> None:
+        """Until the tail fires: with events, or at a heartbeat sweep (``EventFeed._sweep``).
+        No timer per wait: with thousands of streams those were a fifth of the loop's time."""
         if self._waiter is not None:
-            await asyncio.wait((self._waiter,), timeout=timeout)
+            await self._waiter
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:
@@ -140,6 +144,7 @@ class EventFeed:
         self._position: int | None = None
         self._tail: threading.Thread | None = None
         self._wake = threading.Event()
+        self._sweep_interval = heartbeat_interval / 2
         self._closed = False
         store.on_events_committed(self.wake)
         # On PostgreSQL, commits of other processes and replicas wake the tail too.
@@ -228,7 +233,7 @@ class EventFeed:
                     yield None, position
                     last_sent = time.monotonic()
                 else:
-                    await signal.wait(self._heartbeat_interval - idle)
+                    await signal.wait()
         finally:
             self._leave(subscription)
 
@@ -315,7 +320,11 @@ class EventFeed:
 
     def _run_tail(self) -> None:
         wait = FIRST_WAIT
+        swept = time.monotonic()
         while not self._closed:
+            if time.monotonic() - swept >= self._sweep_interval:
+                self._sweep()
+                swept = time.monotonic()
             try:
                 found = self._read_tail()
             except Exception:
@@ -330,9 +339,18 @@ class EventFeed:
             if self._notifications is not None and self._notifications.listening.is_set():
                 # Every replica's commits wake the tail: the poll is only a fallback.
                 wait = self._poll_interval
-            woken = self._wake.wait(wait)
+            woken = self._wake.wait(min(wait, self._sweep_interval))
             self._wake.clear()
             wait = FIRST_WAIT if woken else min(wait * 2, self._poll_interval)
+
+    def _sweep(self) -> None:
+        """Wake every stream waiting on an event loop, so that the idle ones send their
+        heartbeat: each does when its idle time has reached the heartbeat interval, so within
+        1.5 intervals."""
+        with self._lock:
+            for subscription in self._joined:
+                if isinstance(subscription.signal, _LoopSignal):
+                    subscription.signal.fire()
 
     def _read_tail(self) -> int:
         """Read and fan out one batch; how many events it held."""
