@@ -60,32 +60,60 @@ class _ThreadSignal:
         self._event.wait(timeout)
 
 
+class _LoopWakeups:
+    """Resolves, on one event loop, the waits the tail's thread ends: one cross-thread call per
+    batch rather than one per stream, and ``CHUNK`` streams at a time, so that the loop's other
+    work (the unary calls' completions) is not queued behind the whole fan-out."""
+
+    CHUNK = 200
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._lock = threading.Lock()
+        self._pending: deque[asyncio.Future[None]] = deque()
+        self._scheduled = False
+
+    def add(self, waiter: asyncio.Future[None]) -> None:
+        with self._lock:
+            self._pending.append(waiter)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self.loop.call_soon_threadsafe(self._resolve_some)
+
+    def _resolve_some(self) -> None:
+        with self._lock:
+            some = [self._pending.popleft() for _ in range(min(self.CHUNK, len(self._pending)))]
+            self._scheduled = bool(self._pending)
+        for waiter in some:
+            if not waiter.done():
+                waiter.set_result(None)
+        if self._scheduled:
+            # Behind whatever else became ready meanwhile.
+            self.loop.call_soon(self._resolve_some)
+
+
 class _LoopSignal:
     """Wakes a stream served on an event loop, from the tail's thread: a future per wait, and
     nothing scheduled on the loop for streams that are not waiting."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+    def __init__(self, wakeups: _LoopWakeups) -> None:
+        self._wakeups = wakeups
         self._waiter: asyncio.Future[None] | None = None
 
     def arm(self) -> None:
-        self._waiter = self._loop.create_future()
+        self._waiter = self._wakeups.loop.create_future()
 
     def fire(self) -> None:
         waiter, self._waiter = self._waiter, None
         if waiter is not None:
-            self._loop.call_soon_threadsafe(_resolve, waiter)
+            self._wakeups.add(waiter)
 
     async def wait(self) -> None:
         """Until the tail fires: with events, or at a heartbeat sweep (``EventFeed._sweep``).
         No timer per wait: with thousands of streams those were a fifth of the loop's time."""
         if self._waiter is not None:
             await self._waiter
-
-
-def _resolve(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 class Subscription:
@@ -145,6 +173,8 @@ class EventFeed:
         self._tail: threading.Thread | None = None
         self._wake = threading.Event()
         self._sweep_interval = heartbeat_interval / 2
+        # Per event loop serving streams (the gRPC server's one, in practice).
+        self._wakeups: dict[asyncio.AbstractEventLoop, _LoopWakeups] = {}
         self._closed = False
         store.on_events_committed(self.wake)
         # On PostgreSQL, commits of other processes and replicas wake the tail too.
@@ -215,7 +245,7 @@ class EventFeed:
         the feed closes or its task is cancelled (the caller went away). The replay's reads run
         in the loop's default executor, as the caller."""
         await asyncio.to_thread(self._start_tail)
-        signal = _LoopSignal(asyncio.get_running_loop())
+        signal = _LoopSignal(self._wakeups_of(asyncio.get_running_loop()))
         subscription = self._open(start_after, model_names, event_types, signal)
         try:
             while not self._join(subscription):
@@ -236,6 +266,13 @@ class EventFeed:
                     await signal.wait()
         finally:
             self._leave(subscription)
+
+    def _wakeups_of(self, loop: asyncio.AbstractEventLoop) -> _LoopWakeups:
+        with self._lock:
+            wakeups = self._wakeups.get(loop)
+            if wakeups is None:
+                wakeups = self._wakeups[loop] = _LoopWakeups(loop)
+            return wakeups
 
     def _open(
         self,
