@@ -65,7 +65,7 @@ class _LoopWakeups:
     batch rather than one per stream, and ``CHUNK`` streams at a time, so that the loop's other
     work (the unary calls' completions) is not queued behind the whole fan-out."""
 
-    CHUNK = 200
+    CHUNK = 50
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
