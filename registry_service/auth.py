@@ -198,6 +198,11 @@ class Access:
             )
         )
 
+    @property
+    def reads_database(self) -> bool:
+        """Whether telling who a caller is takes a database read (a token's lookup)."""
+        return self._mode == "token"
+
     def caller(
         self, metadata: Metadata, auth_context: Callable[[], AuthContext]
     ) -> identity.Caller:

@@ -62,7 +62,13 @@ WATCH_RETRY_INITIAL = 0.1
 WATCH_RETRY_MAX = 5.0
 # A watch stream that fails with these (the server or the connection went away) is reconnected;
 # anything else is the caller's to handle.
-_RESUMABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+# RESOURCE_EXHAUSTED: the stream fell a whole buffer behind, or the server serves its most
+# streams; either way a later stream, after the last event received, carries on.
+_RESUMABLE = (
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+)
 
 Item = TypeVar("Item")
 
