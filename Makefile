@@ -18,7 +18,7 @@ BUF := $(CURDIR)/$(VENV)/bin/buf
 BUF_AGAINST ?=
 
 .PHONY: run test generate lint venv googleapis docs image bench-search bench bench-soak bench-floors \
-	bench-cache
+	bench-cache bench-watch
 
 venv: $(STAMP)
 
@@ -72,6 +72,12 @@ bench-search: $(STAMP)
 # about 5 minutes. Prints the table and writes bench/.data/bench.json. BENCH_ARGS passes options.
 bench: $(STAMP)
 	$(PY) -m bench.api $(BENCH_ARGS)
+
+# Not part of `make test`: 5000 WatchEvents streams on one server process (SQLite), their memory,
+# commit-to-stream latency, and point reads and writes meanwhile; about 2 minutes. Prints the
+# table and writes bench/.data/watch.json. BENCH_ARGS passes options (--postgres-url, --streams).
+bench-watch: $(STAMP)
+	$(PY) -m bench.watch $(BENCH_ARGS)
 
 # Five minutes of a read/write mix at 16 clients, sampling each server worker's RSS.
 bench-soak: $(STAMP)

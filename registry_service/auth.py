@@ -135,6 +135,12 @@ RULES: dict[str, Rule] = {
     "SetRegisteredModelAlias": Rule(level=Permission.EDIT, manage_when=_protected_alias),
     "DeleteRegisteredModelAlias": Rule(level=Permission.EDIT, manage_when=_protected_alias),
     "GetModelVersionByAlias": READ,
+    # Restore after delete: MANAGE as delete needs; a deleted model's on the grants it had then.
+    "RestoreRegisteredModel": MANAGE,
+    "RestoreModelVersion": MANAGE,
+    # Answers only with the deleted models the caller could read.
+    "ListDeletedRegisteredModels": AUTHENTICATED,
+    "ListDeletedModelVersions": READ,
     # Writes the users, stages and timestamps it is given.
     "ImportRegisteredModel": ADMIN,
     "CreateAccessToken": ADMIN,
@@ -212,6 +218,11 @@ class Access:
             ),
             allow_self_approval=settings.allow_self_approval,
         )
+
+    @property
+    def reads_database(self) -> bool:
+        """Whether telling who a caller is takes a database read (a token's lookup)."""
+        return self._mode == "token"
 
     def caller(
         self, metadata: Metadata, auth_context: Callable[[], AuthContext]

@@ -40,6 +40,7 @@ from modelregistry.v1 import (
     events_pb2,
     registry_service_pb2_grpc,
     requests_pb2,
+    trash_pb2,
     webhooks_pb2,
 )
 from modelregistry.v1 import registry_service_pb2 as pb
@@ -63,7 +64,13 @@ WATCH_RETRY_INITIAL = 0.1
 WATCH_RETRY_MAX = 5.0
 # A watch stream that fails with these (the server or the connection went away) is reconnected;
 # anything else is the caller's to handle.
-_RESUMABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+# RESOURCE_EXHAUSTED: the stream fell a whole buffer behind, or the server serves its most
+# streams; either way a later stream, after the last event received, carries on.
+_RESUMABLE = (
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+)
 
 Item = TypeVar("Item")
 
@@ -538,6 +545,51 @@ class RegistryClient:
         request = pb.GetModelVersionByAliasRequest(name=name, alias=alias, as_of=as_of)
         result: ModelVersion = self._call(self._stub.GetModelVersionByAlias, request).model_version
         return result
+
+    # -- restore after delete ----------------------------------------------------------------
+
+    def restore_registered_model(
+        self, name: str, new_name: str = "", *, request_id: str | None = None
+    ) -> RegisteredModel:
+        """The deleted model ``name`` back (under ``new_name`` when given)."""
+        request = trash_pb2.RestoreRegisteredModelRequest(
+            name=name, new_name=new_name, request_id=_request_id(request_id)
+        )
+        model: RegisteredModel = self._call(
+            self._stub.RestoreRegisteredModel, request
+        ).registered_model
+        return model
+
+    def restore_model_version(
+        self, name: str, version: int, *, request_id: str | None = None
+    ) -> ModelVersion:
+        """The deleted version back, under its old number."""
+        request = trash_pb2.RestoreModelVersionRequest(
+            name=name, version=version, request_id=_request_id(request_id)
+        )
+        restored: ModelVersion = self._call(self._stub.RestoreModelVersion, request).model_version
+        return restored
+
+    def list_deleted_registered_models(
+        self, page_size: int = 0
+    ) -> list[trash_pb2.DeletedRegisteredModel]:
+        """Every deleted model still restorable that the caller may see, fetched page by page."""
+        found: list[trash_pb2.DeletedRegisteredModel] = []
+        token = ""
+        while True:
+            request = trash_pb2.ListDeletedRegisteredModelsRequest(
+                page_size=page_size, page_token=token
+            )
+            response = self._call(self._stub.ListDeletedRegisteredModels, request)
+            found.extend(response.deleted_registered_models)
+            token = response.next_page_token
+            if not token:
+                return found
+
+    def list_deleted_model_versions(self, name: str) -> list[trash_pb2.DeletedModelVersion]:
+        """The deleted versions of the model ``name`` still restorable."""
+        request = trash_pb2.ListDeletedModelVersionsRequest(name=name)
+        return list(self._call(self._stub.ListDeletedModelVersions, request).deleted_model_versions)
 
     # -- import ------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from dataclasses import Field, dataclass, field, fields
 from typing import Any, TypeVar, get_type_hints
 from urllib.parse import urlsplit
 
-from registry_service.defaults import DATABASE_TIMEOUT_S, IDEMPOTENCY_WINDOW_S
+from registry_service.defaults import DATABASE_TIMEOUT_S, DELETED_RETENTION_S, IDEMPOTENCY_WINDOW_S
 
 DEFAULT_DATABASE_URL = "sqlite:///registry.db"
 DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
@@ -127,17 +127,18 @@ class Settings:
     )
     event_poll_interval: float = _setting(
         1.0,
-        "most seconds a WatchEvents stream waits between reads of the event table while idle",
+        "most seconds the WatchEvents feed waits between reads of the event table while idle "
+        "(commits of this process, and on PostgreSQL of any replica, wake it at once)",
         positive=True,
     )
     event_heartbeat_interval: float = _setting(
         15.0, "seconds between heartbeats on an idle WatchEvents stream", positive=True
     )
     max_watch_streams: int = _setting(
-        8,
-        "WatchEvents streams one process serves at once (each holds one of --threads); more are "
-        "refused with RESOURCE_EXHAUSTED, so that watchers never take every thread from the "
-        "other calls; at most --threads - 1 whatever this says",
+        10_000,
+        "WatchEvents streams one process serves at once; more are refused with "
+        "RESOURCE_EXHAUSTED. A stream holds no thread (it waits on the event loop) and counts "
+        "towards no other limit: this bounds their memory",
         minimum=1,
     )
     event_retention: int = _setting(
@@ -151,6 +152,12 @@ class Settings:
         "seconds finished webhook deliveries and their attempts are kept (default 30 days); "
         "0: keep for ever",
         minimum=0,
+    )
+    watch_buffer: int = _setting(
+        4096,
+        "events a WatchEvents stream may fall behind the feed before it ends with "
+        "RESOURCE_EXHAUSTED (its client resumes from the last sequence it received)",
+        positive=True,
     )
     webhooks: bool = _setting(True, "deliver webhooks from this process")
     webhook_poll_interval: float = _setting(
@@ -195,6 +202,12 @@ class Settings:
         0.0,
         "most seconds an access token lives, and the lifetime of one created without "
         "expires_in; 0: tokens live until revoked unless created with expires_in",
+        minimum=0,
+    )
+    deleted_retention: float = _setting(
+        DELETED_RETENTION_S,
+        "seconds a deleted model or version stays restorable (30 days) before a background "
+        "purge removes it for good; 0: deletes are final at once, nothing is kept",
         minimum=0,
     )
     protected_aliases: str | None = _setting(

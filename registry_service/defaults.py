@@ -11,3 +11,5 @@ DATABASE_TIMEOUT_S = 5.0
 # How long a request_id is remembered unless configured otherwise: a day covers any client's
 # retry schedule (MLflow's client gives up after minutes) and a restart or two.
 IDEMPOTENCY_WINDOW_S = 86_400.0
+# Seconds a deleted model or version stays restorable (--deleted-retention): 30 days.
+DELETED_RETENTION_S = 2_592_000

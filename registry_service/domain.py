@@ -133,6 +133,9 @@ class EventType(enum.StrEnum):
     TRANSITION_REQUEST_APPROVED = "transition_request.approved"
     TRANSITION_REQUEST_REJECTED = "transition_request.rejected"
     TRANSITION_REQUEST_CANCELLED = "transition_request.cancelled"
+    # Restore after delete (store/trash.py): the model or version is back, as it was.
+    REGISTERED_MODEL_RESTORED = "registered_model.restored"
+    MODEL_VERSION_RESTORED = "model_version.restored"
 
 
 @dataclass(frozen=True)
@@ -275,3 +278,28 @@ class TransitionRequest:
     etag: str
     # The version's etag when the request was made: approval needs it unchanged.
     version_etag: str
+
+
+@dataclass(frozen=True)
+class DeletedRegisteredModel:
+    """A deleted model kept for restore: the model as it was when deleted (its latest_versions
+    empty), and who deleted it when."""
+
+    model: RegisteredModel
+    deletion_timestamp: int
+    # Who deleted it; empty without authentication.
+    deleted_by: str
+    # Its versions at deletion, all restored with it.
+    version_count: int
+    # When the purge may remove it for good (epoch milliseconds).
+    purge_timestamp: int
+
+
+@dataclass(frozen=True)
+class DeletedModelVersion:
+    """A deleted version of a live model, kept for restore."""
+
+    version: ModelVersion
+    deletion_timestamp: int
+    deleted_by: str
+    purge_timestamp: int

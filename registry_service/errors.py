@@ -123,10 +123,9 @@ class Aborted(RegistryError):
 
 
 class FailedPrecondition(RegistryError):
-    """The request is well formed but the system is not in a state to serve it (say, an as_of
-    older than the retained history, or a transition request no longer pending); retrying
-    unchanged will not help. MLflow's word for it is
-    INVALID_STATE."""
+    """The request is well formed but the registry is not in a state to serve it (an as_of older
+    than the retained history; a version restored while its model is deleted: restore the model
+    first); retrying unchanged will not help. MLflow's word for it is INVALID_STATE."""
 
     reason = "INVALID_STATE"
 

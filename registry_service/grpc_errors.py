@@ -108,7 +108,7 @@ def from_rpc_error(error: grpc.RpcError) -> RegistryError:
     return error_type(message, field=field, code=code, reason=reason or code.name)
 
 
-_INTERNAL: grpc.Status = rpc_status.to_status(
+INTERNAL: grpc.Status = rpc_status.to_status(
     status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
 )
 
@@ -151,7 +151,7 @@ def unary_behavior(method: Callable[[Any], Message]) -> Callable[[Any, grpc.Serv
             abort_with_status(context, to_status(error))
         except Exception:
             log.exception("unexpected error in %s", method.__name__)
-            abort_with_status(context, _INTERNAL)
+            abort_with_status(context, INTERNAL)
         raise AssertionError("context.abort returned")  # pragma: no cover
 
     return behavior
@@ -173,7 +173,7 @@ def stream_behavior(
             abort_with_status(context, to_status(error))
         except Exception:
             log.exception("unexpected error in %s", method.__name__)
-            abort_with_status(context, _INTERNAL)
+            abort_with_status(context, INTERNAL)
 
     return behavior
 

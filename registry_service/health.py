@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any, Protocol
 
-from grpc_health.v1 import health, health_pb2
+from grpc_health.v1 import health_pb2
 from sqlalchemy.engine import Engine
 
 from registry_service.store.engine import first_line, ping
@@ -21,12 +22,21 @@ log = logging.getLogger(__name__)
 PROBE_TIMEOUT_S = 5.0
 
 
+class HealthStatuses(Protocol):
+    """What the probe sets: a grpc.health.v1 servicer, or its asyncio one seen from a thread
+    (``aio_server.LoopHealth``)."""
+
+    def set(self, service: str, status: Any) -> None: ...
+
+    def enter_graceful_shutdown(self) -> None: ...
+
+
 class DatabaseHealth:
     """Sets ``services`` in ``servicer`` from a probe of ``engine`` every ``interval`` seconds."""
 
     def __init__(
         self,
-        servicer: health.HealthServicer,
+        servicer: HealthStatuses,
         engine: Engine,
         services: tuple[str, ...],
         interval: float,

@@ -1,5 +1,6 @@
 """The retention loop of one server process: prunes events older than --event-retention and
-finished webhook deliveries older than --delivery-log-retention, a small batch per transaction.
+finished webhook deliveries older than --delivery-log-retention, and purges deleted models and
+versions past --deleted-retention (store/trash.py), a small batch per transaction.
 
 Every replica runs it; their pruners queue on the horizon row (see store/retention.py), so
 running several costs nothing but the odd empty turn.
@@ -13,7 +14,7 @@ from collections.abc import Callable
 
 from registry_service.background import BackgroundLoop
 from registry_service.config import Settings
-from registry_service.store.retention import Retention
+from registry_service.store.registry_store import RegistryStore
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +30,18 @@ Prune = Callable[[int, int], int]
 
 
 class RetentionWorker(BackgroundLoop):
-    def __init__(self, retention: Retention, settings: Settings) -> None:
-        super().__init__("retention", INTERVAL_S)
-        self._retention = retention
+    def __init__(
+        self, store: RegistryStore, settings: Settings, interval: float = INTERVAL_S
+    ) -> None:
+        super().__init__("retention", interval)
+        self._store = store
+        self._retention = store.retention
         self._event_retention_ms = settings.event_retention * 1000
         self._delivery_retention_ms = settings.delivery_log_retention * 1000
 
-    def run_once(self) -> tuple[int, int]:
-        """One turn: prune until nothing is old enough; returns (events, deliveries) pruned."""
+    def run_once(self) -> tuple[int, int, int]:
+        """One turn: prune until nothing is old enough; returns how many events, deliveries and
+        deleted models and versions went."""
         now = round(time.time() * 1000)
         events = deliveries = 0
         if self._event_retention_ms:
@@ -45,9 +50,15 @@ class RetentionWorker(BackgroundLoop):
             deliveries = self._drain(
                 self._retention.prune_deliveries, now - self._delivery_retention_ms
             )
-        if events or deliveries:
-            log.info("pruned %d events and %d webhook deliveries", events, deliveries)
-        return events, deliveries
+        deleted = self._store.purge_deleted()
+        if events or deliveries or deleted:
+            log.info(
+                "pruned %d events and %d webhook deliveries; purged %d deleted models and versions",
+                events,
+                deliveries,
+                deleted,
+            )
+        return events, deliveries, deleted
 
     def _drain(self, prune: Prune, older_than: int) -> int:
         total = 0

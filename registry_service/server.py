@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
 from concurrent import futures
+from contextlib import aclosing
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from google.protobuf import message_factory
+from grpc import aio
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from modelregistry.v1 import events_pb2
 from prometheus_client import CollectorRegistry
 
 from registry_service.addresses import format_address
+from registry_service.aio_calls import AioCallInterceptor
+from registry_service.aio_server import AioServer, LoopHealth, ServerLoop
 from registry_service.auth import Access, warn_if_open
 from registry_service.calls import CallPipeline
 from registry_service.config import Settings
@@ -49,7 +56,7 @@ HEALTH_SERVICES = (health.OVERALL_HEALTH, REGISTRY_SERVICE)
 class RunningServer:
     """A started server and the port it really listens on."""
 
-    server: grpc.Server
+    server: AioServer
     port: int
     store: RegistryStore
     health: DatabaseHealth
@@ -57,6 +64,9 @@ class RunningServer:
     # The HTTP/JSON gateway on the same servicer; None when HTTP is off.
     http: HttpServer | None
     feed: EventFeed
+    # The asyncio server's loop, and the threads of its unary calls.
+    loop: ServerLoop
+    pool: futures.ThreadPoolExecutor
     # The webhook delivery worker; None when --webhooks is off.
     webhooks: WebhookWorker | None = None
     retention: RetentionWorker | None = None
@@ -75,6 +85,8 @@ class RunningServer:
         if self.http is not None:
             self.http.stop(grace)
         stopped.wait()
+        self.loop.close()
+        self.pool.shutdown()
         if self.metrics is not None:
             self.metrics.stop()
         self.store.engine.dispose()
@@ -104,11 +116,28 @@ def open_store(settings: Settings) -> RegistryStore:
     )
 
 
-def add_registry_service(server: grpc.Server, registry: RegistryService) -> None:
+def add_registry_service(
+    server: grpc.Server | aio.Server, registry: RegistryService, *, on_loop: bool = False
+) -> None:
     """What the generated add_ModelRegistryServiceServicer_to_server does for ``registry``'s
     context-free methods (see ``grpc_errors.grpc_servicer``), except that request bytes that do
-    not parse are answered with INVALID_ARGUMENT (see ``tolerant_parser``)."""
+    not parse are answered with INVALID_ARGUMENT (see ``tolerant_parser``). ``on_loop``: for the
+    asyncio server, whose WatchEvents streams wait on its loop (``WatchEventsAsync``)."""
     servicer = grpc_servicer(registry, SERVICE)
+    if on_loop:
+
+        async def watch(request: Any, _: aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            async with aclosing(registry.WatchEventsAsync(request)) as responses:
+                async for response in responses:
+                    yield response
+
+        servicer.WatchEvents = watch
+    serializers: dict[str, Callable[[Any], bytes]] = {
+        method.name: message_factory.GetMessageClass(method.output_type).SerializeToString
+        for method in SERVICE.methods
+    }
+    if on_loop:
+        serializers["WatchEvents"] = SerializedOnce()
     handlers = {
         method.name: (
             grpc.unary_stream_rpc_method_handler
@@ -119,9 +148,7 @@ def add_registry_service(server: grpc.Server, registry: RegistryService) -> None
             request_deserializer=tolerant_parser(
                 message_factory.GetMessageClass(method.input_type)
             ),
-            response_serializer=message_factory.GetMessageClass(
-                method.output_type
-            ).SerializeToString,
+            response_serializer=serializers[method.name],
         )
         for method in SERVICE.methods
     }
@@ -129,6 +156,31 @@ def add_registry_service(server: grpc.Server, registry: RegistryService) -> None
         (grpc.method_handlers_generic_handler(REGISTRY_SERVICE, handlers),)
     )
     server.add_registered_method_handlers(REGISTRY_SERVICE, handlers)
+
+
+class SerializedOnce:
+    """The WatchEvents serializer of the asyncio server: an event's response is serialized once
+    for every stream that sends it (the fan-out hands them all the same message, see
+    ``RegistryService.WatchEventsAsync``). Only the event loop calls it."""
+
+    # Event responses kept with their bytes: those of the latest events.
+    KEPT = 1024
+
+    def __init__(self) -> None:
+        # By id: messages are not hashable. Keeping the message keeps its id from being reused.
+        self._kept: OrderedDict[int, tuple[Any, bytes]] = OrderedDict()
+
+    def __call__(self, message: events_pb2.WatchEventsResponse) -> bytes:
+        kept = self._kept.get(id(message))
+        if kept is not None and kept[0] is message:
+            return kept[1]
+        data = message.SerializeToString()
+        # Heartbeats are each a message of their own stream.
+        if message.HasField("event"):
+            self._kept[id(message)] = (message, data)
+            if len(self._kept) > self.KEPT:
+                self._kept.popitem(last=False)
+        return data
 
 
 def channel_options(settings: Settings, *, reuse_port: bool) -> list[tuple[str, int]]:
@@ -170,10 +222,27 @@ def grpc_server(
     )
 
 
+def aio_server(
+    settings: Settings,
+    pipeline: CallPipeline,
+    pool: futures.ThreadPoolExecutor,
+    *,
+    reuse_port: bool,
+) -> aio.Server:
+    """The asyncio gRPC server of one process (``aio_server``), built on its loop: unary calls
+    in ``pool``, everything through the call pipeline, the same channel options and call limit
+    as ``grpc_server``."""
+    return aio.server(
+        interceptors=[AioCallInterceptor(pipeline, pool, settings.max_concurrent_calls)],
+        options=channel_options(settings, reuse_port=reuse_port),
+    )
+
+
 def start(
     settings: Settings, store: RegistryStore | None = None, *, reuse_port: bool = False
 ) -> RunningServer:
     store = store or open_store(settings)
+    store.deleted_retention = settings.deleted_retention
     warn_if_open(settings)
     # One for both: the servicer's token writes and the calls' token checks share the lifetime
     # cap and the last-use bookkeeping.
@@ -182,12 +251,20 @@ def start(
     metrics_registry = CollectorRegistry()
     # One pipeline for both transports: the same steps, series and access log.
     pipeline = CallPipeline(ServerMetrics(metrics_registry), settings.max_deadline, access)
-    server = grpc_server(settings, pipeline, reuse_port=reuse_port)
+    loop = ServerLoop()
+    pool = futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="rpc")
+
+    async def build() -> aio.Server:
+        return aio_server(settings, pipeline, pool, reuse_port=reuse_port)
+
+    server = AioServer(loop.run(build()), loop)
+    # Streams hold no thread: they are bounded by memory, not by --threads.
     feed = EventFeed(
         store,
         settings.event_poll_interval,
         settings.event_heartbeat_interval,
-        min(settings.max_watch_streams, settings.threads - 1),
+        settings.max_watch_streams,
+        settings.watch_buffer,
     )
     sender = WebhookSender(
         UrlPolicy(frozenset(settings.webhook_scheme_list), settings.webhook_allow_private),
@@ -195,12 +272,12 @@ def start(
     )
     tracking = None if settings.tracking_uri is None else TrackingServer(settings.tracking_uri)
     registry = RegistryService(store, feed, sender, LineageResolver(tracking), access_store)
-    add_registry_service(server, registry)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    add_registry_service(server.server, registry, on_loop=True)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server.server)
     if settings.reflection:
         reflection.enable_server_reflection(
-            (REGISTRY_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+            (REGISTRY_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server.server
         )
     address = format_address(settings.host, settings.port)
     credentials = server_credentials(settings)
@@ -222,7 +299,10 @@ def start(
     if http is not None:
         log.info("http listening on %s", format_address(settings.host, http.port))
     database_health = DatabaseHealth(
-        health_servicer, store.engine, HEALTH_SERVICES, settings.health_check_interval
+        LoopHealth(health_servicer, loop),
+        store.engine,
+        HEALTH_SERVICES,
+        settings.health_check_interval,
     )
     database_health.start()
     metrics = (
@@ -234,7 +314,7 @@ def start(
     webhooks = WebhookWorker(store.webhooks, sender, settings) if settings.webhooks else None
     if webhooks is not None:
         webhooks.start()
-    retention = RetentionWorker(store.retention, settings)
+    retention = RetentionWorker(store, settings)
     retention.start()
     return RunningServer(
         server=server,
@@ -244,6 +324,8 @@ def start(
         metrics=metrics,
         http=http,
         feed=feed,
+        loop=loop,
+        pool=pool,
         webhooks=webhooks,
         retention=retention,
     )

@@ -6,9 +6,11 @@ Both transports call these through the one call pipeline (``calls``): gRPC throu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Callable, Generator
+from contextlib import aclosing
 
-from modelregistry.v1 import access_pb2, events_pb2, requests_pb2, webhooks_pb2
+from modelregistry.v1 import access_pb2, events_pb2, requests_pb2, trash_pb2, webhooks_pb2
 from modelregistry.v1 import registry_service_pb2 as pb
 
 from registry_service import identity, validation
@@ -18,6 +20,7 @@ from registry_service.access_mapping import (
     permission_of,
 )
 from registry_service.config import Settings
+from registry_service.domain import Event
 from registry_service.errors import InvalidArgument
 from registry_service.lineage import LineageResolver, Origin
 from registry_service.proto_mapping import (
@@ -40,8 +43,12 @@ from registry_service.store.access_store import AccessStore
 from registry_service.store.history import check_event_filters
 from registry_service.store.registry_store import RegistryStore
 from registry_service.store.webhook_rows import WebhookFields
+from registry_service.trash_mapping import deleted_model_message, deleted_version_message
 from registry_service.watch_feed import EventFeed
 from registry_service.webhooks import UrlPolicy, WebhookSender
+
+# WatchEvents responses kept for the streams still to send them: the latest this many events.
+STREAMED_KEPT = 4096
 
 # The fields of a webhook that UpdateWebhook's update_mask may name.
 WEBHOOK_FIELDS = ("url", "event_types", "secret", "enabled", "description", "name")
@@ -63,7 +70,8 @@ class RegistryService:
             store,
             defaults.event_poll_interval,
             defaults.event_heartbeat_interval,
-            min(defaults.max_watch_streams, defaults.threads - 1),
+            defaults.max_watch_streams,
+            defaults.watch_buffer,
         )
         self._sender = sender or WebhookSender(
             UrlPolicy(frozenset(defaults.webhook_scheme_list), defaults.webhook_allow_private),
@@ -74,6 +82,9 @@ class RegistryService:
         self._requests = store.transition_requests
         # The point reads' responses, made once per record the store's read cache hands out.
         self._responses = Responses()
+        self._streamed: OrderedDict[int, tuple[Event, events_pb2.WatchEventsResponse]] = (
+            OrderedDict()
+        )
 
     # -- registered models -------------------------------------------------------------------
 
@@ -332,6 +343,43 @@ class RegistryService:
             outcome=import_outcome_message(result.outcome),
         )
 
+    # -- restore after delete ----------------------------------------------------------------
+
+    def RestoreRegisteredModel(
+        self, request: trash_pb2.RestoreRegisteredModelRequest
+    ) -> trash_pb2.RestoreRegisteredModelResponse:
+        model = self._store.restore_registered_model(
+            request.name, request.new_name, request_id=request.request_id
+        )
+        return trash_pb2.RestoreRegisteredModelResponse(
+            registered_model=registered_model_message(model)
+        )
+
+    def RestoreModelVersion(
+        self, request: trash_pb2.RestoreModelVersionRequest
+    ) -> trash_pb2.RestoreModelVersionResponse:
+        version = self._store.restore_model_version(
+            request.name, request.version, request_id=request.request_id
+        )
+        return trash_pb2.RestoreModelVersionResponse(model_version=model_version_message(version))
+
+    def ListDeletedRegisteredModels(
+        self, request: trash_pb2.ListDeletedRegisteredModelsRequest
+    ) -> trash_pb2.ListDeletedRegisteredModelsResponse:
+        page = self._store.list_deleted_registered_models(request.page_size, request.page_token)
+        return trash_pb2.ListDeletedRegisteredModelsResponse(
+            deleted_registered_models=[deleted_model_message(m) for m in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    def ListDeletedModelVersions(
+        self, request: trash_pb2.ListDeletedModelVersionsRequest
+    ) -> trash_pb2.ListDeletedModelVersionsResponse:
+        versions = self._store.list_deleted_model_versions(request.name)
+        return trash_pb2.ListDeletedModelVersionsResponse(
+            deleted_model_versions=[deleted_version_message(v) for v in versions]
+        )
+
     # -- events ------------------------------------------------------------------------------
 
     def WatchEvents(
@@ -353,6 +401,41 @@ class RegistryService:
             )
             for event, position in watched
         )
+
+    async def WatchEventsAsync(
+        self, request: events_pb2.WatchEventsRequest | InvalidArgument
+    ) -> AsyncGenerator[events_pb2.WatchEventsResponse, None]:
+        """WatchEvents on an event loop, as the asyncio server serves it: the same stream,
+        holding no thread while it waits; it ends when its task is cancelled (the caller went
+        away). A request that did not parse arrives as its InvalidArgument."""
+        if isinstance(request, InvalidArgument):
+            raise request
+        check_event_filters(request.start_after, request.model_names)
+        event_types = event_types_of(request.event_types)
+        watched = self._feed.watch_async(
+            request.start_after, list(request.model_names), event_types
+        )
+        # Closed with this stream, the feed's own frees its place at once.
+        async with aclosing(watched):
+            async for event, position in watched:
+                if event is None:
+                    yield events_pb2.WatchEventsResponse(high_water_sequence=position)
+                else:
+                    yield self._streamed_event(event)
+
+    def _streamed_event(self, event: Event) -> events_pb2.WatchEventsResponse:
+        """The response carrying ``event``, built once for all the streams it fans out to (the
+        feed hands each of them the same Event). Only the event loop calls this."""
+        kept = self._streamed.get(event.sequence)
+        if kept is not None and kept[0] is event:
+            return kept[1]
+        response = events_pb2.WatchEventsResponse(
+            event=event_message(event), high_water_sequence=event.sequence
+        )
+        self._streamed[event.sequence] = (event, response)
+        if len(self._streamed) > STREAMED_KEPT:
+            self._streamed.popitem(last=False)
+        return response
 
     def ListEvents(self, request: events_pb2.ListEventsRequest) -> events_pb2.ListEventsResponse:
         page = self._store.list_events(

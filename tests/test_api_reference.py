@@ -91,6 +91,11 @@ def test_every_example_succeeds(server: RunningServer, client: RegistryClient) -
                 client,
                 with_model=method.name not in ("CreateRegisteredModel", "ImportRegisteredModel"),
             )
+            # What a restore example restores: deleted just before.
+            if method.name == "RestoreRegisteredModel":
+                client.delete_registered_model("fraud-detector")
+            if method.name == "RestoreModelVersion":
+                client.delete_model_version("fraud-detector", 1)
             request_class = message_factory.GetMessageClass(method.input_type)
             request = json_format.Parse(shown[method.name][1], request_class())
             if method.name.endswith(("Webhook", "WebhookDeliveries")) and "id" in (

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from google.protobuf import json_format
 from google.protobuf.message import Message
-from modelregistry.v1 import access_pb2, events_pb2, requests_pb2, webhooks_pb2
+from modelregistry.v1 import access_pb2, events_pb2, requests_pb2, trash_pb2, webhooks_pb2
 from modelregistry.v1 import registry_service_pb2 as pb
 from modelregistry.v1.registry_service_pb2_grpc import ModelRegistryServiceStub
 from prometheus_client import CollectorRegistry
@@ -137,6 +137,15 @@ CASES: list[tuple[str, str, Request, str]] = [
     ("import", "ImportRegisteredModel",
      lambda n, t: pb.ImportRegisteredModelRequest(registered_model={"name": f"{n}-imported"}),
      "admin"),
+    # The model (or version 2) is deleted first (see PREPARED): a deleted model's grants decide.
+    ("restore-model", "RestoreRegisteredModel",
+     lambda n, t: trash_pb2.RestoreRegisteredModelRequest(name=n), "MANAGE"),
+    ("restore-version", "RestoreModelVersion",
+     lambda n, t: trash_pb2.RestoreModelVersionRequest(name=n, version=2), "MANAGE"),
+    ("list-deleted-models", "ListDeletedRegisteredModels",
+     lambda n, t: trash_pb2.ListDeletedRegisteredModelsRequest(), "authenticated"),
+    ("list-deleted-versions", "ListDeletedModelVersions",
+     lambda n, t: trash_pb2.ListDeletedModelVersionsRequest(name=n), "READ"),
     ("create-token", "CreateAccessToken",
      lambda n, t: access_pb2.CreateAccessTokenRequest(user_id="someone"), "admin"),
     ("list-tokens", "ListAccessTokens",
@@ -185,6 +194,15 @@ CASES: list[tuple[str, str, Request, str]] = [
      lambda n, t: requests_pb2.CancelTransitionRequestRequest(id=t), "requester"),
 ]
 # fmt: on
+
+# What an admin does to a case's model before the call.
+PREPARED: dict[str, tuple[str, Callable[[str], Message]]] = {
+    "restore-model": ("DeleteRegisteredModel", lambda n: pb.DeleteRegisteredModelRequest(name=n)),
+    "restore-version": (
+        "DeleteModelVersion",
+        lambda n: pb.DeleteModelVersionRequest(name=n, version=2),
+    ),
+}
 
 
 def bearer(token: str) -> tuple[tuple[str, str]]:
@@ -321,6 +339,10 @@ def test_role_by_rpc_matrix_over_grpc_and_http(registry: Registry) -> None:
                 name = f"m{number}-{role}-{transport}"
                 registry.seed(name, role)
                 request = make(name, registry.acted_on(rpc, name))
+                if case in PREPARED:
+                    prepare, preparation = PREPARED[case]
+                    registry.call("admin", prepare, preparation(name))
+                request = make(name, registry.acted_on(rpc))
                 expected = OUTCOMES[requirement][role]
                 if transport == "grpc":
                     got: object = registry.status(role, rpc, request)

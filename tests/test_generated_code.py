@@ -78,4 +78,8 @@ def test_every_registry_rpc_is_in_the_contract() -> None:
         "GetRegisteredModelPermissions",
         "DeleteRegisteredModelPermission",
         "GetCurrentIdentity",
+        "RestoreRegisteredModel",
+        "RestoreModelVersion",
+        "ListDeletedRegisteredModels",
+        "ListDeletedModelVersions",
     }

@@ -18,6 +18,7 @@ from modelregistry.v1 import (
     registry_service_pb2,
     registry_service_pb2_grpc,
     requests_pb2,
+    trash_pb2,
     webhooks_pb2,
 )
 
@@ -973,6 +974,18 @@ ERROR_CASES: list[tuple[str, str, Any, tuple[grpc.StatusCode, str], str]] = [
     ("revoke-permission-missing-model", "DeleteRegisteredModelPermission",
      access_pb2.DeleteRegisteredModelPermissionRequest(name="ghost", user_id="ann"), NOT_FOUND,
      "name"),
+    ("restore-model-never-deleted", "RestoreRegisteredModel",
+     trash_pb2.RestoreRegisteredModelRequest(name="ghost"), NOT_FOUND, "name"),
+    ("restore-model-bad-new-name", "RestoreRegisteredModel",
+     trash_pb2.RestoreRegisteredModelRequest(name="ghost", new_name="a/b"), INVALID, "new_name"),
+    ("restore-live-version", "RestoreModelVersion",
+     trash_pb2.RestoreModelVersionRequest(name="fraud", version=2), NOT_FOUND, "version"),
+    ("restore-version-missing-model", "RestoreModelVersion",
+     trash_pb2.RestoreModelVersionRequest(name="ghost", version=1), NOT_FOUND, "name"),
+    ("list-deleted-models-bad-token", "ListDeletedRegisteredModels",
+     trash_pb2.ListDeletedRegisteredModelsRequest(page_token="x"), INVALID, "page_token"),
+    ("list-deleted-versions-missing-model", "ListDeletedModelVersions",
+     trash_pb2.ListDeletedModelVersionsRequest(name="ghost"), NOT_FOUND, "name"),
 ]
 # Takes no input, so it has no error a caller could provoke (with --auth none).
 # GetCurrentIdentity and ListWebhooks take no input, so no input of theirs can be wrong.

@@ -142,6 +142,8 @@ EXPECTED_CODES = {
     grpc.StatusCode.NOT_FOUND,
     grpc.StatusCode.ALREADY_EXISTS,
     grpc.StatusCode.ABORTED,
+    # Restoring a version of a model that is itself deleted.
+    grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 NAMES = ["fraud", "churn", "new"]

@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf.message import Message
-from modelregistry.v1 import requests_pb2
+from modelregistry.v1 import requests_pb2, trash_pb2
 from modelregistry.v1.model_version_pb2 import ModelVersion
 from modelregistry.v1.registered_model_pb2 import RegisteredModel
 
@@ -111,6 +111,15 @@ WRITES: dict[str, tuple[str, Callable[[], Message]]] = {
             name="fraud", version=2, stage="Production"
         ),
     ),
+    # The registry fixture below deletes model "gone" and version 1 of "retired" for these.
+    "restore-model": (
+        "RestoreRegisteredModel",
+        lambda: trash_pb2.RestoreRegisteredModelRequest(name="gone"),
+    ),
+    "restore-version": (
+        "RestoreModelVersion",
+        lambda: trash_pb2.RestoreModelVersionRequest(name="retired", version=1),
+    ),
     "import-model": (
         "ImportRegisteredModel",
         lambda: pb.ImportRegisteredModelRequest(
@@ -119,6 +128,17 @@ WRITES: dict[str, tuple[str, Callable[[], Message]]] = {
         ),
     ),
 }
+
+
+@pytest.fixture
+def registry(registry: Stub) -> Stub:
+    """conftest's registry, and something to restore: model gone, version 1 of retired."""
+    for name in ("gone", "retired"):
+        create_model(registry, name)
+        registry.CreateModelVersion(pb.CreateModelVersionRequest(name=name, source="s3://b/1"))
+    registry.DeleteRegisteredModel(pb.DeleteRegisteredModelRequest(name="gone"))
+    registry.DeleteModelVersion(pb.DeleteModelVersionRequest(name="retired", version=1))
+    return registry
 
 
 def write_with_id(stub: Stub, write: str, request_id: str) -> tuple[Callable[..., Any], Any]:

@@ -157,10 +157,12 @@ def test_answers_after_the_horizon_survive_every_batch_of_pruning(
             event.timestamp >= older_than for event in store.list_events(page_size=1000).items
         )
     assert pruned_so_far == total
-    # Models deleted before the horizon leave no snapshot; the others have one each.
+    # Every model has a snapshot; the deleted one's says so (a restore may continue from it).
     with store.engine.connect() as connection:
-        kept = sorted(row.model_name for row in connection.execute(model_snapshots.select()))
-    assert kept == ["churn", "fraud-v2", "reborn"]
+        kept = sorted(
+            (row.model_name, row.deleted) for row in connection.execute(model_snapshots.select())
+        )
+    assert kept == [("churn", False), ("fraud-v2", False), ("gone", True), ("reborn", False)]
     # The present is untouched by pruning.
     assert store.get_model_version_by_alias("fraud-v2", "latest").version == 3
     assert store.get_registered_model("reborn").name == "reborn"
@@ -338,7 +340,29 @@ def test_a_retention_of_zero_keeps_everything(
 ) -> None:
     store, now = clocked
     play(history_script(store), now)
-    worker = RetentionWorker(store.retention, Settings(event_retention=0, delivery_log_retention=0))
-    assert worker.run_once() == (0, 0)
+    worker = RetentionWorker(store, Settings(event_retention=0, delivery_log_retention=0))
+    assert worker.run_once() == (0, 0, 0)
     assert store.retention.horizon().sequence == 0
     assert [v.version for v in store.get_latest_versions("churn", as_of=6_500)] == [1]
+
+
+def test_a_model_deleted_before_the_horizon_and_restored_after_it_has_its_history(
+    clocked: tuple[RegistryStore, list[int]],
+) -> None:
+    store, now = clocked
+    play(
+        [
+            (1_000, lambda: store.create_registered_model("fraud")),
+            (2_000, lambda: store.create_model_version("fraud", "s3://b/1")),
+            (2_000, lambda: store.set_registered_model_alias("fraud", "champion", 1)),
+            (3_000, lambda: store.delete_registered_model("fraud")),
+        ],
+        now,
+    )
+    assert store.retention.prune_events(4_000, 100) == 4
+    now[0] = 5_000
+    store.restore_registered_model("fraud")
+    with pytest.raises(NotFound):
+        store.get_latest_versions("fraud", as_of=4_500)
+    restored = store.get_model_version_by_alias("fraud", "champion", as_of=5_500)
+    assert (restored.version, restored.source) == (1, "s3://b/1")

@@ -91,6 +91,7 @@ def ui_routes() -> list[BaseRoute]:
         Route("/models/{name}", _page, methods=["GET"]),
         Route("/models/{name}/versions/{version}", _page, methods=["GET"]),
         Route("/models/{name}/compare", _page, methods=["GET"]),
+        Route("/deleted", _page, methods=["GET"]),
         Mount(
             "/ui",
             app=GZipMiddleware(_UiFiles(directory=UI_DIR), minimum_size=_COMPRESS_FROM_BYTES),

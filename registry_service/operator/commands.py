@@ -54,6 +54,12 @@ from registry_service.operator.records import (
     version_json,
 )
 from registry_service.operator.request_commands import requests
+from registry_service.operator.restore_commands import (
+    models_deleted,
+    models_restore,
+    versions_deleted,
+    versions_restore,
+)
 from registry_service.operator.transfer import Summary, TransferError, error_text, import_copy
 from registry_service.operator.webhook_commands import webhooks
 
@@ -642,3 +648,8 @@ def permissions_revoke(options: Options, name: str, user_id: str) -> None:
 main.add_command(events)
 main.add_command(webhooks)
 main.add_command(requests)
+# Restore after delete (restore_commands).
+models.add_command(models_restore)
+models.add_command(models_deleted)
+versions.add_command(versions_restore)
+versions.add_command(versions_deleted)

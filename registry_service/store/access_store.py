@@ -38,8 +38,8 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-# The longest lifetime a token may ask for: its expiry must fit the database's integers.
-MAX_EXPIRES_IN = 100 * 365 * 24 * 3600
+# The longest lifetime a token can be given: about a century.
+MAX_EXPIRES_IN_S = 100 * 365 * 86_400
 
 
 class AccessStore:
@@ -137,10 +137,10 @@ class AccessStore:
                 f"got {expires_in}",
                 field="expires_in",
             )
-        if expires_in > MAX_EXPIRES_IN:
+        # Past this the expiry time would not fit the column (a century is plenty).
+        if expires_in > MAX_EXPIRES_IN_S:
             raise InvalidArgument(
-                f"expires_in {expires_in} is more than {MAX_EXPIRES_IN} seconds (100 years); "
-                "0 means the server's default",
+                f"expires_in must be at most {MAX_EXPIRES_IN_S} seconds; got {expires_in}",
                 field="expires_in",
             )
         if max_ttl and expires_in > max_ttl:

@@ -3,7 +3,8 @@ streams make), and a model as it was at a past time (``as_of``), replayed from i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
@@ -87,6 +88,41 @@ class EventHistory(Transactions):
         if len(found) == limit:
             return found, found[-1].sequence
         return found, max(high, start_after)
+
+    def high_water_sequence(self) -> int:
+        """The highest sequence committed so far (0 before the first event)."""
+        with self.reading() as connection:
+            return outbox.high_water(connection)
+
+    def read_feed(self, start_after: int, limit: int, user_ids: Collection[str]) -> FeedBatch:
+        """Up to ``limit`` events after ``start_after``, of every model, for the process's one
+        tail to fan out (``watch_feed``); with the grants ``user_ids`` hold on their models, read
+        in the same transaction, so that each watcher is told what it may read then, as a
+        ListEvents page read then would."""
+        with self.reading() as connection:
+            # As in read_events: nothing up to the high-water mark can still commit later.
+            high = outbox.high_water(connection)
+            found = outbox.read_all(connection, start_after, high, limit)
+            model_ids = {model_id for _, model_id in found}
+            grants = (
+                model_access.grants_of(connection, model_ids, user_ids)
+                if model_ids and user_ids
+                else frozenset()
+            )
+        read_up_to = found[-1][0].sequence if len(found) == limit else max(high, start_after)
+        return FeedBatch(found, read_up_to, grants)
+
+
+@dataclass(frozen=True)
+class FeedBatch:
+    """What one read of the feed's tail found (see ``EventHistory.read_feed``)."""
+
+    # Events in sequence order, each with its model's row id.
+    events: list[tuple[Event, int]]
+    # The sequence to read after next time.
+    read_up_to: int
+    # (model row id, user id) of the grants the listed users hold on those events' models.
+    grants: frozenset[tuple[int, str]]
 
 
 def check_event_filters(start_after: int, model_names: Sequence[str]) -> None:

@@ -14,6 +14,8 @@ below what the call needs gets PermissionDenied naming that level.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
@@ -74,6 +76,19 @@ def readable(connection: Connection, model_id: int) -> bool:
     """Whether the caller may read the model ``model_id`` (a model another one's source names)."""
     caller = identity.current_access()
     return caller.admin or _level_on(connection, model_id, caller) is not None
+
+
+def grants_of(
+    connection: Connection, model_ids: Collection[int], user_ids: Collection[str]
+) -> frozenset[tuple[int, str]]:
+    """(model id, user id) of every grant one of ``user_ids`` holds on one of ``model_ids``: what
+    ``model_rows.readable_by_caller`` admits for callers that do not read every model."""
+    rows = connection.execute(
+        select(registered_model_permissions.c.model_id, registered_model_permissions.c.user_id)
+        .where(registered_model_permissions.c.model_id.in_(list(model_ids)))
+        .where(registered_model_permissions.c.user_id.in_(list(user_ids)))
+    ).all()
+    return frozenset((row.model_id, row.user_id) for row in rows)
 
 
 def _level_on(connection: Connection, model_id: int, caller: identity.Caller) -> Permission | None:

@@ -50,6 +50,7 @@ from registry_service.store.statements import (
     VERSION_TO_WRITE,
 )
 from registry_service.store.tables import (
+    deleted_registered_models,
     events,
     model_versions,
     registered_model_permissions,
@@ -100,7 +101,9 @@ def unused_model_id(connection: Connection) -> dict[str, int]:
         return {}
     highest = connection.execute(select(func.max(registered_models.c.id))).scalar() or 0
     announced = connection.execute(select(func.max(events.c.model_id))).scalar() or 0
-    return {"id": max(highest, announced) + 1}
+    # A deleted model keeps its id for its restore, whatever the outbox still holds.
+    trashed = connection.execute(select(func.max(deleted_registered_models.c.model_id))).scalar()
+    return {"id": max(highest, announced, trashed or 0) + 1}
 
 
 def check_version_key(name: str, version: int) -> None:

@@ -48,12 +48,17 @@ def state_at(connection: Connection, name: str, as_of: int) -> ModelState | None
         select(model_snapshots).where(
             model_snapshots.c.model_id == latest
             if latest is not None
-            else model_snapshots.c.model_name == name
+            # Live models' names are unique at the horizon; deleted ones' need not be.
+            else (model_snapshots.c.model_name == name) & ~model_snapshots.c.deleted
         )
     ).one_or_none()
     if latest is None and snapshot is None:
         return None
-    state = None if snapshot is None else state_of_snapshot(snapshot.model_id, snapshot.state)
+    state = (
+        None
+        if snapshot is None
+        else state_of_snapshot(snapshot.model_id, snapshot.state, snapshot.deleted)
+    )
     model_id = latest if latest is not None else snapshot.model_id  # type: ignore[union-attr]
     statement = (
         select(events)
@@ -87,9 +92,9 @@ def snapshot_json(state: ModelState) -> str:
     return json.dumps({"name": state.name, "versions": versions, "aliases": state.aliases})
 
 
-def state_of_snapshot(model_id: int, text: str) -> ModelState:
+def state_of_snapshot(model_id: int, text: str, deleted: bool) -> ModelState:
     data = json.loads(text)
-    state = ModelState(str(data["name"]), model_id, aliases=dict(data["aliases"]))
+    state = ModelState(str(data["name"]), model_id, aliases=dict(data["aliases"]), deleted=deleted)
     for fields in data["versions"]:
         number = int(fields["version"])
         state.versions[number] = _version_of(
@@ -108,6 +113,16 @@ def apply(state: ModelState, event: Event) -> None:
         state.versions = {n: _replaced(v, name=state.name) for n, v in state.versions.items()}
     elif kind is EventType.REGISTERED_MODEL_DELETED:
         state.deleted = True
+    elif kind is EventType.REGISTERED_MODEL_RESTORED:
+        # Back as it was deleted (nothing changes in the trash), maybe under a new name.
+        state.deleted = False
+        state.name = str(after["name"])
+        state.versions = {n: _replaced(v, name=state.name) for n, v in state.versions.items()}
+    elif kind is EventType.MODEL_VERSION_RESTORED:
+        restored = _created_version(state.name, event)
+        updated = int(after.get("last_updated_timestamp", event.timestamp))
+        state.versions[number] = _replaced(restored, last_updated_timestamp=updated)
+        state.aliases.update(dict.fromkeys(map(str, after.get("aliases", [])), number))
     elif kind is EventType.MODEL_VERSION_CREATED:
         state.versions[number] = _created_version(state.name, event)
     elif kind is EventType.MODEL_VERSION_DELETED:

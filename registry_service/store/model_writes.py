@@ -19,7 +19,7 @@ from registry_service.domain import (
     Stage,
 )
 from registry_service.errors import AlreadyExists, Resource, Subject
-from registry_service.store import idempotency, model_access, outbox
+from registry_service.store import idempotency, model_access, outbox, trash
 from registry_service.store.history import state_at
 from registry_service.store.loading import (
     labelled_versions,
@@ -44,10 +44,9 @@ from registry_service.store.tables import (
     registered_model_tags,
     registered_models,
 )
-from registry_service.store.transactions import Transactions
 
 
-class RegisteredModelOperations(Transactions):
+class RegisteredModelOperations(trash.TrashOperations):
     """The operations on registered models themselves."""
 
     def create_registered_model(
@@ -192,6 +191,8 @@ class RegisteredModelOperations(Transactions):
 
         def change(connection: Connection) -> None:
             model_id = lock_model(connection, name, etag=expected, changes=False)
+            if self.keeps_deleted():
+                trash.keep_model(connection, model_id, name, self.now())
             connection.execute(delete(registered_models).where(registered_models.c.id == model_id))
             outbox.record(
                 connection,

@@ -23,6 +23,10 @@ from registry_service.domain import Event, EventType, ModelVersion
 from registry_service.store.driver_sql import DriverStatement, bound_values, value_parameters
 from registry_service.store.tables import event_counter, events
 
+# The PostgreSQL channel a committed write notifies; identical notifications of one transaction
+# are folded into one by PostgreSQL, so a payload would only make each one distinct.
+NOTIFY_CHANNEL = "registry_events"
+
 # Where a transaction's unflushed events wait: in the connection's info, which lives as long as
 # the pooled DBAPI connection, so ``discard`` empties it whatever way the transaction ends.
 _PENDING = "registry_pending_events"
@@ -57,11 +61,15 @@ def discard(connection: Connection) -> None:
     connection.info.pop(_PENDING, None)
 
 
-def flush(connection: Connection, timestamp: int, actor: str) -> None:
-    """Write the transaction's recorded events, numbered from the counter; call it last."""
+def flush(connection: Connection, timestamp: int, actor: str) -> bool:
+    """Write the transaction's recorded events, numbered from the counter; call it last. True when
+    there were any: the caller then announces them once they commit.
+
+    On PostgreSQL the transaction also NOTIFYs ``NOTIFY_CHANNEL``: PostgreSQL delivers it at
+    commit (never for a rollback) to every replica's feed LISTENing there (see ``watch_tail``)."""
     pending: list[_Pending] = connection.info.pop(_PENDING, [])
     if not pending:
-        return
+        return False
     last = _TAKE_SEQUENCES.rows(connection, {"count": len(pending)})[0][0]
     first = last - len(pending) + 1
     _INSERT_EVENT.run_many(
@@ -83,6 +91,9 @@ def flush(connection: Connection, timestamp: int, actor: str) -> None:
             for offset, event in enumerate(pending)
         ],
     )
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
+    return True
 
 
 # Built once, run as driver SQL (see driver_sql): every write runs both.
@@ -131,6 +142,21 @@ def read(
     order = events.c.sequence.desc() if descending else events.c.sequence
     rows = connection.execute(statement.order_by(order).limit(limit)).all()
     return [event_of(row) for row in rows]
+
+
+def read_all(
+    connection: Connection, start_after: int, up_to: int, limit: int
+) -> list[tuple[Event, int]]:
+    """Up to ``limit`` events after ``start_after`` and at most ``up_to``, whoever may read them,
+    each with its model's row id (what permissions are granted on)."""
+    rows = connection.execute(
+        select(events)
+        .where(events.c.sequence > start_after)
+        .where(events.c.sequence <= up_to)
+        .order_by(events.c.sequence)
+        .limit(limit)
+    ).all()
+    return [(event_of(row), row.model_id) for row in rows]
 
 
 def event_of(row: Row[Any]) -> Event:

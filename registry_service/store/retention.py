@@ -179,22 +179,25 @@ def _snapshot(connection: Connection, pruned: list[tuple[int, Event]], up_to: in
         by_model[model_id].append(event)
     for model_id, changes in by_model.items():
         saved = connection.execute(
-            select(model_snapshots.c.state).where(model_snapshots.c.model_id == model_id)
-        ).scalar_one_or_none()
-        state = None if saved is None else model_state.state_of_snapshot(model_id, saved)
+            select(model_snapshots.c.state, model_snapshots.c.deleted).where(
+                model_snapshots.c.model_id == model_id
+            )
+        ).one_or_none()
+        state = None if saved is None else model_state.state_of_snapshot(model_id, *saved)
         for event in changes:
             if event.event_type is EventType.REGISTERED_MODEL_CREATED:
                 state = model_state.ModelState(event.model_name, model_id)
             elif state is not None:
                 model_state.apply(state, event)
         connection.execute(delete(model_snapshots).where(model_snapshots.c.model_id == model_id))
-        # A deleted model has no state to keep: as_of after the horizon finds it gone either way.
-        if state is not None and not state.deleted:
+        # A deleted model's state is kept too: it may be restored after the horizon.
+        if state is not None:
             connection.execute(
                 insert(model_snapshots).values(
                     model_id=model_id,
                     model_name=state.name,
                     sequence=up_to,
                     state=model_state.snapshot_json(state),
+                    deleted=state.deleted,
                 )
             )

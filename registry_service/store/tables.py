@@ -265,6 +265,8 @@ model_snapshots = Table(
     Column("model_name", String(limits.MAX_NAME_LENGTH), nullable=False),
     Column("sequence", BigInteger, nullable=False),
     Column("state", Text, nullable=False),
+    # Deleted by then: kept, since a restore after the horizon continues from it.
+    Column("deleted", Boolean, nullable=False),
     # as_of finds a name's model here once its events are gone.
     Index("ix_model_snapshots_model_name", "model_name"),
 )
@@ -405,4 +407,36 @@ transition_requests = Table(
     Column("version_revision", BigInteger, nullable=False),
     # Listing a model's (or version's) requests, newest first.
     Index("ix_transition_requests_model_id_version", "model_id", "version"),
+)
+
+# Restore after delete (store/trash.py): a deleted model or version waits here, serialized, for
+# --deleted-retention; reads never look here, and the purge removes it after the window.
+deleted_registered_models = Table(
+    "deleted_registered_models",
+    metadata,
+    # The model's row id, kept: its history and grants follow it, and a restore reuses it.
+    Column("model_id", Integer, primary_key=True, autoincrement=False),
+    # Its name when deleted; the same name may be deleted more than once (by several models).
+    Column("name", String(limits.MAX_NAME_LENGTH), nullable=False),
+    Column("deletion_timestamp", BigInteger, nullable=False),
+    Column("deleted_by", String(limits.MAX_USER_ID_LENGTH), nullable=False),
+    Column("version_count", Integer, nullable=False),
+    # JSON: the model's row, tags, aliases, grants and versions (each with its tags).
+    Column("payload", Text, nullable=False),
+    Index("ix_deleted_registered_models_name", "name"),
+    # The listing (newest first) and the purge (oldest first).
+    Index("ix_deleted_registered_models_deletion_timestamp", "deletion_timestamp", "model_id"),
+)
+
+deleted_model_versions = Table(
+    "deleted_model_versions",
+    metadata,
+    # The live (or itself deleted) model's row id; no foreign key, the model may be in the trash.
+    Column("model_id", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("deletion_timestamp", BigInteger, nullable=False),
+    Column("deleted_by", String(limits.MAX_USER_ID_LENGTH), nullable=False),
+    # JSON: the version's row, tags and the aliases that pointed at it.
+    Column("payload", Text, nullable=False),
+    Index("ix_deleted_model_versions_deletion_timestamp", "deletion_timestamp"),
 )

@@ -63,6 +63,7 @@ class Transactions:
         self._idempotency_window_ms = round(idempotency_window * 1000)
         self._lone_reads = LoneReads(engine)
         self._read_cache = ReadCache(engine, self.read_alone_after)
+        self._commit_listeners: list[Callable[[], None]] = []
 
     @property
     def engine(self) -> Engine:
@@ -157,10 +158,19 @@ class Transactions:
                 if request is not None:
                     idempotency.remember(connection, request, codec, result)
                 # Last, so that the event counter's row lock orders commits (see outbox).
-                outbox.flush(connection, self._clock(), current_caller())
-                return result
+                announced = outbox.flush(connection, self._clock(), current_caller())
             finally:
                 outbox.discard(connection)
+        # Committed: this process's feed reads it now rather than at its next poll.
+        if announced:
+            for listener in self._commit_listeners:
+                listener()
+        return result
+
+    def on_events_committed(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (quick, non-blocking) after each write of this store that committed
+        events."""
+        self._commit_listeners.append(listener)
 
     def now(self) -> int:
         """The store's clock, in epoch milliseconds."""

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from registry_service import identity, sources, validation
 from registry_service.domain import EventType, ModelVersion, Page, Stage, VersionStatus
 from registry_service.errors import InvalidArgument
-from registry_service.store import idempotency, model_access, outbox
+from registry_service.store import idempotency, model_access, outbox, trash
 from registry_service.store.driver_sql import DriverStatement, bound_values, value_parameters
 from registry_service.store.loading import (
     first_version,
@@ -38,13 +38,12 @@ from registry_service.store.model_rows import (
 from registry_service.store.search_columns import model_version_search
 from registry_service.store.statements import VERSION_BY_NAME
 from registry_service.store.tables import model_version_tags, model_versions, registered_models
-from registry_service.store.transactions import Transactions
 
 # The stages whose previous occupants archive_existing_versions may move to Archived.
 ARCHIVABLE_STAGES = (Stage.STAGING, Stage.PRODUCTION)
 
 
-class ModelVersionOperations(Transactions):
+class ModelVersionOperations(trash.TrashOperations):
     """The operations on model versions themselves."""
 
     def create_model_version(
@@ -245,6 +244,8 @@ class ModelVersionOperations(Transactions):
 
         def change(connection: Connection) -> None:
             model_id = lock_model(connection, name, touched_at=self.now())
+            if self.keeps_deleted():
+                trash.keep_version(connection, model_id, version, self.now())
             deleted = connection.execute(
                 delete(model_versions)
                 .where(model_versions.c.model_id == model_id)

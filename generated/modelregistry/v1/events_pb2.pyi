@@ -30,6 +30,8 @@ class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_TYPE_TRANSITION_REQUEST_APPROVED: _ClassVar[EventType]
     EVENT_TYPE_TRANSITION_REQUEST_REJECTED: _ClassVar[EventType]
     EVENT_TYPE_TRANSITION_REQUEST_CANCELLED: _ClassVar[EventType]
+    EVENT_TYPE_REGISTERED_MODEL_RESTORED: _ClassVar[EventType]
+    EVENT_TYPE_MODEL_VERSION_RESTORED: _ClassVar[EventType]
 EVENT_TYPE_UNSPECIFIED: EventType
 EVENT_TYPE_REGISTERED_MODEL_CREATED: EventType
 EVENT_TYPE_REGISTERED_MODEL_RENAMED: EventType
@@ -50,6 +52,8 @@ EVENT_TYPE_TRANSITION_REQUEST_CREATED: EventType
 EVENT_TYPE_TRANSITION_REQUEST_APPROVED: EventType
 EVENT_TYPE_TRANSITION_REQUEST_REJECTED: EventType
 EVENT_TYPE_TRANSITION_REQUEST_CANCELLED: EventType
+EVENT_TYPE_REGISTERED_MODEL_RESTORED: EventType
+EVENT_TYPE_MODEL_VERSION_RESTORED: EventType
 
 class Event(_message.Message):
     __slots__ = ("sequence", "timestamp", "actor", "event_type", "model_name", "version", "before", "after")

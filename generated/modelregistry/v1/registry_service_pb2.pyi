@@ -4,6 +4,7 @@ from modelregistry.v1 import events_pb2 as _events_pb2
 from modelregistry.v1 import model_version_pb2 as _model_version_pb2
 from modelregistry.v1 import registered_model_pb2 as _registered_model_pb2
 from modelregistry.v1 import requests_pb2 as _requests_pb2
+from modelregistry.v1 import trash_pb2 as _trash_pb2
 from modelregistry.v1 import webhooks_pb2 as _webhooks_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper

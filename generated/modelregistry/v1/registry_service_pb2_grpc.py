@@ -7,6 +7,7 @@ from modelregistry.v1 import access_pb2 as modelregistry_dot_v1_dot_access__pb2
 from modelregistry.v1 import events_pb2 as modelregistry_dot_v1_dot_events__pb2
 from modelregistry.v1 import registry_service_pb2 as modelregistry_dot_v1_dot_registry__service__pb2
 from modelregistry.v1 import requests_pb2 as modelregistry_dot_v1_dot_requests__pb2
+from modelregistry.v1 import trash_pb2 as modelregistry_dot_v1_dot_trash__pb2
 from modelregistry.v1 import webhooks_pb2 as modelregistry_dot_v1_dot_webhooks__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -160,6 +161,26 @@ class ModelRegistryServiceStub:
                 '/modelregistry.v1.ModelRegistryService/ImportRegisteredModel',
                 request_serializer=modelregistry_dot_v1_dot_registry__service__pb2.ImportRegisteredModelRequest.SerializeToString,
                 response_deserializer=modelregistry_dot_v1_dot_registry__service__pb2.ImportRegisteredModelResponse.FromString,
+                _registered_method=True)
+        self.RestoreRegisteredModel = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/RestoreRegisteredModel',
+                request_serializer=modelregistry_dot_v1_dot_trash__pb2.RestoreRegisteredModelRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_trash__pb2.RestoreRegisteredModelResponse.FromString,
+                _registered_method=True)
+        self.RestoreModelVersion = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/RestoreModelVersion',
+                request_serializer=modelregistry_dot_v1_dot_trash__pb2.RestoreModelVersionRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_trash__pb2.RestoreModelVersionResponse.FromString,
+                _registered_method=True)
+        self.ListDeletedRegisteredModels = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/ListDeletedRegisteredModels',
+                request_serializer=modelregistry_dot_v1_dot_trash__pb2.ListDeletedRegisteredModelsRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_trash__pb2.ListDeletedRegisteredModelsResponse.FromString,
+                _registered_method=True)
+        self.ListDeletedModelVersions = channel.unary_unary(
+                '/modelregistry.v1.ModelRegistryService/ListDeletedModelVersions',
+                request_serializer=modelregistry_dot_v1_dot_trash__pb2.ListDeletedModelVersionsRequest.SerializeToString,
+                response_deserializer=modelregistry_dot_v1_dot_trash__pb2.ListDeletedModelVersionsResponse.FromString,
                 _registered_method=True)
         self.WatchEvents = channel.unary_stream(
                 '/modelregistry.v1.ModelRegistryService/WatchEvents',
@@ -440,6 +461,42 @@ class ModelRegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RestoreRegisteredModel(self, request, context):
+        """Restores a deleted registered model, within --deleted-retention of its deletion, with its
+        versions, tags, aliases and permissions, under its name or new_name; a new etag and one
+        registered_model.restored event. NOT_FOUND when no deleted model has the name (or the window
+        passed); ALREADY_EXISTS, naming the field, when the name is taken by a live model. MANAGE on
+        the model as it was when deleted, or admin.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RestoreModelVersion(self, request, context):
+        """Restores a deleted version of a live model under its old number (numbers are never reused),
+        with its stage, tags, and the aliases that pointed at it unless set on another version since;
+        a new etag and one model_version.restored event. FAILED_PRECONDITION when the model itself is
+        deleted (restore it first). MANAGE on the model, or admin.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeletedRegisteredModels(self, request, context):
+        """Lists deleted registered models still restorable, most recently deleted first, of those the
+        caller could read when they were deleted. Any authenticated caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeletedModelVersions(self, request, context):
+        """Lists the deleted versions of a live model still restorable. READ on the model.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchEvents(self, request, context):
         """Streams the change feed: the events after start_after in sequence order, then new ones as
         they commit, with heartbeats (a message without an event) while none come. Resuming after
@@ -704,6 +761,26 @@ def add_ModelRegistryServiceServicer_to_server(servicer, server):
                     servicer.ImportRegisteredModel,
                     request_deserializer=modelregistry_dot_v1_dot_registry__service__pb2.ImportRegisteredModelRequest.FromString,
                     response_serializer=modelregistry_dot_v1_dot_registry__service__pb2.ImportRegisteredModelResponse.SerializeToString,
+            ),
+            'RestoreRegisteredModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.RestoreRegisteredModel,
+                    request_deserializer=modelregistry_dot_v1_dot_trash__pb2.RestoreRegisteredModelRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_trash__pb2.RestoreRegisteredModelResponse.SerializeToString,
+            ),
+            'RestoreModelVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.RestoreModelVersion,
+                    request_deserializer=modelregistry_dot_v1_dot_trash__pb2.RestoreModelVersionRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_trash__pb2.RestoreModelVersionResponse.SerializeToString,
+            ),
+            'ListDeletedRegisteredModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeletedRegisteredModels,
+                    request_deserializer=modelregistry_dot_v1_dot_trash__pb2.ListDeletedRegisteredModelsRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_trash__pb2.ListDeletedRegisteredModelsResponse.SerializeToString,
+            ),
+            'ListDeletedModelVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeletedModelVersions,
+                    request_deserializer=modelregistry_dot_v1_dot_trash__pb2.ListDeletedModelVersionsRequest.FromString,
+                    response_serializer=modelregistry_dot_v1_dot_trash__pb2.ListDeletedModelVersionsResponse.SerializeToString,
             ),
             'WatchEvents': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchEvents,
@@ -1413,6 +1490,114 @@ class ModelRegistryService:
             '/modelregistry.v1.ModelRegistryService/ImportRegisteredModel',
             modelregistry_dot_v1_dot_registry__service__pb2.ImportRegisteredModelRequest.SerializeToString,
             modelregistry_dot_v1_dot_registry__service__pb2.ImportRegisteredModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RestoreRegisteredModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/RestoreRegisteredModel',
+            modelregistry_dot_v1_dot_trash__pb2.RestoreRegisteredModelRequest.SerializeToString,
+            modelregistry_dot_v1_dot_trash__pb2.RestoreRegisteredModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RestoreModelVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/RestoreModelVersion',
+            modelregistry_dot_v1_dot_trash__pb2.RestoreModelVersionRequest.SerializeToString,
+            modelregistry_dot_v1_dot_trash__pb2.RestoreModelVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeletedRegisteredModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/ListDeletedRegisteredModels',
+            modelregistry_dot_v1_dot_trash__pb2.ListDeletedRegisteredModelsRequest.SerializeToString,
+            modelregistry_dot_v1_dot_trash__pb2.ListDeletedRegisteredModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeletedModelVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelregistry.v1.ModelRegistryService/ListDeletedModelVersions',
+            modelregistry_dot_v1_dot_trash__pb2.ListDeletedModelVersionsRequest.SerializeToString,
+            modelregistry_dot_v1_dot_trash__pb2.ListDeletedModelVersionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -176,3 +176,8 @@ export const api = {
       signal,
     }),
 };
+
+/** A call to the registry's own API (/api/2.0/modelregistry/…), with the same token and errors. */
+export function registryCall(method, path, options = {}) {
+  return call(method, "/api/2.0/modelregistry" + path, options);
+}

@@ -12,6 +12,7 @@ import { modelPage } from "./pages/model.js";
 import { versionPage } from "./pages/version.js";
 import { comparePage } from "./pages/compare.js";
 import { notFoundPage, unreachablePage } from "./pages/missing.js";
+import { deletedModelsPage } from "./restore.js";
 
 // The server serves index.html for these paths with 200, and for any other with 404.
 const ROUTES = [
@@ -19,6 +20,7 @@ const ROUTES = [
   [/^\/models\/([^/]+)$/, modelPage, ["name"]],
   [/^\/models\/([^/]+)\/versions\/([^/]+)$/, versionPage, ["name", "version"]],
   [/^\/models\/([^/]+)\/compare$/, comparePage, ["name"]],
+  [/^\/deleted$/, deletedModelsPage, []],
   [/^/, notFoundPage, []],
 ];
 

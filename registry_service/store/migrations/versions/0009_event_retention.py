@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("model_name", sa.String(length=256), nullable=False),
         sa.Column("sequence", sa.BigInteger(), nullable=False),
         sa.Column("state", sa.Text(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("model_id", name="pk_model_snapshots"),
     )
     op.create_index("ix_model_snapshots_model_name", "model_snapshots", ["model_name"])

@@ -10,6 +10,7 @@ import { modelUrl, navigate, refresh } from "../router.js";
 import { versionsSection } from "../versions-table.js";
 import { requestsPanel } from "../transition-requests.js";
 import { historySection } from "../history.js";
+import { deletedVersionsSection } from "../restore.js";
 import { loadFailure } from "./missing.js";
 
 export async function modelPage({ main, signal, params, query }) {
@@ -93,6 +94,7 @@ export async function modelPage({ main, signal, params, query }) {
       ),
     ),
     versions.element,
+    deletedVersionsSection(name, signal, { restored: () => versions.reload() }),
     historySection({ name, query, signal }).element,
   );
 }
@@ -125,7 +127,7 @@ async function remove(name) {
       {},
       "Delete ",
       h("strong", {}, name),
-      " with all its versions, tags and aliases? This cannot be undone.",
+      " with all its versions, tags and aliases? It can be restored from Recently deleted until it is purged.",
     ),
     confirmLabel: "Delete model",
     danger: true,

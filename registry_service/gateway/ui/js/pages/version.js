@@ -192,7 +192,7 @@ async function remove(version) {
       {},
       `Delete version ${version.version} of `,
       h("strong", {}, version.name),
-      "? Aliases pointing at it are removed too. This cannot be undone.",
+      "? Aliases pointing at it are removed too. It can be restored from the model page until it is purged.",
     ),
     confirmLabel: `Delete version ${version.version}`,
     danger: true,
