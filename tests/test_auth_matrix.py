@@ -338,11 +338,10 @@ def test_role_by_rpc_matrix_over_grpc_and_http(registry: Registry) -> None:
             for transport in transports:
                 name = f"m{number}-{role}-{transport}"
                 registry.seed(name, role)
-                request = make(name, registry.acted_on(rpc, name))
                 if case in PREPARED:
                     prepare, preparation = PREPARED[case]
                     registry.call("admin", prepare, preparation(name))
-                request = make(name, registry.acted_on(rpc))
+                request = make(name, registry.acted_on(rpc, name))
                 expected = OUTCOMES[requirement][role]
                 if transport == "grpc":
                     got: object = registry.status(role, rpc, request)
