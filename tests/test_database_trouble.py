@@ -164,7 +164,15 @@ def test_postgres_outage_is_unavailable_and_service_resumes_without_restart(
             assert "database" in error.details()
 
         tcp.set_mode("forward")
-        assert call(read(stub)).model_version.source == "s3://b/1"
+        # A connection kept for point reads that proved alive within the last second is not
+        # pinged (store/engine.py), so the first read after the outage may find it dead: one
+        # retryable UNAVAILABLE, as tests/test_connection_checks.py shows. The next one serves.
+        try:
+            first = call(read(stub))
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.UNAVAILABLE, error
+            first = call(read(stub))
+        assert first.model_version.source == "s3://b/1"
         assert call(write(stub)).model_version.version == 2
 
 

@@ -8,11 +8,13 @@ idempotency) and flushes the change's events into the outbox in the change's own
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -182,7 +184,14 @@ def _database_errors_as_unavailable() -> Iterator[None]:
     """A database that is down, restarting or locked is a retryable condition, not a bug."""
     try:
         yield
-    except (OperationalError, PoolTimeoutError) as error:
+    # The driver's own errors too: a connection the lone reads open outside SQLAlchemy's pool
+    # (see engine.LoneReads) fails with them, unwrapped.
+    except (
+        OperationalError,
+        PoolTimeoutError,
+        psycopg.OperationalError,
+        sqlite3.OperationalError,
+    ) as error:
         raise Unavailable(f"the database is unavailable: {first_line(error)}") from error
     except DBAPIError as error:
         if error.connection_invalidated:
