@@ -28,7 +28,7 @@ from registry_service.auth import STREAM_RECHECK_SECONDS, AuthContext
 from registry_service.calls import REQUEST_ID, ActiveCall, Arrival, CallPipeline
 from registry_service.contract import SERVICE_NAME
 from registry_service.errors import RegistryError
-from registry_service.interceptors import CallInterceptor
+from registry_service.interceptors import CallInterceptor, rehandled
 
 # What gRPC's own --max-concurrent-calls refusal says.
 LIMIT_MESSAGE = "Concurrent RPC limit exceeded!"
@@ -146,17 +146,7 @@ class AioCallInterceptor(aio.ServerInterceptor):
             threaded = self._threaded.intercept_service(lambda _: handler, _Details(path))
             assert threaded is not None and not handler.response_streaming, path
             serve = self._in_thread(cast(Any, threaded).unary_unary, limited)
-        make = {
-            (False, False): grpc.unary_unary_rpc_method_handler,
-            (False, True): grpc.unary_stream_rpc_method_handler,
-            (True, False): grpc.stream_unary_rpc_method_handler,
-            (True, True): grpc.stream_stream_rpc_method_handler,
-        }[handler.request_streaming, handler.response_streaming]
-        return make(
-            serve,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return rehandled(handler, serve)
 
     @contextmanager
     def _counted(self, limited: bool) -> Iterator[bool]:

@@ -171,6 +171,14 @@ def _observed(
             with serving(request, context):
                 return behavior(request, context)
 
+    return rehandled(handler, wrapped)
+
+
+def rehandled(
+    handler: grpc.RpcMethodHandler[Any, Any], behavior: Any
+) -> grpc.RpcMethodHandler[Any, Any]:
+    """A handler of ``handler``'s kind (unary or streaming each way) and (de)serializers that
+    runs ``behavior`` instead."""
     make = {
         (False, False): grpc.unary_unary_rpc_method_handler,
         (False, True): grpc.unary_stream_rpc_method_handler,
@@ -178,7 +186,7 @@ def _observed(
         (True, True): grpc.stream_stream_rpc_method_handler,
     }[handler.request_streaming, handler.response_streaming]
     return make(
-        wrapped,
+        behavior,
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
