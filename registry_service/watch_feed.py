@@ -38,6 +38,8 @@ from registry_service.store.registry_store import RegistryStore
 BATCH = 500
 # The tail's first wait after activity, in seconds; it doubles up to the poll interval.
 FIRST_WAIT = 0.05
+# Streams handed a batch per hold of the feed's lock.
+FAN_OUT_CHUNK = 100
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +173,8 @@ class EventFeed:
         # server nobody watches reads no events.
         self._position: int | None = None
         self._tail: threading.Thread | None = None
+        # While the tail reads a batch: streams join once it has been read (``_read_tail``).
+        self._reading = False
         self._wake = threading.Event()
         self._sweep_interval = heartbeat_interval / 2
         # Per event loop serving streams (the gRPC server's one, in practice).
@@ -299,7 +303,7 @@ class EventFeed:
                 # Nothing to join: the stream ends at once, as every other did.
                 return True
             position = self._position
-            if position is None or subscription.after < position:
+            if position is None or self._reading or subscription.after < position:
                 return False
             self._joined.add(subscription)
             return True
@@ -390,33 +394,51 @@ class EventFeed:
                     subscription.signal.fire()
 
     def _read_tail(self) -> int:
-        """Read and fan out one batch; how many events it held."""
+        """Read and fan out one batch; how many events it held.
+
+        The feed's lock is held for one chunk of streams at a time, never for the whole fan-out:
+        the streams on the event loop take it to read their buffers, and a loop blocked on it
+        for a fan-out to thousands of streams stalled every call the loop serves. The streams
+        that receive the batch are those joined while it was read (their callers' grants are
+        read with it); one that tries to join meanwhile replays once more, and one that joins
+        after it replays the batch from the outbox."""
         with self._lock:
             position = self._position
-            users = {s.caller.user_id for s in self._joined if not s.caller.reads_every_model}
+            receivers = list(self._joined)
+            users = {s.caller.user_id for s in receivers if not s.caller.reads_every_model}
+            self._reading = True
         assert position is not None, "the tail starts with a position"
-        batch = self._store.read_feed(position, BATCH, users)
+        try:
+            batch = self._store.read_feed(position, BATCH, users)
+        finally:
+            with self._lock:
+                self._reading = False
         with self._lock:
-            self._fan_out(batch)
+            self._position = batch.read_up_to
+        for start in range(0, len(receivers), FAN_OUT_CHUNK):
+            with self._lock:
+                for subscription in receivers[start : start + FAN_OUT_CHUNK]:
+                    if subscription in self._joined:
+                        self._hand(subscription, batch)
         return len(batch.events)
 
-    def _fan_out(self, batch: FeedBatch) -> None:
-        for subscription in list(self._joined):
-            after = subscription.after
-            admitted = [
-                event
-                for event, model_id in batch.events
-                if event.sequence > after and subscription.admits(event, model_id, batch.grants)
-            ]
-            if len(subscription.buffer) + len(admitted) > self._buffer_size:
-                # Too slow: it leaves, and its stream ends at its next read.
-                subscription.overflowed = True
-                subscription.buffer.clear()
-                self._joined.discard(subscription)
-                subscription.signal.fire()
-                continue
-            subscription.buffer.extend(admitted)
-            subscription.after = max(after, batch.read_up_to)
-            if admitted:
-                subscription.signal.fire()
-        self._position = batch.read_up_to
+    def _hand(self, subscription: Subscription, batch: FeedBatch) -> None:
+        """Buffer what ``subscription`` admits of ``batch``, or end it when its buffer would
+        overflow. Under the feed's lock."""
+        after = subscription.after
+        admitted = [
+            event
+            for event, model_id in batch.events
+            if event.sequence > after and subscription.admits(event, model_id, batch.grants)
+        ]
+        if len(subscription.buffer) + len(admitted) > self._buffer_size:
+            # Too slow: it leaves, and its stream ends at its next read.
+            subscription.overflowed = True
+            subscription.buffer.clear()
+            self._joined.discard(subscription)
+            subscription.signal.fire()
+            return
+        subscription.buffer.extend(admitted)
+        subscription.after = max(after, batch.read_up_to)
+        if admitted:
+            subscription.signal.fire()
