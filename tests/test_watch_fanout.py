@@ -291,3 +291,61 @@ def test_the_fan_out_gives_each_caller_the_events_of_the_models_it_may_read(
                 assert [e.sequence for e in received] == expected[user], user
     finally:
         running.stop(None)
+
+
+def test_a_stream_joining_while_the_tail_reads_a_batch_gets_that_batch(
+    server: RunningServer, store: RegistryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tail hands a batch to the streams joined when it started reading it, a chunk at a
+    time; a stream whose replay ended before the batch committed, and which tries to join while
+    the batch is read, must still get it (it replays once more) rather than join past it."""
+    feed = server.feed
+    store.create_registered_model("fraud")
+    replayed_once, tail_read, join_tried = threading.Event(), threading.Event(), threading.Event()
+    replayed, joined, read_feed = feed._replayed, feed._join, store.read_feed
+
+    def replay_then_hold(subscription: Any) -> Any:
+        items = replayed(subscription)
+        if not replayed_once.is_set():
+            replayed_once.set()
+            # The stream's first replay is done; it tries to join once the tail has read.
+            assert tail_read.wait(PATIENCE_S)
+        return items
+
+    def join(subscription: Any) -> bool:
+        result = joined(subscription)
+        if tail_read.is_set():
+            join_tried.set()
+        return result
+
+    def read_then_hold(*args: Any) -> Any:
+        batch = read_feed(*args)
+        if batch.events and not tail_read.is_set():
+            tail_read.set()
+            assert join_tried.wait(PATIENCE_S)
+        return batch
+
+    monkeypatch.setattr(feed, "_replayed", replay_then_hold)
+    monkeypatch.setattr(feed, "_join", join)
+    monkeypatch.setattr(store, "read_feed", read_then_hold)
+    received: list[int] = []
+
+    def watch() -> None:
+        stream = feed.watch(0, [], [], lambda: len(received) < 3)
+        for event, _ in stream:
+            if event is not None:
+                received.append(event.sequence)
+        stream.close()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    assert replayed_once.wait(PATIENCE_S)
+    store.create_model_version("fraud", "s3://b/1")
+    assert join_tried.wait(PATIENCE_S)
+    deadline = time.monotonic() + PATIENCE_S
+    while len(received) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    store.create_model_version("fraud", "s3://b/2")
+    watcher.join(PATIENCE_S)
+    assert not watcher.is_alive()
+    assert received == [1, 2, 3]
