@@ -42,7 +42,14 @@ FOREIGN_FLAGS = {
 # `registry-service` commands whose --help lists their flags.
 SERVER_COMMANDS = [["serve"], ["db", "upgrade"], ["auth", "create-token"], ["health"]]
 # Programs of the repository that docs cite flags of, run as `python -m MODULE --help`.
-HELPED_MODULES = ["bench.api", "bench.run", "bench.soak", "bench.floors", "bench.echo"]
+HELPED_MODULES = [
+    "bench.api",
+    "bench.run",
+    "bench.soak",
+    "bench.floors",
+    "bench.echo",
+    "bench.watch",
+]
 HELPED_SCRIPTS = ["deploy/image.py"]
 
 FENCE = re.compile(r"^```.*?^```", re.DOTALL | re.MULTILINE)
