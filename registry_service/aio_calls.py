@@ -3,12 +3,7 @@
 Unary calls keep the threaded path unchanged: the sync interceptor's wrapping (``interceptors``)
 and the sync service run in a thread of the server's pool, on a ``ThreadContext`` that offers
 them the ``grpc.ServicerContext`` they were written for. So their request ids, deadlines,
-cancellation, permissions, metrics, access log and error statuses are what they were. A point
-read that memory can answer (``memory_reads``, on a server where no caller needs a permission
-decision) is first tried on the loop with no database at all (``read_cache.memory_only``): when
-that answers, the same sync pipeline runs on the loop around the answer, with no hop to a
-thread, which cost about a third of such a call; when it needs the database, it goes to a
-thread as any other call, having changed nothing. Handlers
+cancellation, permissions, metrics, access log and error statuses are what they were. Handlers
 that are coroutines (WatchEvents, health, reflection) run on the event loop, inside the same
 pipeline, and hold no thread while they wait. Every call but WatchEvents counts towards
 --max-concurrent-calls; WatchEvents streams are bounded by --max-watch-streams instead.
@@ -35,7 +30,6 @@ from registry_service.calls import REQUEST_ID, ActiveCall, Arrival, CallPipeline
 from registry_service.contract import SERVICE_NAME
 from registry_service.errors import RegistryError
 from registry_service.interceptors import CallInterceptor, rehandled
-from registry_service.store.read_cache import NotInMemory, memory_only
 
 # What gRPC's own --max-concurrent-calls refusal says.
 LIMIT_MESSAGE = "Concurrent RPC limit exceeded!"
@@ -108,63 +102,15 @@ class ThreadContext:
         raise _Aborted(code, details)
 
 
-class _Answered(ThreadContext):
-    """The context of a call answered from memory on the loop: the answer travels with it to the
-    behavior the pipeline wraps (``_answer``)."""
-
-    def __init__(
-        self, context: aio.ServicerContext[Any, Any], loop: asyncio.AbstractEventLoop, answer: Any
-    ) -> None:
-        super().__init__(context, loop)
-        self.answer = answer
-
-    def add_callback(self, callback: Callable[[], None]) -> bool:
-        # The answer is in hand: no database work is left for a caller's leaving to cancel.
-        return True
-
-
-def _answer(_: Any, context: _Answered) -> Any:
-    return context.answer
-
-
-class _Probe:
-    """The context of a read tried from memory before any pipeline step: it records nothing,
-    and an abort (an error the read would answer with) ends the try."""
-
-    def set_trailing_metadata(self, _: Any) -> None:
-        return None
-
-    def abort(self, code: grpc.StatusCode, details: str) -> None:
-        raise _Aborted(code, details)
-
-
-def _from_memory(behavior: Callable[[Any, Any], Any], request: Any) -> Any | None:
-    """``behavior``'s response to ``request`` when memory alone gives it; None when it needs the
-    database or ends in an error (the thread path then answers it, as it would have)."""
-    try:
-        with memory_only():
-            return behavior(request, _Probe())
-    except (NotInMemory, _Aborted):
-        return None
-
-
 class AioCallInterceptor(aio.ServerInterceptor):
     """Every call of the asyncio server through the pipeline, and the call limit."""
 
     def __init__(
-        self,
-        pipeline: CallPipeline,
-        pool: ThreadPoolExecutor,
-        max_concurrent_calls: int,
-        memory_reads: frozenset[str] = frozenset(),
+        self, pipeline: CallPipeline, pool: ThreadPoolExecutor, max_concurrent_calls: int
     ) -> None:
         self._pipeline = pipeline
         self._pool = pool
         self._threaded = CallInterceptor(pipeline)
-        # The same pipeline around a behavior that returns the answer found in memory.
-        self._answering = CallInterceptor(pipeline)
-        # The registry's RPCs (by name) that memory may answer.
-        self._memory_reads = memory_reads
         self._limit = max_concurrent_calls or None
         self._calls = 0
         self._handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
@@ -200,31 +146,8 @@ class AioCallInterceptor(aio.ServerInterceptor):
         else:
             threaded = self._threaded.intercept_service(lambda _: handler, _Details(path))
             assert threaded is not None and not handler.response_streaming, path
-            answered = (
-                self._answering.intercept_service(
-                    lambda _: rehandled(handler, _answer), _Details(path)
-                )
-                if self._answers_from_memory(path)
-                else None
-            )
-            serve = self._in_thread(
-                cast(Any, threaded).unary_unary,
-                limited,
-                None if answered is None else (behavior, cast(Any, answered).unary_unary),
-            )
+            serve = self._in_thread(cast(Any, threaded).unary_unary, limited)
         return rehandled(handler, serve)
-
-    def _answers_from_memory(self, path: str) -> bool:
-        """Whether calls of ``path`` are tried from memory first: a point read of the registry,
-        on a server where its callers need no permission decision (which could read the
-        database, and would have to be made on the row read)."""
-        service, _, rpc = path[1:].partition("/")
-        access = self._pipeline.access
-        return (
-            service == SERVICE_NAME
-            and rpc in self._memory_reads
-            and (access is None or not access.checks(rpc))
-        )
 
     @contextmanager
     def _counted(self, limited: bool) -> Iterator[bool]:
@@ -241,15 +164,7 @@ class AioCallInterceptor(aio.ServerInterceptor):
         finally:
             self._calls -= 1
 
-    def _in_thread(
-        self,
-        behavior: Callable[[Any, Any], Any],
-        limited: bool,
-        from_memory: tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]] | None = None,
-    ) -> Any:
-        """``behavior`` (the pipeline around the service's) in a pool thread. ``from_memory``:
-        (the service's behavior, the pipeline around an answer), to answer on the loop when
-        memory alone can."""
+    def _in_thread(self, behavior: Callable[[Any, Any], Any], limited: bool) -> Any:
         pool = self._pool
 
         async def serve(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
@@ -257,16 +172,6 @@ class AioCallInterceptor(aio.ServerInterceptor):
                 if not admitted:
                     await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, LIMIT_MESSAGE)
                 loop = asyncio.get_running_loop()
-                if from_memory is not None:
-                    read, answered = from_memory
-                    answer = _from_memory(read, request)
-                    if answer is not None:
-                        try:
-                            return contextvars.copy_context().run(
-                                answered, request, _Answered(context, loop, answer)
-                            )
-                        except _Aborted as aborted:
-                            await context.abort(aborted.code, aborted.details)
                 threaded = ThreadContext(context, loop)
                 # A context of its own, as each call of the threaded server had its thread's.
                 run = contextvars.copy_context().run

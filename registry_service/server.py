@@ -34,7 +34,7 @@ from registry_service.interceptors import CallInterceptor
 from registry_service.lineage import LineageResolver
 from registry_service.metrics import MetricsEndpoint, ServerMetrics
 from registry_service.retention import RetentionWorker
-from registry_service.servicer import MEMORY_READS, RegistryService
+from registry_service.servicer import RegistryService
 from registry_service.shutdown import ShutdownRequests
 from registry_service.store import schema
 from registry_service.store.access_store import AccessStore
@@ -233,9 +233,7 @@ def aio_server(
     in ``pool``, everything through the call pipeline, the same channel options and call limit
     as ``grpc_server``."""
     return aio.server(
-        interceptors=[
-            AioCallInterceptor(pipeline, pool, settings.max_concurrent_calls, MEMORY_READS)
-        ],
+        interceptors=[AioCallInterceptor(pipeline, pool, settings.max_concurrent_calls)],
         options=channel_options(settings, reuse_port=reuse_port),
     )
 

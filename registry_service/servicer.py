@@ -50,12 +50,6 @@ from registry_service.webhooks import UrlPolicy, WebhookSender
 # WatchEvents responses kept for the streams still to send them: the latest this many events.
 STREAMED_KEPT = 4096
 
-# The point reads the store may answer from memory (store/read_cache.py): the asyncio server
-# tries them on its loop first (aio_calls).
-MEMORY_READS = frozenset(
-    {"GetRegisteredModel", "GetModelVersion", "GetModelVersionByAlias", "GetLatestVersions"}
-)
-
 # The fields of a webhook that UpdateWebhook's update_mask may name.
 WEBHOOK_FIELDS = ("url", "event_types", "secret", "enabled", "description", "name")
 

@@ -33,21 +33,13 @@ token just ahead of its rows, in the same round trip (``read_rows``).
 Only the callers whose access needs no per-model decision (admins, and everyone on a server
 without authentication) are served from here; every other caller's read goes to the database,
 where its permission is decided on the row it reads (see model_access).
-
-A read can be made ``memory_only``: then whatever would reach the database instead raises
-NotInMemory, the whole read is abandoned, and nothing has changed. The asyncio server answers a
-point read on its event loop that way, with no hop to a thread, and sends the read to a thread
-when it raises (see aio_calls). Only SQLite's token is a read of memory; PostgreSQL's is a round
-trip, so there every such read goes to a thread.
 """
 
 from __future__ import annotations
 
 import mmap
 import threading
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import event, literal, select
@@ -70,32 +62,6 @@ _COUNTER_SQL = f"SELECT {event_counter.c.last_sequence.name} FROM {event_counter
 _NOTHING = DriverStatement(select(literal(1)).where(literal(False)))
 
 
-_memory_only: ContextVar[bool] = ContextVar("registry_memory_only", default=False)
-
-
-class NotInMemory(BaseException):
-    """A ``memory_only`` read needed the database. A BaseException, as GeneratorExit is: it must
-    pass every handler of errors on its way out untouched (the service maps each Exception to a
-    status), up to the ``memory_only`` caller."""
-
-
-@contextmanager
-def memory_only() -> Iterator[None]:
-    """Run the enclosed reads from memory alone: NotInMemory at the first one that would
-    reach the database, or wait for another thread that does."""
-    token = _memory_only.set(True)
-    try:
-        yield
-    finally:
-        _memory_only.reset(token)
-
-
-def refuse_database() -> None:
-    """Called before any database work: NotInMemory when the read is ``memory_only``."""
-    if _memory_only.get():
-        raise NotInMemory
-
-
 class SharedObservations:
     """The value of ``observe()`` as of a moment after the call to ``now()``, with one
     ``observe()`` running at a time and its result shared by every caller that waited for it."""
@@ -110,7 +76,6 @@ class SharedObservations:
         self._running = False
 
     def now(self) -> int:
-        refuse_database()
         with self._changed:
             # The first observation to begin from here on sees every commit made before now.
             wanted = self._begun + 1
@@ -230,13 +195,12 @@ def _sqlite_token(engine: Engine) -> Callable[[], Hashable]:
         if chosen:
             return chosen[0]()
         # The first observation opens the data_version connection, which then keeps the WAL
-        # index where it is. The token returned is the chosen one's: a data_version number
-        # would match no later token, and what the first read keeps would never be used.
-        data_version()
+        # index where it is.
+        token = data_version()
         with choosing:
             if not chosen:
                 chosen.append(_wal_index_header(engine, data_version) or data_version)
-        return chosen[0]()
+        return token
 
     return now
 

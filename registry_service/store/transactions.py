@@ -33,7 +33,7 @@ from registry_service.store.engine import (
     holding,
     is_sqlite,
 )
-from registry_service.store.read_cache import ReadCache, refuse_database
+from registry_service.store.read_cache import ReadCache
 from registry_service.store.writer_lock import writer_lock
 
 T = TypeVar("T")
@@ -73,7 +73,6 @@ class Transactions:
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        refuse_database()
         with (
             _database_errors_as_unavailable(),
             self._engine.connect() as connection,
@@ -95,7 +94,6 @@ class Transactions:
         """``read_alone`` with the rows of the query ``before`` (driver SQL, no parameters)
         read just ahead of the statement, on PostgreSQL in the same round trip (see
         ``DriverStatement.rows_alone_after``); "": none."""
-        refuse_database()
         with _database_errors_as_unavailable():
             if self._lone_reads.usable():
                 with self._lone_reads.bounded() as (connection, timeout_ms):
@@ -125,7 +123,6 @@ class Transactions:
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:
-        refuse_database()
         with (
             _database_errors_as_unavailable(),
             holding(self._write_lock, self._timeout),
