@@ -408,13 +408,19 @@ class EventFeed:
             users = {s.caller.user_id for s in receivers if not s.caller.reads_every_model}
             self._reading = True
         assert position is not None, "the tail starts with a position"
+        batch: FeedBatch | None = None
         try:
             batch = self._store.read_feed(position, BATCH, users)
         finally:
+            # In one hold with the new position: a stream let join between the two would join
+            # at the old position and miss the batch.
             with self._lock:
                 self._reading = False
-        with self._lock:
-            self._position = batch.read_up_to
+                if batch is not None:
+                    self._position = batch.read_up_to
+        if not batch.events and batch.read_up_to == position:
+            # Nothing new: every joined stream is already past the position.
+            return 0
         for start in range(0, len(receivers), FAN_OUT_CHUNK):
             with self._lock:
                 for subscription in receivers[start : start + FAN_OUT_CHUNK]:
