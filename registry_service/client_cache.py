@@ -345,6 +345,9 @@ class ModelCache:
                 trouble = f"the watch stream failed: {error.code().name}: {error.details()}"
             if self._stopping.is_set():
                 return
+            # Told at once, not only in turn: the applying thread may be waiting on a probe of
+            # the same server, and a strict read meanwhile must still name the cause.
+            self._problem = trouble
             self._items.put(trouble)
             self._stopping.wait(wait)
             wait = min(wait * 2, RECONNECT_MAX)
