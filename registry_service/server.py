@@ -20,7 +20,7 @@ from modelregistry.v1 import events_pb2
 from prometheus_client import CollectorRegistry
 
 from registry_service.addresses import format_address
-from registry_service.aio_calls import AioCallInterceptor
+from registry_service.aio_calls import AioCallInterceptor, MemoryAnswers
 from registry_service.aio_server import AioServer, LoopHealth, ServerLoop
 from registry_service.auth import Access, warn_if_open
 from registry_service.calls import CallPipeline
@@ -228,12 +228,13 @@ def aio_server(
     pool: futures.ThreadPoolExecutor,
     *,
     reuse_port: bool,
+    memory: MemoryAnswers | None = None,
 ) -> aio.Server:
     """The asyncio gRPC server of one process (``aio_server``), built on its loop: unary calls
-    in ``pool``, everything through the call pipeline, the same channel options and call limit
-    as ``grpc_server``."""
+    in ``pool`` but for the point reads ``memory`` answers, everything through the call
+    pipeline, the same channel options and call limit as ``grpc_server``."""
     return aio.server(
-        interceptors=[AioCallInterceptor(pipeline, pool, settings.max_concurrent_calls)],
+        interceptors=[AioCallInterceptor(pipeline, pool, settings.max_concurrent_calls, memory)],
         options=channel_options(settings, reuse_port=reuse_port),
     )
 
@@ -254,10 +255,6 @@ def start(
     loop = ServerLoop()
     pool = futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="rpc")
 
-    async def build() -> aio.Server:
-        return aio_server(settings, pipeline, pool, reuse_port=reuse_port)
-
-    server = AioServer(loop.run(build()), loop)
     # Streams hold no thread: they are bounded by memory, not by --threads.
     feed = EventFeed(
         store,
@@ -272,6 +269,11 @@ def start(
     )
     tracking = None if settings.tracking_uri is None else TrackingServer(settings.tracking_uri)
     registry = RegistryService(store, feed, sender, LineageResolver(tracking), access_store)
+
+    async def build() -> aio.Server:
+        return aio_server(settings, pipeline, pool, reuse_port=reuse_port, memory=registry)
+
+    server = AioServer(loop.run(build()), loop)
     add_registry_service(server.server, registry, on_loop=True)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server.server)

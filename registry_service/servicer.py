@@ -10,6 +10,7 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Generator
 from contextlib import aclosing
 
+from google.protobuf.message import Message
 from modelregistry.v1 import access_pb2, events_pb2, requests_pb2, trash_pb2, webhooks_pb2
 from modelregistry.v1 import registry_service_pb2 as pb
 
@@ -20,7 +21,7 @@ from registry_service.access_mapping import (
     permission_of,
 )
 from registry_service.config import Settings
-from registry_service.domain import Event
+from registry_service.domain import Event, ModelVersion, RegisteredModel
 from registry_service.errors import InvalidArgument
 from registry_service.lineage import LineageResolver, Origin
 from registry_service.proto_mapping import (
@@ -82,9 +83,56 @@ class RegistryService:
         self._requests = store.transition_requests
         # The point reads' responses, made once per record the store's read cache hands out.
         self._responses = Responses()
+        # The point reads memory may answer (``answer_from_memory``), by RPC.
+        self._from_memory: dict[str, Callable[[Message], Message | None]] = {
+            "GetModelVersionByAlias": self._aliased_from_memory,
+            "GetLatestVersions": self._latest_from_memory,
+            "GetModelVersion": self._version_from_memory,
+            "GetRegisteredModel": self._model_from_memory,
+        }
         self._streamed: OrderedDict[int, tuple[Event, events_pb2.WatchEventsResponse]] = (
             OrderedDict()
         )
+
+    # -- answers from memory ------------------------------------------------------------------
+
+    def answers_from_memory(self, rpc: str) -> bool:
+        """Whether ``answer_from_memory`` may answer calls of ``rpc``."""
+        return rpc in self._from_memory
+
+    def answer_from_memory(self, rpc: str, request: Message) -> Message | None:
+        """The response to ``request`` of the point read ``rpc`` when the store's memory alone
+        answers it, found without waiting for anything (the asyncio server answers such a call
+        on its event loop, see aio_calls); None when the call must be served as usual, by its
+        method. Nothing is validated, logged or changed: a request memory does not answer, a
+        bad one included, gets None. Only for callers whose access needs no per-model decision
+        (``model_access.checks_caller()`` false)."""
+        answer = self._from_memory.get(rpc)
+        return None if answer is None else answer(request)
+
+    def _aliased_from_memory(self, request: Message) -> Message | None:
+        assert isinstance(request, pb.GetModelVersionByAliasRequest)
+        if request.HasField("as_of"):
+            return None
+        found = self._store.model_version_by_alias_in_memory(request.name, request.alias)
+        return None if found is None else self._aliased_response(found)
+
+    def _latest_from_memory(self, request: Message) -> Message | None:
+        assert isinstance(request, pb.GetLatestVersionsRequest)
+        if request.HasField("as_of"):
+            return None
+        found = self._store.latest_versions_in_memory(request.name, list(request.stages))
+        return None if found is None else self._latest_response(found)
+
+    def _version_from_memory(self, request: Message) -> Message | None:
+        assert isinstance(request, pb.GetModelVersionRequest)
+        found = self._store.model_version_in_memory(request.name, request.version)
+        return None if found is None else self._version_response(found)
+
+    def _model_from_memory(self, request: Message) -> Message | None:
+        assert isinstance(request, pb.GetRegisteredModelRequest)
+        found = self._store.registered_model_in_memory(request.name)
+        return None if found is None else self._model_response(found)
 
     # -- registered models -------------------------------------------------------------------
 
@@ -99,7 +147,9 @@ class RegistryService:
     def GetRegisteredModel(
         self, request: pb.GetRegisteredModelRequest
     ) -> pb.GetRegisteredModelResponse:
-        model = self._store.get_registered_model(request.name)
+        return self._model_response(self._store.get_registered_model(request.name))
+
+    def _model_response(self, model: RegisteredModel) -> pb.GetRegisteredModelResponse:
         return self._responses.of(
             (model,),
             lambda: pb.GetRegisteredModelResponse(registered_model=registered_model_message(model)),
@@ -144,9 +194,11 @@ class RegistryService:
     def GetLatestVersions(
         self, request: pb.GetLatestVersionsRequest
     ) -> pb.GetLatestVersionsResponse:
-        versions = self._store.get_latest_versions(
-            request.name, list(request.stages), _as_of(request)
+        return self._latest_response(
+            self._store.get_latest_versions(request.name, list(request.stages), _as_of(request))
         )
+
+    def _latest_response(self, versions: list[ModelVersion]) -> pb.GetLatestVersionsResponse:
         return self._responses.of(
             versions,
             lambda: pb.GetLatestVersionsResponse(
@@ -185,7 +237,9 @@ class RegistryService:
         return pb.CreateModelVersionResponse(model_version=model_version_message(version))
 
     def GetModelVersion(self, request: pb.GetModelVersionRequest) -> pb.GetModelVersionResponse:
-        version = self._store.get_model_version(request.name, request.version)
+        return self._version_response(self._store.get_model_version(request.name, request.version))
+
+    def _version_response(self, version: ModelVersion) -> pb.GetModelVersionResponse:
         return self._responses.of(
             (version,),
             lambda: pb.GetModelVersionResponse(model_version=model_version_message(version)),
@@ -314,9 +368,11 @@ class RegistryService:
     def GetModelVersionByAlias(
         self, request: pb.GetModelVersionByAliasRequest
     ) -> pb.GetModelVersionByAliasResponse:
-        version = self._store.get_model_version_by_alias(
-            request.name, request.alias, _as_of(request)
+        return self._aliased_response(
+            self._store.get_model_version_by_alias(request.name, request.alias, _as_of(request))
         )
+
+    def _aliased_response(self, version: ModelVersion) -> pb.GetModelVersionByAliasResponse:
         return self._responses.of(
             (version,),
             lambda: pb.GetModelVersionByAliasResponse(model_version=model_version_message(version)),

@@ -174,6 +174,13 @@ class LabelOperations(Transactions):
             "delete_registered_model_alias", request_id, arguments, idempotency.NOTHING, change
         )
 
+    def model_version_by_alias_in_memory(self, name: str, alias: str) -> ModelVersion | None:
+        """``get_model_version_by_alias(name, alias)`` when memory alone answers it, found
+        without waiting for anything (see ``Transactions.in_memory``); None when it does not.
+        Only for callers whose access needs no per-model decision."""
+        found: ModelVersion | None = self.in_memory(_alias_key(name, alias))
+        return found
+
     def get_model_version_by_alias(
         self, name: str, alias: str, as_of: int | None = None
     ) -> ModelVersion:
@@ -185,7 +192,7 @@ class LabelOperations(Transactions):
             and not model_access.checks_caller()
         ):
             found = self.cached_rows(
-                ("alias", name, alias),
+                _alias_key(name, alias),
                 VERSION_BY_ALIAS,
                 {"name": name, "alias": alias},
                 first_version,
@@ -200,6 +207,12 @@ class LabelOperations(Transactions):
             model_id = model_id_by_name(connection, name)
             version = resolve_alias(connection, model_id, name, alias)
             return load_version(connection, model_id, name, version)
+
+
+def _alias_key(name: str, alias: str) -> tuple[str, str, str]:
+    """A version by alias in the read cache: only the aliases ``get_model_version_by_alias``
+    checked are kept under it, never ``latest``."""
+    return ("alias", name, alias)
 
 
 def apply_set_alias(

@@ -18,7 +18,7 @@ from registry_service.domain import (
     RegisteredModel,
     Stage,
 )
-from registry_service.errors import AlreadyExists, Resource, Subject
+from registry_service.errors import AlreadyExists, RegistryError, Resource, Subject
 from registry_service.store import idempotency, model_access, outbox, trash
 from registry_service.store.history import state_at
 from registry_service.store.loading import (
@@ -112,8 +112,15 @@ class RegisteredModelOperations(trash.TrashOperations):
 
         if model_access.checks_caller():
             return load()
-        found = self.cached(("model", name), load)
+        found = self.cached(_model_key(name), load)
         assert found is not None
+        return found
+
+    def registered_model_in_memory(self, name: str) -> RegisteredModel | None:
+        """``get_registered_model(name)`` when memory alone answers it, found without waiting
+        for anything (see ``Transactions.in_memory``); None when it does not. Only for callers
+        whose access needs no per-model decision."""
+        found: RegisteredModel | None = self.in_memory(_model_key(name))
         return found
 
     def rename_registered_model(
@@ -230,7 +237,7 @@ class RegisteredModelOperations(trash.TrashOperations):
         event history says it was then."""
         validation.check_model_name(name)
         wanted = validation.parse_stages(list(stages)) or list(Stage)
-        order = {stage: position for position, stage in enumerate(wanted)}
+        in_wanted = set(wanted)
         found: list[ModelVersion] = []
         if as_of is None:
             if not model_access.checks_caller():
@@ -238,7 +245,7 @@ class RegisteredModelOperations(trash.TrashOperations):
                 # None (nothing kept) when there are none: the model may be missing.
                 found = (
                     self.cached_rows(
-                        ("latest", name, *wanted),
+                        _latest_key(name, wanted),
                         statement,
                         {"name": name},
                         lambda rows: labelled_versions(rows) or None,
@@ -256,11 +263,25 @@ class RegisteredModelOperations(trash.TrashOperations):
                 state = state_at(connection, name, as_of)
             highest: dict[Stage, int] = {}
             for number, version in state.versions.items():
-                if version.current_stage in order:
+                if version.current_stage in in_wanted:
                     stage = version.current_stage
                     highest[stage] = max(highest.get(stage, 0), number)
             found = [state.version_with_aliases(number) for number in highest.values()]
-        return sorted(found, key=lambda v: order[v.current_stage])
+        return _in_stage_order(found, wanted)
+
+    def latest_versions_in_memory(
+        self, name: str, stages: Sequence[str] = ()
+    ) -> list[ModelVersion] | None:
+        """``get_latest_versions(name, stages)`` when memory alone answers it, found without
+        waiting for anything (see ``Transactions.in_memory``); None when it does not (stages
+        that do not parse included: the read says what is wrong with them). Only for callers
+        whose access needs no per-model decision."""
+        try:
+            wanted = validation.parse_stages(list(stages)) or list(Stage)
+        except RegistryError:
+            return None
+        found: list[ModelVersion] | None = self.in_memory(_latest_key(name, wanted))
+        return None if found is None else _in_stage_order(found, wanted)
 
 
 def _column_of(connection: Connection, table: Table, row_id: int, column: str) -> Any:
@@ -274,3 +295,22 @@ def model_name_taken(name: str, field: str) -> AlreadyExists:
         field=field,
         subject=Subject(Resource.REGISTERED_MODEL, name),
     )
+
+
+def _model_key(name: str) -> tuple[str, str]:
+    """A model in the read cache: only models ``get_registered_model`` checked are kept."""
+    return ("model", name)
+
+
+def _latest_key(name: str, stages: Sequence[Stage]) -> tuple[object, ...]:
+    """A model's latest versions in ``stages`` in the read cache: only those of models that
+    ``get_latest_versions`` checked and found versions of are kept."""
+    return ("latest", name, *stages)
+
+
+def _in_stage_order(
+    versions: Sequence[ModelVersion], stages: Sequence[Stage]
+) -> list[ModelVersion]:
+    """``versions`` in the order of ``stages``, the order GetLatestVersions answers in."""
+    order = {stage: position for position, stage in enumerate(stages)}
+    return sorted(versions, key=lambda version: order[version.current_stage])

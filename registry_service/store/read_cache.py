@@ -30,6 +30,10 @@ arrived while the previous one ran. Under load that is one statement for many re
 read makes one. A read of a key with nothing in memory does not wait for one: it reads the
 token just ahead of its rows, in the same round trip (``read_rows``).
 
+``peek`` answers from memory alone, with no statement, lock or wait, or not at all: on SQLite where
+the WAL index header can be read (a read of shared memory), never on PostgreSQL. The asyncio
+server answers with it on its event loop, and sends every call it cannot answer to a thread.
+
 Only the callers whose access needs no per-model decision (admins, and everyone on a server
 without authentication) are served from here; every other caller's read goes to the database,
 where its permission is decided on the row it reads (see model_access).
@@ -121,9 +125,14 @@ class ReadCache:
         # The token the entries were read under, and the entries: replaced together, as one.
         self._generation: tuple[Hashable, dict[Hashable, Any]] = (None, {})
         self._now: Callable[[], Hashable]
+        # The change token when it is a read of memory; None when it is not (see ``peek``).
+        self._token_in_memory: Callable[[], Hashable | None] = _unknown
         if is_sqlite(engine):
             self.enabled = engine.url.database not in (None, "", ":memory:")
-            self._now = _sqlite_token(engine) if self.enabled else _never
+            if self.enabled:
+                self._now, self._token_in_memory = _sqlite_token(engine)
+            else:
+                self._now = _never
         else:
             self.enabled = True
 
@@ -149,6 +158,16 @@ class ReadCache:
         if value is not None:
             self._keep(token, key, value)
         return value
+
+    def peek(self, key: Hashable) -> Any | None:
+        """What ``read`` would return for ``key`` from memory, found without waiting for
+        anything (no statement, lock or system call); None when that cannot be told so, or when
+        it would have to read the database."""
+        token = self._token_in_memory()
+        held, entries = self._generation
+        if token is None or held != token:
+            return None
+        return entries.get(key)
 
     def read_rows(
         self,
@@ -184,11 +203,19 @@ def _never() -> int:
     return 0
 
 
-def _sqlite_token(engine: Engine) -> Callable[[], Hashable]:
+def _unknown() -> None:
+    return None
+
+
+def _sqlite_token(
+    engine: Engine,
+) -> tuple[Callable[[], Hashable], Callable[[], Hashable | None]]:
     """SQLite's change token: the WAL index header (``_wal_index_header``), or where there is
-    no WAL index to read, ``PRAGMA data_version`` (``_sqlite_data_version``)."""
+    no WAL index to read, ``PRAGMA data_version`` (``_sqlite_data_version``); and the same token
+    when it can be read from memory alone, else None (``ReadCache.peek``)."""
     data_version = SharedObservations(_sqlite_data_version(engine)).now
     chosen: list[Callable[[], Hashable]] = []
+    in_memory: list[Callable[[], Hashable | None]] = []
     choosing = threading.Lock()
 
     def now() -> Hashable:
@@ -199,10 +226,23 @@ def _sqlite_token(engine: Engine) -> Callable[[], Hashable]:
         token = data_version()
         with choosing:
             if not chosen:
-                chosen.append(_wal_index_header(engine, data_version) or data_version)
+                header = _wal_index_header(engine)
+                if header is None:
+                    chosen.append(data_version)
+                else:
+
+                    def observe() -> Hashable:
+                        token = header()
+                        return data_version() if token is None else token
+
+                    chosen.append(observe)
+                    in_memory.append(header)
         return token
 
-    return now
+    def now_in_memory() -> Hashable | None:
+        return in_memory[0]() if in_memory else None
+
+    return now, now_in_memory
 
 
 # The WAL index header (https://sqlite.org/walformat.html#the_wal_index_header): two copies of
@@ -210,7 +250,7 @@ def _sqlite_token(engine: Engine) -> Callable[[], Hashable]:
 _HEADER_BYTES = 48
 
 
-def _wal_index_header(engine: Engine, fallback: Callable[[], int]) -> Callable[[], Hashable] | None:
+def _wal_index_header(engine: Engine) -> Callable[[], Hashable | None] | None:
     """The WAL index header of the engine's database, read from the "-shm" file mapped into
     memory: a read of memory, with no statement, lock or system call. A commit changes it (its
     change counter, last frame and salts) before the commit returns, and it changes with nothing
@@ -221,7 +261,7 @@ def _wal_index_header(engine: Engine, fallback: Callable[[], int]) -> Callable[[
     The file stays where it is while the data_version connection is open: SQLite removes or
     truncates it only when closing the last connection to the database, and a connection in WAL
     mode holds its shared lock on the database as long as it is open. When the two copies differ
-    a commit is writing them; ``fallback`` (data_version) answers that read instead."""
+    a commit is writing them: the header is no token then, and the function returns None."""
     path = engine.url.database
     if not path or engine.url.query.get("uri") or path.startswith("file:"):
         return None
@@ -231,11 +271,11 @@ def _wal_index_header(engine: Engine, fallback: Callable[[], int]) -> Callable[[
     except (OSError, ValueError):
         return None
 
-    def observe() -> Hashable:
+    def observe() -> Hashable | None:
         first = index[:_HEADER_BYTES]
         if first == index[_HEADER_BYTES : 2 * _HEADER_BYTES]:
             return first
-        return fallback()
+        return None
 
     return observe
 

@@ -109,6 +109,12 @@ class Transactions:
         needs no per-model decision (``model_access.checks_caller()`` false); None is not kept."""
         return self._read_cache.read(key, load)
 
+    def in_memory(self, key: Hashable) -> Any | None:
+        """What ``cached`` would return for ``key`` from memory, found without waiting for
+        anything; None when memory alone cannot tell (see ``ReadCache.peek``). The same callers
+        only."""
+        return self._read_cache.peek(key)
+
     def cached_rows(
         self,
         key: Hashable,

@@ -150,11 +150,18 @@ class ModelVersionOperations(trash.TrashOperations):
             "create_model_version", request_id, arguments, idempotency.VERSION, change
         )
 
+    def model_version_in_memory(self, name: str, version: int) -> ModelVersion | None:
+        """``get_model_version(name, version)`` when memory alone answers it, found without
+        waiting for anything (see ``Transactions.in_memory``); None when it does not. Only for
+        callers whose access needs no per-model decision."""
+        found: ModelVersion | None = self.in_memory(_version_key(name, version))
+        return found
+
     def get_model_version(self, name: str, version: int) -> ModelVersion:
         check_version_key(name, version)
         if not model_access.checks_caller():
             found = self.cached_rows(
-                ("version", name, version),
+                _version_key(name, version),
                 VERSION_BY_NAME,
                 {"name": name, "version": version},
                 first_version,
@@ -377,3 +384,8 @@ _ARCHIVE_OTHERS = DriverStatement(
     )
     .returning(model_versions.c.version)
 )
+
+
+def _version_key(name: str, version: int) -> tuple[str, str, int]:
+    """A version in the read cache: only versions ``get_model_version`` checked are kept."""
+    return ("version", name, version)

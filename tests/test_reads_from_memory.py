@@ -1,0 +1,248 @@
+"""Point reads the store's memory answers (store/read_cache.py ``peek``) are answered on the
+asyncio server's event loop, without a thread (aio_calls): they are answered while every thread
+is busy, through the same call pipeline (request id, one access-log line), and never with what a
+committed write replaced."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from modelregistry.v1 import registry_service_pb2 as pb
+from modelregistry.v1.registry_service_pb2_grpc import ModelRegistryServiceStub
+
+from registry_service.config import Settings
+from registry_service.domain import Stage
+from registry_service.logs import JsonFormatter
+from registry_service.server import RunningServer, start
+from registry_service.store.engine import make_engine
+from registry_service.store.registry_store import RegistryStore
+
+CHAMPION = pb.GetModelVersionByAliasRequest(name="m", alias="champion")
+LATEST = pb.GetLatestVersionsRequest(name="m", stages=["Production"])
+
+
+@pytest.fixture
+def sqlite_file(tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated, empty SQLite file: memory answers on SQLite only (see
+    test_memory_answers_nothing_on_postgresql)."""
+    path = tmp_path / "registry.db"
+    shutil.copy(sqlite_template, path)
+    return str(path)
+
+
+@pytest.fixture
+def one_thread(sqlite_file: str) -> Iterator[tuple[RunningServer, ModelRegistryServiceStub]]:
+    """A server with one thread for its unary calls, on an SQLite file holding model "m" with
+    versions 1 (alias champion, Production) and 2."""
+    engine = make_engine(f"sqlite:///{sqlite_file}")
+    store = RegistryStore(engine)
+    store.create_registered_model("m")
+    store.create_model_version("m", "s3://b/1")
+    store.create_model_version("m", "s3://b/2")
+    store.set_registered_model_alias("m", "champion", 1)
+    store.transition_model_version_stage("m", 1, Stage.PRODUCTION.value)
+    running = start(Settings(port=0, http_port=-1, webhooks=False, threads=1), store=store)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            yield running, ModelRegistryServiceStub(channel)
+    finally:
+        running.stop(None)
+        engine.dispose()
+
+
+def _remembered(stub: ModelRegistryServiceStub) -> None:
+    """Read until memory holds the reads (the first read of a new store may keep its rows
+    under the token it started with, not the one it reads from then on)."""
+    for _ in range(3):
+        stub.GetModelVersionByAlias(CHAMPION, timeout=10)
+        stub.GetLatestVersions(LATEST, timeout=10)
+
+
+@pytest.fixture
+def writer_held(sqlite_file: str) -> Iterator[sqlite3.Connection]:
+    """SQLite's write lock, held by another connection until the test releases it."""
+    connection = sqlite3.connect(sqlite_file, isolation_level=None, timeout=10)
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield connection
+    finally:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        connection.close()
+
+
+def test_remembered_reads_are_answered_while_the_only_thread_is_busy(
+    one_thread: tuple[RunningServer, ModelRegistryServiceStub], writer_held: sqlite3.Connection
+) -> None:
+    _, stub = one_thread
+    _remembered(stub)
+    # A write waiting for the lock holds the server's one thread.
+    writing = stub.UpdateModelVersion.future(
+        pb.UpdateModelVersionRequest(name="m", version=2, description="waits"), timeout=30
+    )
+    try:
+        # Remembered: answered on the loop at once.
+        assert stub.GetModelVersionByAlias(CHAMPION, timeout=3).model_version.version == 1
+        latest = stub.GetLatestVersions(LATEST, timeout=3).model_versions
+        assert [(v.version, v.current_stage) for v in latest] == [(1, "Production")]
+        # Never read, so not in memory: it waits for the thread, past its deadline.
+        with pytest.raises(grpc.RpcError) as waited:
+            stub.GetModelVersion(pb.GetModelVersionRequest(name="m", version=2), timeout=1)
+        assert waited.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    finally:
+        writer_held.execute("ROLLBACK")
+    assert writing.result().model_version.description == "waits"
+
+
+def test_a_remembered_read_carries_its_request_id_and_logs_one_access_line(
+    one_thread: tuple[RunningServer, ModelRegistryServiceStub],
+) -> None:
+    _, stub = one_thread
+    _remembered(stub)
+    lines: list[dict[str, object]] = []
+
+    class Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(json.loads(self.format(record)))
+
+    handler = Lines()
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("registry_service")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        _, call = stub.GetModelVersionByAlias.with_call(
+            CHAMPION, timeout=5, metadata=(("x-request-id", "from-memory-1"),)
+        )
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert ("x-request-id", "from-memory-1") in call.trailing_metadata()
+    ours = [line for line in lines if line.get("request_id") == "from-memory-1"]
+    assert [line["logger"] for line in ours] == ["registry_service.access"], lines
+    assert ours[0]["code"] == "OK"
+    assert ours[0]["method"].endswith("/GetModelVersionByAlias")  # type: ignore[union-attr]
+    assert all(line.get("request_id") == "from-memory-1" for line in lines), lines
+
+
+def test_a_remembered_read_never_returns_what_a_committed_write_replaced(
+    one_thread: tuple[RunningServer, ModelRegistryServiceStub], sqlite_file: str
+) -> None:
+    """Writes by another process's connection (another engine on the file) and by the server
+    itself: each read after the write's commit returns the write, with its etag."""
+    _, stub = one_thread
+    other_engine = make_engine(f"sqlite:///{sqlite_file}")
+    other = RegistryStore(other_engine)
+    try:
+        for round_number in range(20):
+            _remembered(stub)
+            target = 2 if round_number % 2 == 0 else 1
+            if round_number % 4 < 2:
+                other.set_registered_model_alias("m", "champion", target)
+                promoted = other.transition_model_version_stage(
+                    "m", target, Stage.PRODUCTION.value, archive_existing_versions=True
+                )
+            else:
+                stub.SetRegisteredModelAlias(
+                    pb.SetRegisteredModelAliasRequest(name="m", alias="champion", version=target)
+                )
+                promoted_message = stub.TransitionModelVersionStage(
+                    pb.TransitionModelVersionStageRequest(
+                        name="m", version=target, stage="Production", archive_existing_versions=True
+                    )
+                ).model_version
+                promoted = other.get_model_version("m", target)
+                assert promoted.etag == promoted_message.etag
+            aliased = stub.GetModelVersionByAlias(CHAMPION, timeout=5).model_version
+            assert aliased.version == target
+            assert aliased.etag == promoted.etag
+            latest = stub.GetLatestVersions(LATEST, timeout=5).model_versions
+            assert [(v.version, v.etag) for v in latest] == [(target, promoted.etag)]
+    finally:
+        other_engine.dispose()
+
+
+def test_memory_answers_only_what_a_read_put_there_and_nothing_after_a_change(
+    sqlite_file: str,
+) -> None:
+    engine = make_engine(f"sqlite:///{sqlite_file}")
+    other_engine = make_engine(f"sqlite:///{sqlite_file}")
+    store, other = RegistryStore(engine), RegistryStore(other_engine)
+    try:
+        store.create_registered_model("m")
+        store.create_model_version("m", "s3://b/1")
+        store.set_registered_model_alias("m", "champion", 1)
+        assert store.model_version_by_alias_in_memory("m", "champion") is None
+        for _ in range(3):
+            read = store.get_model_version_by_alias("m", "champion")
+            store.get_model_version("m", 1)
+            store.get_latest_versions("m")
+            store.get_registered_model("m")
+        assert store.model_version_by_alias_in_memory("m", "champion") is read
+        assert store.model_version_in_memory("m", 1) is not None
+        assert store.latest_versions_in_memory("m") is not None
+        assert store.registered_model_in_memory("m") is not None
+        # Stages that do not parse: the read says what is wrong, not memory.
+        assert store.latest_versions_in_memory("m", ["Nowhere"]) is None
+        other.update_model_version("m", 1, "changed elsewhere")
+        assert store.model_version_by_alias_in_memory("m", "champion") is None
+        assert store.model_version_in_memory("m", 1) is None
+        assert store.latest_versions_in_memory("m") is None
+        assert store.registered_model_in_memory("m") is None
+        assert store.get_model_version("m", 1).description == "changed elsewhere"
+    finally:
+        engine.dispose()
+        other_engine.dispose()
+
+
+def test_memory_answers_nothing_on_postgresql(postgres_store: RegistryStore) -> None:
+    """PostgreSQL's change token is a round trip: every read goes to a thread as before."""
+    for _ in range(3):
+        postgres_store.get_model_version("m", 1)
+    assert postgres_store.model_version_in_memory("m", 1) is None
+
+
+def test_concurrent_remembered_reads_and_writes_agree(
+    one_thread: tuple[RunningServer, ModelRegistryServiceStub],
+) -> None:
+    """Readers on the loop while a writer moves the alias: once a move is acknowledged, no read
+    that starts after it returns an older target."""
+    _, stub = one_thread
+    acknowledged = [1]
+    stale: list[tuple[int, int]] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            floor = acknowledged[-1]
+            seen = stub.GetModelVersionByAlias(CHAMPION, timeout=10).model_version.version
+            # Targets only grow: an answer below what was acknowledged before the read is stale.
+            if seen < floor:
+                stale.append((seen, floor))
+
+    for number in range(3, 23):
+        stub.CreateModelVersion(pb.CreateModelVersionRequest(name="m", source=f"s3://b/{number}"))
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    try:
+        for target in range(3, 23):
+            stub.SetRegisteredModelAlias(
+                pb.SetRegisteredModelAliasRequest(name="m", alias="champion", version=target)
+            )
+            acknowledged.append(target)
+    finally:
+        done.set()
+        for reader in readers:
+            reader.join()
+    assert stale == []
+    assert stub.GetModelVersionByAlias(CHAMPION, timeout=5).model_version.version == 22
