@@ -36,6 +36,17 @@ def bare_ceiling() -> list[Scenario]:
     ]
 
 
+def bare_aio_ceiling() -> list[Scenario]:
+    return [
+        Scenario(
+            "bare aio echo (ceiling)",
+            "no-op call answered on the loop of the registry's grpc.aio server, no interceptor",
+            METHOD,
+            _echo,
+        )
+    ]
+
+
 def _echo(_rng: random.Random) -> bytes:
     return ECHO_PAYLOAD
 

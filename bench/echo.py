@@ -2,6 +2,7 @@
 
     python -m bench.echo --threads 16 --workers 2          # through the call pipeline
     python -m bench.echo --threads 16 --workers 2 --bare   # without any interceptor
+    python -m bench.echo --workers 2 --bare --aio          # the same on grpc.aio
 
 Each process builds its server with registry_service.server.grpc_server (the registry's thread
 pool, interceptor with its access log and metrics, channel options and call limit) and serves one
@@ -14,6 +15,10 @@ With --bare the server is the same (threads, channel options, call limit, worker
 interceptor: no request id, deadline, metrics or access log. That is the second, higher ceiling,
 the cost of gRPC alone; the registry's figures divided by it include what the pipeline costs.
 
+With --aio (and --bare) the server is the asyncio one the registry serves on (grpc.aio, its
+channel options, no interceptor) and the method a coroutine that answers on the event loop: the
+cost of the registry's own gRPC stack alone, lower than the threaded server's.
+
 With --floor KIND the method first does the least database work of that kind (bench/floor_work.py)
 on --database-url: bench/floors.py measures those floors against the plain echo.
 """
@@ -21,6 +26,7 @@ on --database-url: bench/floors.py measures those floors against the plain echo.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import multiprocessing
 import os
@@ -29,6 +35,7 @@ import tempfile
 from typing import Any
 
 import grpc
+from grpc import aio
 from prometheus_client import CollectorRegistry
 
 from bench.floor_work import KINDS, handler
@@ -36,7 +43,7 @@ from registry_service import logs
 from registry_service.calls import CallPipeline
 from registry_service.config import Settings
 from registry_service.metrics import ServerMetrics
-from registry_service.server import grpc_server, log_listening
+from registry_service.server import channel_options, grpc_server, log_listening
 from registry_service.shutdown import ShutdownRequests
 from registry_service.workers import PROMETHEUS_MULTIPROC_DIR, reserved_port
 
@@ -77,6 +84,32 @@ def serve(
     server.stop(0).wait()
 
 
+def serve_aio(settings: Settings, reuse_port: bool, ready: Any = None) -> None:
+    """Serve the bare echo on grpc.aio, answered on the loop, until SIGTERM or SIGINT."""
+    logs.configure(settings.log_level)
+    shutdown = ShutdownRequests()
+
+    async def echo(request: bytes, _context: Any) -> bytes:
+        return request
+
+    async def run() -> None:
+        server = aio.server(options=channel_options(settings, reuse_port=reuse_port))
+        method = grpc.unary_unary_rpc_method_handler(echo)
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(SERVICE, {"Echo": method}),)
+        )
+        port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+        await server.start()
+        if ready is None:
+            log_listening(settings.host, port)
+        else:
+            ready.send(port)
+        await asyncio.get_running_loop().run_in_executor(None, shutdown.wait)
+        await server.stop(0)
+
+    asyncio.run(run())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.echo", description=__doc__)
     parser.add_argument("--threads", type=int, default=Settings.threads)
@@ -88,10 +121,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--bare", action="store_true", help="no interceptor: gRPC alone, without the pipeline"
     )
+    parser.add_argument(
+        "--aio", action="store_true", help="with --bare: on grpc.aio, the registry's server"
+    )
     args = parser.parse_args(argv)
+    if args.aio and (not args.bare or args.floor != "none"):
+        parser.error("--aio serves the bare echo only: give --bare, and no --floor")
     settings = Settings(port=args.port, threads=args.threads, log_level=args.log_level)
     if args.workers == 1:
-        serve(settings, False, None, args.floor, args.database_url, args.bare)
+        if args.aio:
+            serve_aio(settings, False)
+        else:
+            serve(settings, False, None, args.floor, args.database_url, args.bare)
         return 0
     logs.configure(settings.log_level)
     shutdown = ShutdownRequests()
@@ -106,9 +147,13 @@ def main(argv: list[str] | None = None) -> int:
         processes = []
         for _ in range(args.workers):
             ours, theirs = context.Pipe()
-            process = context.Process(
-                target=serve,
-                args=(settings, True, theirs, args.floor, args.database_url, args.bare),
+            process = (
+                context.Process(target=serve_aio, args=(settings, True, theirs))
+                if args.aio
+                else context.Process(
+                    target=serve,
+                    args=(settings, True, theirs, args.floor, args.database_url, args.bare),
+                )
             )
             process.start()
             ours.recv()

@@ -1,5 +1,5 @@
 """`make bench`'s harness runs end to end in a tiny configuration (timings are never asserted):
-both echo ceilings and every scenario on SQLite are measured, without errors, into the JSON."""
+the three echo ceilings and every scenario on SQLite are measured, without errors, into the JSON."""
 
 from __future__ import annotations
 
@@ -33,15 +33,22 @@ def test_bench_runs_every_scenario(tmp_path: Path, capsys: pytest.CaptureFixture
     )
     report = json.loads(out.read_text())
     rows = {(row["backend"], row["scenario"]): row for row in report["results"]}
-    expected = [("sqlite", "echo (ceiling)"), ("sqlite", "bare echo (ceiling)")] + [
-        ("sqlite", case.name) for case in api_scenarios(Shape(200, 5000))
-    ]
+    expected = [
+        ("sqlite", "echo (ceiling)"),
+        ("sqlite", "bare echo (ceiling)"),
+        ("sqlite", "bare aio echo (ceiling)"),
+    ] + [("sqlite", case.name) for case in api_scenarios(Shape(200, 5000))]
     assert list(rows) == expected
     for row in rows.values():
         assert row["calls"] > 0
         assert row["errors"] == {}
     assert len(report["memory_mib"]["sqlite"]) == 1
-    assert "| sqlite | TransitionModelVersionStage | 1 |" in capsys.readouterr().out
+    read = rows[("sqlite", "GetModelVersionByAlias")]
+    for ceiling_name in api.CEILINGS:
+        assert read[f"{ceiling_name}_ratio"] == read["calls_per_s"] / read[f"{ceiling_name}_per_s"]
+    printed = capsys.readouterr().out
+    assert "| sqlite | TransitionModelVersionStage | 1 |" in printed
+    assert "| of bare aio echo |" in printed
 
 
 def test_seeding_over_a_database_whose_log_was_left_behind_gives_the_new_database(
