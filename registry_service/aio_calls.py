@@ -20,7 +20,7 @@ import contextvars
 import inspect
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing, contextmanager
 from typing import Any, Protocol, cast
@@ -45,14 +45,83 @@ log = logging.getLogger(__name__)
 class MemoryAnswers(Protocol):
     """The point reads a service answers from memory alone (``RegistryService``)."""
 
+    @property
+    def change_token_is_a_query(self) -> bool:
+        """Whether answers need a token from ``observe_change_token``."""
+        ...
+
+    def observe_change_token(self) -> Hashable:
+        """The database's change token as of now (blocking: a round trip)."""
+        ...
+
     def answers_from_memory(self, rpc: str) -> bool:
         """Whether ``answer_from_memory`` may answer calls of ``rpc``."""
         ...
 
-    def answer_from_memory(self, rpc: str, request: Any) -> Any | None:
+    def remembers(self, rpc: str, request: Any) -> bool:
+        """Whether memory holds an answer to ``request`` under any token."""
+        ...
+
+    def answer_from_memory(
+        self, rpc: str, request: Any, token: Hashable | None = None
+    ) -> Any | None:
         """``rpc``'s response to ``request`` when memory alone holds it, found without waiting
         for anything and with no side effect; None when the call must be served as usual."""
         ...
+
+
+class SharedTokens:
+    """The change token as of a moment after ``after_now()`` was called, observed in a thread
+    with one observation at a time, its value shared by every call on the loop that waited for
+    it (store/read_cache.py's ``SharedObservations``, for the loop): under load one round trip
+    answers many reads, and none waits in a thread of its own. Used only on the loop."""
+
+    def __init__(self, observe: Callable[[], Hashable], pool: ThreadPoolExecutor) -> None:
+        self._observe = observe
+        self._pool = pool
+        # The observation under way, and the one to begin once it ends (for the calls that
+        # arrived after it began: it may have read the token before their writes' commits).
+        self._running: asyncio.Future[Hashable] | None = None
+        self._next: asyncio.Future[Hashable] | None = None
+
+    async def after_now(self) -> Hashable:
+        """A token observed by an observation that began after this call; the observation's
+        error when it failed."""
+        if self._running is None:
+            waited = self._begin()
+        else:
+            if self._next is None:
+                self._next = asyncio.get_running_loop().create_future()
+            waited = self._next
+        # Shielded: a call cancelled while it waits must not cancel the others' observation.
+        return await asyncio.shield(waited)
+
+    def _begin(self) -> asyncio.Future[Hashable]:
+        loop = asyncio.get_running_loop()
+        running = loop.run_in_executor(self._pool, self._observe)
+        self._running = running
+        running.add_done_callback(self._ended)
+        return running
+
+    def _ended(self, ended: asyncio.Future[Hashable]) -> None:
+        self._running = None
+        waiting, self._next = self._next, None
+        if waiting is None:
+            return
+        following = self._begin()
+
+        def hand_over(observed: asyncio.Future[Hashable]) -> None:
+            if waiting.done():
+                return
+            error = None if observed.cancelled() else observed.exception()
+            if observed.cancelled():
+                waiting.cancel()
+            elif error is not None:
+                waiting.set_exception(error)
+            else:
+                waiting.set_result(observed.result())
+
+        following.add_done_callback(hand_over)
 
 
 class _Aborted(Exception):
@@ -131,6 +200,12 @@ class AioCallInterceptor(aio.ServerInterceptor):
     ) -> None:
         self._pipeline = pipeline
         self._memory = memory
+        # Where answers from memory need an observed change token (PostgreSQL).
+        self._tokens = (
+            SharedTokens(memory.observe_change_token, pool)
+            if memory is not None and memory.change_token_is_a_query
+            else None
+        )
         self._pool = pool
         self._threaded = CallInterceptor(pipeline)
         self._limit = max_concurrent_calls or None
@@ -191,9 +266,21 @@ class AioCallInterceptor(aio.ServerInterceptor):
         on the loop, around its answer."""
         pipeline = self._pipeline
         memory = cast(MemoryAnswers, self._memory)
+        tokens = self._tokens
 
         async def serve(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-            answer = memory.answer_from_memory(rpc, request)
+            token = None
+            if tokens is not None:
+                # A read memory holds nothing for goes to its thread at once, as it would
+                # without memory: there it reads the token with its rows, in one round trip.
+                if not memory.remembers(rpc, request):
+                    return await in_thread(request, context)
+                try:
+                    token = await tokens.after_now()
+                except Exception:
+                    # The threaded path reads the database and says what is wrong with it.
+                    return await in_thread(request, context)
+            answer = memory.answer_from_memory(rpc, request, token)
             if answer is None:
                 return await in_thread(request, context)
             with self._counted(limited) as admitted:

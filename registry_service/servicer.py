@@ -7,7 +7,7 @@ Both transports call these through the one call pipeline (``calls``): gRPC throu
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator, Hashable
 from contextlib import aclosing
 
 from google.protobuf.message import Message
@@ -42,6 +42,7 @@ from registry_service.proto_mapping import (
 from registry_service.request_mapping import state_of, transition_request_message
 from registry_service.store.access_store import AccessStore
 from registry_service.store.history import check_event_filters
+from registry_service.store.read_cache import ANY_TOKEN
 from registry_service.store.registry_store import RegistryStore
 from registry_service.store.webhook_rows import WebhookFields
 from registry_service.trash_mapping import deleted_model_message, deleted_version_message
@@ -84,7 +85,7 @@ class RegistryService:
         # The point reads' responses, made once per record the store's read cache hands out.
         self._responses = Responses()
         # The point reads memory may answer (``answer_from_memory``), by RPC.
-        self._from_memory: dict[str, Callable[[Message], Message | None]] = {
+        self._from_memory: dict[str, Callable[[Message, Hashable | None], Message | None]] = {
             "GetModelVersionByAlias": self._aliased_from_memory,
             "GetLatestVersions": self._latest_from_memory,
             "GetModelVersion": self._version_from_memory,
@@ -100,38 +101,56 @@ class RegistryService:
         """Whether ``answer_from_memory`` may answer calls of ``rpc``."""
         return rpc in self._from_memory
 
-    def answer_from_memory(self, rpc: str, request: Message) -> Message | None:
+    @property
+    def change_token_is_a_query(self) -> bool:
+        """Whether ``answer_from_memory`` needs a token from ``observe_change_token`` (on
+        PostgreSQL; SQLite's is read from memory)."""
+        return self._store.change_token_is_a_query
+
+    def observe_change_token(self) -> Hashable:
+        """The database's change token as of now: a round trip, for ``answer_from_memory``."""
+        return self._store.observe_change_token()
+
+    def remembers(self, rpc: str, request: Message) -> bool:
+        """Whether memory holds an answer to ``request`` of ``rpc`` under any change token:
+        where the token is a query, whether observing one for it is worth a round trip."""
+        return self.answer_from_memory(rpc, request, ANY_TOKEN) is not None
+
+    def answer_from_memory(
+        self, rpc: str, request: Message, token: Hashable | None = None
+    ) -> Message | None:
         """The response to ``request`` of the point read ``rpc`` when the store's memory alone
         answers it, found without waiting for anything (the asyncio server answers such a call
         on its event loop, see aio_calls); None when the call must be served as usual, by its
-        method. Nothing is validated, logged or changed: a request memory does not answer, a
-        bad one included, gets None. Only for callers whose access needs no per-model decision
-        (``model_access.checks_caller()`` false)."""
+        method. ``token``: where ``change_token_is_a_query``, one ``observe_change_token``
+        returned after the call arrived. Nothing is validated, logged or changed: a request
+        memory does not answer, a bad one included, gets None. Only for callers whose access
+        needs no per-model decision (``model_access.checks_caller()`` false)."""
         answer = self._from_memory.get(rpc)
-        return None if answer is None else answer(request)
+        return None if answer is None else answer(request, token)
 
-    def _aliased_from_memory(self, request: Message) -> Message | None:
+    def _aliased_from_memory(self, request: Message, token: Hashable | None) -> Message | None:
         assert isinstance(request, pb.GetModelVersionByAliasRequest)
         if request.HasField("as_of"):
             return None
-        found = self._store.model_version_by_alias_in_memory(request.name, request.alias)
+        found = self._store.model_version_by_alias_in_memory(request.name, request.alias, token)
         return None if found is None else self._aliased_response(found)
 
-    def _latest_from_memory(self, request: Message) -> Message | None:
+    def _latest_from_memory(self, request: Message, token: Hashable | None) -> Message | None:
         assert isinstance(request, pb.GetLatestVersionsRequest)
         if request.HasField("as_of"):
             return None
-        found = self._store.latest_versions_in_memory(request.name, list(request.stages))
+        found = self._store.latest_versions_in_memory(request.name, list(request.stages), token)
         return None if found is None else self._latest_response(found)
 
-    def _version_from_memory(self, request: Message) -> Message | None:
+    def _version_from_memory(self, request: Message, token: Hashable | None) -> Message | None:
         assert isinstance(request, pb.GetModelVersionRequest)
-        found = self._store.model_version_in_memory(request.name, request.version)
+        found = self._store.model_version_in_memory(request.name, request.version, token)
         return None if found is None else self._version_response(found)
 
-    def _model_from_memory(self, request: Message) -> Message | None:
+    def _model_from_memory(self, request: Message, token: Hashable | None) -> Message | None:
         assert isinstance(request, pb.GetRegisteredModelRequest)
-        found = self._store.registered_model_in_memory(request.name)
+        found = self._store.registered_model_in_memory(request.name, token)
         return None if found is None else self._model_response(found)
 
     # -- registered models -------------------------------------------------------------------

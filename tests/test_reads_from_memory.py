@@ -1,16 +1,20 @@
 """Point reads the store's memory answers (store/read_cache.py ``peek``) are answered on the
-asyncio server's event loop, without a thread (aio_calls): they are answered while every thread
-is busy, through the same call pipeline (request id, one access-log line), and never with what a
-committed write replaced."""
+asyncio server's event loop, without a thread of their own (aio_calls): on SQLite they are
+answered while every thread is busy; on both databases they pass the same call pipeline (request
+id, one access-log line) and never return what a committed write replaced; on PostgreSQL the
+reads on the loop share observations of the change token, each begun after the reads it
+answers arrived."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -18,11 +22,13 @@ import pytest
 from modelregistry.v1 import registry_service_pb2 as pb
 from modelregistry.v1.registry_service_pb2_grpc import ModelRegistryServiceStub
 
+from registry_service.aio_calls import SharedTokens
 from registry_service.config import Settings
 from registry_service.domain import Stage
 from registry_service.logs import JsonFormatter
 from registry_service.server import RunningServer, start
 from registry_service.store.engine import make_engine
+from registry_service.store.read_cache import ANY_TOKEN
 from registry_service.store.registry_store import RegistryStore
 
 CHAMPION = pb.GetModelVersionByAliasRequest(name="m", alias="champion")
@@ -38,11 +44,10 @@ def sqlite_file(tmp_path: Path, sqlite_template: Path) -> str:
     return str(path)
 
 
-@pytest.fixture
-def one_thread(sqlite_file: str) -> Iterator[tuple[RunningServer, ModelRegistryServiceStub]]:
-    """A server with one thread for its unary calls, on an SQLite file holding model "m" with
+def _serving(url: str) -> Iterator[tuple[RunningServer, ModelRegistryServiceStub]]:
+    """A server with one thread for its unary calls, on ``url`` holding model "m" with
     versions 1 (alias champion, Production) and 2."""
-    engine = make_engine(f"sqlite:///{sqlite_file}")
+    engine = make_engine(url)
     store = RegistryStore(engine)
     store.create_registered_model("m")
     store.create_model_version("m", "s3://b/1")
@@ -56,6 +61,20 @@ def one_thread(sqlite_file: str) -> Iterator[tuple[RunningServer, ModelRegistryS
     finally:
         running.stop(None)
         engine.dispose()
+
+
+@pytest.fixture
+def one_thread(sqlite_file: str) -> Iterator[tuple[RunningServer, ModelRegistryServiceStub]]:
+    """``_serving`` on an SQLite file."""
+    yield from _serving(f"sqlite:///{sqlite_file}")
+
+
+@pytest.fixture
+def on_each_database(
+    database_url: str,
+) -> Iterator[tuple[RunningServer, ModelRegistryServiceStub]]:
+    """``_serving`` on each database."""
+    yield from _serving(database_url)
 
 
 def _remembered(stub: ModelRegistryServiceStub) -> None:
@@ -103,9 +122,9 @@ def test_remembered_reads_are_answered_while_the_only_thread_is_busy(
 
 
 def test_a_remembered_read_carries_its_request_id_and_logs_one_access_line(
-    one_thread: tuple[RunningServer, ModelRegistryServiceStub],
+    on_each_database: tuple[RunningServer, ModelRegistryServiceStub],
 ) -> None:
-    _, stub = one_thread
+    _, stub = on_each_database
     _remembered(stub)
     lines: list[dict[str, object]] = []
 
@@ -135,12 +154,12 @@ def test_a_remembered_read_carries_its_request_id_and_logs_one_access_line(
 
 
 def test_a_remembered_read_never_returns_what_a_committed_write_replaced(
-    one_thread: tuple[RunningServer, ModelRegistryServiceStub], sqlite_file: str
+    on_each_database: tuple[RunningServer, ModelRegistryServiceStub], database_url: str
 ) -> None:
-    """Writes by another process's connection (another engine on the file) and by the server
-    itself: each read after the write's commit returns the write, with its etag."""
-    _, stub = one_thread
-    other_engine = make_engine(f"sqlite:///{sqlite_file}")
+    """Writes by another replica (another engine on the database) and by the server itself:
+    each read after the write's commit returns the write, with its etag."""
+    _, stub = on_each_database
+    other_engine = make_engine(database_url)
     other = RegistryStore(other_engine)
     try:
         for round_number in range(20):
@@ -204,11 +223,78 @@ def test_memory_answers_only_what_a_read_put_there_and_nothing_after_a_change(
         other_engine.dispose()
 
 
-def test_memory_answers_nothing_on_postgresql(postgres_store: RegistryStore) -> None:
-    """PostgreSQL's change token is a round trip: every read goes to a thread as before."""
+def test_memory_answers_on_postgresql_only_with_a_token_observed_after_the_read_began(
+    postgres_store: RegistryStore, postgres_url: str
+) -> None:
+    """PostgreSQL's change token is a round trip: memory answers with a token observed after
+    the read began, and a token observed before a change answers nothing after it."""
     for _ in range(3):
-        postgres_store.get_model_version("m", 1)
+        read = postgres_store.get_model_version("m", 1)
+    assert postgres_store.change_token_is_a_query
     assert postgres_store.model_version_in_memory("m", 1) is None
+    # What memory holds at all: whether observing a token for the read is worth it.
+    assert postgres_store.model_version_in_memory("m", 1, ANY_TOKEN) is read
+    assert postgres_store.model_version_in_memory("m", 2, ANY_TOKEN) is None
+    before = postgres_store.observe_change_token()
+    assert postgres_store.model_version_in_memory("m", 1, before) is read
+    other_engine = make_engine(postgres_url)
+    try:
+        RegistryStore(other_engine).update_model_version("m", 1, "changed elsewhere")
+    finally:
+        other_engine.dispose()
+    after = postgres_store.observe_change_token()
+    assert after != before
+    assert postgres_store.model_version_in_memory("m", 1, after) is None
+    assert postgres_store.get_model_version("m", 1).description == "changed elsewhere"
+
+
+def test_calls_on_the_loop_share_a_token_observation_begun_after_they_arrived() -> None:
+    """One observation at a time; calls that arrive while one runs get the next one, which
+    begins after they arrived, and share it; a failed observation fails its waiters only."""
+    observed: list[int] = []
+    release = threading.Event()
+    failing = [False]
+
+    def observe() -> int:
+        release.wait(5)
+        if failing[0]:
+            raise RuntimeError("database down")
+        observed.append(len(observed) + 1)
+        return observed[-1]
+
+    async def scenario() -> None:
+        tokens = SharedTokens(observe, pool)
+        first = asyncio.ensure_future(tokens.after_now())
+        await asyncio.sleep(0.05)
+        # Arrived while the first observation runs: they wait for the next one.
+        later = [asyncio.ensure_future(tokens.after_now()) for _ in range(5)]
+        await asyncio.sleep(0.05)
+        assert not first.done() and not any(each.done() for each in later)
+        release.set()
+        assert await first == 1
+        assert await asyncio.gather(*later) == [2] * 5
+        assert observed == [1, 2]
+        # A cancelled waiter leaves the observation it waited for to the others.
+        release.clear()
+        running = asyncio.ensure_future(tokens.after_now())
+        await asyncio.sleep(0.05)
+        cancelled = asyncio.ensure_future(tokens.after_now())
+        kept = asyncio.ensure_future(tokens.after_now())
+        await asyncio.sleep(0.05)
+        cancelled.cancel()
+        release.set()
+        assert await running == 3
+        assert await kept == 4
+        assert cancelled.cancelled()
+        failing[0] = True
+        with pytest.raises(RuntimeError, match="database down"):
+            await tokens.after_now()
+        failing[0] = False
+        assert await tokens.after_now() == 5
+        assert observed == [1, 2, 3, 4, 5]
+
+    with ThreadPoolExecutor(2) as pool:
+        asyncio.run(scenario())
 
 
 def test_concurrent_remembered_reads_and_writes_agree(

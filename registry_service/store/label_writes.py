@@ -3,6 +3,8 @@ versions (set, delete, and resolve, now or as of a past time)."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
@@ -174,11 +176,13 @@ class LabelOperations(Transactions):
             "delete_registered_model_alias", request_id, arguments, idempotency.NOTHING, change
         )
 
-    def model_version_by_alias_in_memory(self, name: str, alias: str) -> ModelVersion | None:
+    def model_version_by_alias_in_memory(
+        self, name: str, alias: str, token: Hashable | None = None
+    ) -> ModelVersion | None:
         """``get_model_version_by_alias(name, alias)`` when memory alone answers it, found
         without waiting for anything (see ``Transactions.in_memory``); None when it does not.
         Only for callers whose access needs no per-model decision."""
-        found: ModelVersion | None = self.in_memory(_alias_key(name, alias))
+        found: ModelVersion | None = self.in_memory(_alias_key(name, alias), token)
         return found
 
     def get_model_version_by_alias(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, delete, insert, select
@@ -116,11 +116,13 @@ class RegisteredModelOperations(trash.TrashOperations):
         assert found is not None
         return found
 
-    def registered_model_in_memory(self, name: str) -> RegisteredModel | None:
+    def registered_model_in_memory(
+        self, name: str, token: Hashable | None = None
+    ) -> RegisteredModel | None:
         """``get_registered_model(name)`` when memory alone answers it, found without waiting
         for anything (see ``Transactions.in_memory``); None when it does not. Only for callers
         whose access needs no per-model decision."""
-        found: RegisteredModel | None = self.in_memory(_model_key(name))
+        found: RegisteredModel | None = self.in_memory(_model_key(name), token)
         return found
 
     def rename_registered_model(
@@ -270,7 +272,7 @@ class RegisteredModelOperations(trash.TrashOperations):
         return _in_stage_order(found, wanted)
 
     def latest_versions_in_memory(
-        self, name: str, stages: Sequence[str] = ()
+        self, name: str, stages: Sequence[str] = (), token: Hashable | None = None
     ) -> list[ModelVersion] | None:
         """``get_latest_versions(name, stages)`` when memory alone answers it, found without
         waiting for anything (see ``Transactions.in_memory``); None when it does not (stages
@@ -280,7 +282,7 @@ class RegisteredModelOperations(trash.TrashOperations):
             wanted = validation.parse_stages(list(stages)) or list(Stage)
         except RegistryError:
             return None
-        found: list[ModelVersion] | None = self.in_memory(_latest_key(name, wanted))
+        found: list[ModelVersion] | None = self.in_memory(_latest_key(name, wanted), token)
         return None if found is None else _in_stage_order(found, wanted)
 
 

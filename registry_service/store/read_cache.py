@@ -30,9 +30,11 @@ arrived while the previous one ran. Under load that is one statement for many re
 read makes one. A read of a key with nothing in memory does not wait for one: it reads the
 token just ahead of its rows, in the same round trip (``read_rows``).
 
-``peek`` answers from memory alone, with no statement, lock or wait, or not at all: on SQLite where
-the WAL index header can be read (a read of shared memory), never on PostgreSQL. The asyncio
-server answers with it on its event loop, and sends every call it cannot answer to a thread.
+``peek`` answers from memory alone, with no statement, lock or wait, or not at all: on SQLite
+with the WAL index header as the token (a read of shared memory), on PostgreSQL with a token the
+caller observed (``observe_token``) after its read began. The asyncio server answers with it on
+its event loop, where its reads share observations of PostgreSQL's token as the threads' do
+(aio_calls), and sends every call it cannot answer to a thread.
 
 Only the callers whose access needs no per-model decision (admins, and everyone on a server
 without authentication) are served from here; every other caller's read goes to the database,
@@ -59,6 +61,10 @@ T = TypeVar("T")
 # Results kept per process at most; when full, the cache starts again empty (a fleet's hot set is
 # far smaller: a model's aliases and latest versions, for some thousands of models).
 MAX_ENTRIES = 20_000
+
+# A token for ``peek`` that matches whatever the entries were read under: it tells whether memory
+# holds anything for a key at all (before a token is observed for it), and never answers a read.
+ANY_TOKEN: Hashable = ("any token",)
 
 # PostgreSQL's change token, the outbox's counter (its one row's key is 1).
 _COUNTER_SQL = f"SELECT {event_counter.c.last_sequence.name} FROM {event_counter.name} WHERE id = 1"
@@ -138,10 +144,7 @@ class ReadCache:
 
             self._token_query = _COUNTER_SQL
 
-            def observe() -> int:
-                return int(read_alone_after(_NOTHING, {}, _COUNTER_SQL)[0][0][0])
-
-            self._now = SharedObservations(observe).now
+            self._now = SharedObservations(self.observe_token).now
 
     def read(self, key: Hashable, load: Callable[[], T | None]) -> T | None:
         """What ``load`` returns (None: nothing to keep), from memory when the database has not
@@ -159,12 +162,29 @@ class ReadCache:
             self._keep(token, key, value)
         return value
 
-    def peek(self, key: Hashable) -> Any | None:
+    @property
+    def token_is_a_query(self) -> bool:
+        """Whether the change token is read by a statement (PostgreSQL): ``peek`` then needs
+        one observed by ``observe_token``."""
+        return bool(self._token_query)
+
+    def observe_token(self) -> int:
+        """PostgreSQL's change token as of now: one round trip, on its own (reads share them
+        through ``SharedObservations``, and on the asyncio server's loop likewise)."""
+        return int(self._read_alone_after(_NOTHING, {}, _COUNTER_SQL)[0][0][0])
+
+    def peek(self, key: Hashable, token: Hashable | None = None) -> Any | None:
         """What ``read`` would return for ``key`` from memory, found without waiting for
         anything (no statement, lock or system call); None when that cannot be told so, or when
-        it would have to read the database."""
-        token = self._token_in_memory()
+        it would have to read the database. ``token``: where the token is a query, one
+        ``observe_token`` returned after the read began (without it, None); ``ANY_TOKEN``:
+        what memory holds for ``key`` whatever its token, to tell whether observing one is
+        worth it."""
         held, entries = self._generation
+        if token is ANY_TOKEN:
+            return entries.get(key)
+        if not self._token_query:
+            token = self._token_in_memory()
         if token is None or held != token:
             return None
         return entries.get(key)

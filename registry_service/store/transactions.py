@@ -109,11 +109,21 @@ class Transactions:
         needs no per-model decision (``model_access.checks_caller()`` false); None is not kept."""
         return self._read_cache.read(key, load)
 
-    def in_memory(self, key: Hashable) -> Any | None:
+    def in_memory(self, key: Hashable, token: Hashable | None = None) -> Any | None:
         """What ``cached`` would return for ``key`` from memory, found without waiting for
-        anything; None when memory alone cannot tell (see ``ReadCache.peek``). The same callers
-        only."""
-        return self._read_cache.peek(key)
+        anything; None when memory alone cannot tell (see ``ReadCache.peek``; ``token``: one
+        ``observe_change_token`` returned after the read began, where ``change_token_is_a_query``).
+        The same callers only."""
+        return self._read_cache.peek(key, token)
+
+    @property
+    def change_token_is_a_query(self) -> bool:
+        """Whether ``in_memory`` answers only with a token from ``observe_change_token``."""
+        return self._read_cache.token_is_a_query
+
+    def observe_change_token(self) -> Hashable:
+        """The database's change token as of now, for ``in_memory`` (one round trip)."""
+        return self._read_cache.observe_token()
 
     def cached_rows(
         self,

@@ -3,7 +3,7 @@ search."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy.engine import Connection
@@ -150,11 +150,13 @@ class ModelVersionOperations(trash.TrashOperations):
             "create_model_version", request_id, arguments, idempotency.VERSION, change
         )
 
-    def model_version_in_memory(self, name: str, version: int) -> ModelVersion | None:
+    def model_version_in_memory(
+        self, name: str, version: int, token: Hashable | None = None
+    ) -> ModelVersion | None:
         """``get_model_version(name, version)`` when memory alone answers it, found without
         waiting for anything (see ``Transactions.in_memory``); None when it does not. Only for
         callers whose access needs no per-model decision."""
-        found: ModelVersion | None = self.in_memory(_version_key(name, version))
+        found: ModelVersion | None = self.in_memory(_version_key(name, version), token)
         return found
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
