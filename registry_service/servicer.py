@@ -124,32 +124,37 @@ class RegistryService:
         on its event loop, see aio_calls); None when the call must be served as usual, by its
         method. ``token``: where ``change_token_is_a_query``, one ``observe_change_token``
         returned after the call arrived. Nothing is validated, logged or changed: a request
-        memory does not answer, a bad one included, gets None. Only for callers whose access
-        needs no per-model decision (``model_access.checks_caller()`` false)."""
+        memory does not answer, a bad one included (bytes that did not parse arrive as an
+        InvalidArgument, see ``grpc_errors.tolerant_parser``), gets None. Only for callers
+        whose access needs no per-model decision (``model_access.checks_caller()`` false)."""
         answer = self._from_memory.get(rpc)
         return None if answer is None else answer(request, token)
 
     def _aliased_from_memory(self, request: Message, token: Hashable | None) -> Message | None:
-        assert isinstance(request, pb.GetModelVersionByAliasRequest)
+        if not isinstance(request, pb.GetModelVersionByAliasRequest):
+            return None
         if request.HasField("as_of"):
             return None
         found = self._store.model_version_by_alias_in_memory(request.name, request.alias, token)
         return None if found is None else self._aliased_response(found)
 
     def _latest_from_memory(self, request: Message, token: Hashable | None) -> Message | None:
-        assert isinstance(request, pb.GetLatestVersionsRequest)
+        if not isinstance(request, pb.GetLatestVersionsRequest):
+            return None
         if request.HasField("as_of"):
             return None
         found = self._store.latest_versions_in_memory(request.name, list(request.stages), token)
         return None if found is None else self._latest_response(found)
 
     def _version_from_memory(self, request: Message, token: Hashable | None) -> Message | None:
-        assert isinstance(request, pb.GetModelVersionRequest)
+        if not isinstance(request, pb.GetModelVersionRequest):
+            return None
         found = self._store.model_version_in_memory(request.name, request.version, token)
         return None if found is None else self._version_response(found)
 
     def _model_from_memory(self, request: Message, token: Hashable | None) -> Message | None:
-        assert isinstance(request, pb.GetRegisteredModelRequest)
+        if not isinstance(request, pb.GetRegisteredModelRequest):
+            return None
         found = self._store.registered_model_in_memory(request.name, token)
         return None if found is None else self._model_response(found)
 

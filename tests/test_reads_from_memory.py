@@ -23,6 +23,7 @@ from modelregistry.v1 import registry_service_pb2 as pb
 from modelregistry.v1.registry_service_pb2_grpc import ModelRegistryServiceStub
 
 from registry_service.aio_calls import SharedTokens
+from registry_service.aio_server import ServerLoop
 from registry_service.config import Settings
 from registry_service.domain import Stage
 from registry_service.logs import JsonFormatter
@@ -293,8 +294,14 @@ def test_calls_on_the_loop_share_a_token_observation_begun_after_they_arrived() 
         assert await tokens.after_now() == 5
         assert observed == [1, 2, 3, 4, 5]
 
-    with ThreadPoolExecutor(2) as pool:
-        asyncio.run(scenario())
+    # On a loop of its own, as the server's: the browser tests' sync Playwright leaves a loop
+    # running in this thread.
+    loop = ServerLoop()
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            loop.run(scenario())
+    finally:
+        loop.close()
 
 
 def test_concurrent_remembered_reads_and_writes_agree(
