@@ -270,13 +270,23 @@ class AioCallInterceptor(aio.ServerInterceptor):
 
         async def serve(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
             token = None
+            arrival = None
             if tokens is not None:
                 # A read memory holds nothing for goes to its thread at once, as it would
                 # without memory: there it reads the token with its rows, in one round trip.
                 if not memory.remembers(rpc, request):
                     return await in_thread(request, context)
+                # Read before waiting: once the call has ended, reading what it holds crashes
+                # the process.
+                arrival = _arrival(context, path, "unary")
                 try:
                     token = await tokens.after_now()
+                except asyncio.CancelledError:
+                    # The caller went away while the token was observed: its call is recorded
+                    # (metrics, access log) as the threaded path records it.
+                    with pipeline.call(arrival) as active:
+                        async with _observed(active, context):
+                            raise
                 except Exception:
                     # The threaded path reads the database and says what is wrong with it.
                     return await in_thread(request, context)
@@ -286,7 +296,7 @@ class AioCallInterceptor(aio.ServerInterceptor):
             with self._counted(limited) as admitted:
                 if not admitted:
                     await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, LIMIT_MESSAGE)
-                with pipeline.call(_arrival(context, path, "unary")) as active:
+                with pipeline.call(arrival or _arrival(context, path, "unary")) as active:
                     async with _observed(active, context):
                         with active.authorized(request):
                             return answer

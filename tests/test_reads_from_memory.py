@@ -13,14 +13,17 @@ import logging
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
+import psycopg
 import pytest
 from modelregistry.v1 import registry_service_pb2 as pb
 from modelregistry.v1.registry_service_pb2_grpc import ModelRegistryServiceStub
+from sqlalchemy.engine import make_url
 
 from registry_service.aio_calls import SharedTokens
 from registry_service.aio_server import ServerLoop
@@ -31,6 +34,8 @@ from registry_service.server import RunningServer, start
 from registry_service.store.engine import make_engine
 from registry_service.store.read_cache import ANY_TOKEN
 from registry_service.store.registry_store import RegistryStore
+
+from .conftest import empty_postgres
 
 CHAMPION = pb.GetModelVersionByAliasRequest(name="m", alias="champion")
 LATEST = pb.GetLatestVersionsRequest(name="m", stages=["Production"])
@@ -122,30 +127,39 @@ def test_remembered_reads_are_answered_while_the_only_thread_is_busy(
     assert writing.result().model_version.description == "waits"
 
 
+class _JsonLines(logging.Handler):
+    """The registry's log lines, as JSON objects, while installed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[dict[str, object]] = []
+        self.setFormatter(JsonFormatter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+    def __enter__(self) -> list[dict[str, object]]:
+        logger = logging.getLogger("registry_service")
+        self._level = logger.level
+        logger.addHandler(self)
+        logger.setLevel(logging.INFO)
+        return self.lines
+
+    def __exit__(self, *_: object) -> None:
+        logger = logging.getLogger("registry_service")
+        logger.removeHandler(self)
+        logger.setLevel(self._level)
+
+
 def test_a_remembered_read_carries_its_request_id_and_logs_one_access_line(
     on_each_database: tuple[RunningServer, ModelRegistryServiceStub],
 ) -> None:
     _, stub = on_each_database
     _remembered(stub)
-    lines: list[dict[str, object]] = []
-
-    class Lines(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(json.loads(self.format(record)))
-
-    handler = Lines()
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("registry_service")
-    logger.addHandler(handler)
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    try:
+    with _JsonLines() as lines:
         _, call = stub.GetModelVersionByAlias.with_call(
             CHAMPION, timeout=5, metadata=(("x-request-id", "from-memory-1"),)
         )
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
     assert ("x-request-id", "from-memory-1") in call.trailing_metadata()
     ours = [line for line in lines if line.get("request_id") == "from-memory-1"]
     assert [line["logger"] for line in ours] == ["registry_service.access"], lines
@@ -339,3 +353,46 @@ def test_concurrent_remembered_reads_and_writes_agree(
             reader.join()
     assert stale == []
     assert stub.GetModelVersionByAlias(CHAMPION, timeout=5).model_version.version == 22
+
+
+def test_a_remembered_read_that_times_out_waiting_for_its_token_is_logged_once(
+    postgres_url: str,
+) -> None:
+    """On PostgreSQL a remembered read waits on the loop for a token observed in a thread. With
+    the server's one thread held by a write waiting for a row lock, the read's deadline passes
+    first: the caller gets DEADLINE_EXCEEDED, and the call has its one access-log line."""
+    empty_postgres(postgres_url)
+    serving = _serving(postgres_url)
+    _, stub = next(serving)
+    try:
+        _remembered(stub)
+        holder = psycopg.connect(
+            make_url(postgres_url).set(drivername="postgresql").render_as_string(False)
+        )
+        try:
+            holder.execute("SELECT id FROM registered_models WHERE name = 'm' FOR UPDATE")
+            writing = stub.UpdateModelVersion.future(
+                pb.UpdateModelVersionRequest(name="m", version=2, description="waits"),
+                timeout=30,
+            )
+            time.sleep(0.5)
+            with _JsonLines() as lines:
+                with pytest.raises(grpc.RpcError) as waited:
+                    stub.GetModelVersionByAlias(
+                        CHAMPION, timeout=1, metadata=(("x-request-id", "waited-1"),)
+                    )
+                time.sleep(0.5)
+            assert waited.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            ours = [line for line in lines if line.get("request_id") == "waited-1"]
+            assert [line["logger"] for line in ours] == ["registry_service.access"], lines
+            # Which of the two depends on whether the client's cancel (sent at its deadline)
+            # or the server's own copy of the deadline, a little later, arrives first.
+            assert ours[0]["code"] in ("DEADLINE_EXCEEDED", "CANCELLED"), ours
+        finally:
+            holder.rollback()
+            holder.close()
+        assert writing.result().model_version.description == "waits"
+        # The token is observed again once the thread is free: the read answers.
+        assert stub.GetModelVersionByAlias(CHAMPION, timeout=5).model_version.version == 1
+    finally:
+        serving.close()
