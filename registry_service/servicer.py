@@ -131,17 +131,15 @@ class RegistryService:
         return None if answer is None else answer(request, token)
 
     def _aliased_from_memory(self, request: Message, token: Hashable | None) -> Message | None:
-        if not isinstance(request, pb.GetModelVersionByAliasRequest):
-            return None
-        if request.HasField("as_of"):
+        # A past state (as_of) is read from the event history, never from memory.
+        if not isinstance(request, pb.GetModelVersionByAliasRequest) or request.HasField("as_of"):
             return None
         found = self._store.model_version_by_alias_in_memory(request.name, request.alias, token)
         return None if found is None else self._aliased_response(found)
 
     def _latest_from_memory(self, request: Message, token: Hashable | None) -> Message | None:
-        if not isinstance(request, pb.GetLatestVersionsRequest):
-            return None
-        if request.HasField("as_of"):
+        # A past state (as_of) is read from the event history, never from memory.
+        if not isinstance(request, pb.GetLatestVersionsRequest) or request.HasField("as_of"):
             return None
         found = self._store.latest_versions_in_memory(request.name, list(request.stages), token)
         return None if found is None else self._latest_response(found)
